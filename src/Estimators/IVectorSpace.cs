@@ -1,0 +1,119 @@
+namespace SpectralMonitor.Estimators;
+
+/// <summary>How random vectors are drawn by <see cref="IVectorSpace{TVec}.FillRandom"/>.</summary>
+public enum RandomKind
+{
+    /// <summary>Independent standard normal entries (Krylov start vectors).</summary>
+    Gaussian,
+
+    /// <summary>Independent ±1 entries with equal probability (Hutchinson trace probes).</summary>
+    Rademacher,
+}
+
+/// <summary>
+/// The vector operations a Krylov method needs, and nothing more. A backend (CPU spans, device tensors)
+/// implements this once; every solver in this library is written against it.
+/// </summary>
+/// <remarks>
+/// Vectors are created by the space and belong to it: call <see cref="Release"/> when one is no longer
+/// needed so that device-resident backends can free memory at once. All reductions return <see cref="double"/>
+/// so that the projected (small, dense) problems are always solved in double precision on the CPU.
+/// </remarks>
+/// <typeparam name="TVec">The backend's vector type (for example <c>double[]</c> or a device tensor).</typeparam>
+public interface IVectorSpace<TVec>
+    where TVec : class
+{
+    /// <summary>Length of every vector of this space.</summary>
+    int Dimension { get; }
+
+    /// <summary>Returns a new zero vector.</summary>
+    TVec CreateVector();
+
+    /// <summary>Frees a vector created by this space. Using it afterwards is an error.</summary>
+    void Release(TVec vector);
+
+    /// <summary>Whether <paramref name="vector"/> belongs to this space (right length, type, device).</summary>
+    bool IsCompatible(TVec vector);
+
+    /// <summary>Fills <paramref name="vector"/> with reproducible random entries.</summary>
+    void FillRandom(TVec vector, RandomKind kind, int seed);
+
+    /// <summary>Sets every entry of <paramref name="vector"/> to zero.</summary>
+    void Clear(TVec vector);
+
+    /// <summary>Inner product ⟨x, y⟩.</summary>
+    double Dot(TVec x, TVec y);
+
+    /// <summary>Euclidean norm ‖x‖₂.</summary>
+    double Norm(TVec x);
+
+    /// <summary><c>y ← α·x + y</c>.</summary>
+    void Axpy(double alpha, TVec x, TVec y);
+
+    /// <summary><c>x ← α·x</c>.</summary>
+    void Scale(TVec x, double alpha);
+
+    /// <summary><c>destination ← source</c>.</summary>
+    void Copy(TVec source, TVec destination);
+
+    /// <summary><c>destination ← x ⊙ y</c> (elementwise product; <paramref name="destination"/> may alias an input).</summary>
+    void Multiply(TVec x, TVec y, TVec destination);
+
+    /// <summary><c>destination ← max(x, y)</c> elementwise (<paramref name="destination"/> may alias an input).</summary>
+    void Maximum(TVec x, TVec y, TVec destination);
+
+    /// <summary><c>destination ← √x</c> elementwise (<paramref name="destination"/> may alias <paramref name="x"/>).</summary>
+    void Sqrt(TVec x, TVec destination);
+
+    /// <summary>
+    /// <c>destination ← 1 / (√(scale·x) + epsilon)</c> elementwise: the diagonal preconditioner of Adam and RMSprop
+    /// (<paramref name="destination"/> may alias <paramref name="x"/>).
+    /// </summary>
+    void InverseSqrtPlusEpsilon(TVec x, double scale, double epsilon, TVec destination);
+
+    /// <summary>Creates an empty orthonormal-basis container able to hold <paramref name="capacity"/> vectors.</summary>
+    IBasis<TVec> CreateBasis(int capacity);
+}
+
+/// <summary>
+/// A growable set of vectors <c>Q = [q₀ … q_{Count−1}]</c> with the bulk operations that Gram–Schmidt,
+/// restarts and Ritz-vector extraction need, so that each is one backend call (one device kernel), not
+/// <c>Count</c> small ones.
+/// </summary>
+/// <typeparam name="TVec">The backend's vector type.</typeparam>
+public interface IBasis<TVec> : IDisposable
+    where TVec : class
+{
+    /// <summary>Number of vectors currently held.</summary>
+    int Count { get; }
+
+    /// <summary>Maximum number of vectors.</summary>
+    int Capacity { get; }
+
+    /// <summary>
+    /// The vector at <paramref name="index"/>. The returned object is a view owned by the basis: read it
+    /// or pass it to an operator, but do not release it and do not keep it across <see cref="Transform"/>.
+    /// </summary>
+    TVec this[int index] { get; }
+
+    /// <summary>Copies <paramref name="vector"/> in as the next basis vector.</summary>
+    void Append(TVec vector);
+
+    /// <summary>Computes <c>c = Qᵀ·v</c>; <paramref name="coefficients"/> must have length <see cref="Count"/>.</summary>
+    void Project(TVec vector, Span<double> coefficients);
+
+    /// <summary>Computes <c>v ← v − Q·c</c>; <paramref name="coefficients"/> must have length <see cref="Count"/>.</summary>
+    void SubtractProjection(TVec vector, ReadOnlySpan<double> coefficients);
+
+    /// <summary>Computes <c>destination ← Q·c</c>; <paramref name="coefficients"/> must have length <see cref="Count"/>.</summary>
+    void Combine(ReadOnlySpan<double> coefficients, TVec destination);
+
+    /// <summary>
+    /// Replaces the basis by <c>Q·M</c> in place, where <paramref name="matrix"/> is <see cref="Count"/> × <c>newCount</c>
+    /// (row-major, <c>matrix[i, j]</c>); afterwards <see cref="Count"/> is <c>newCount</c> (at most the old count).
+    /// </summary>
+    void Transform(double[,] matrix);
+
+    /// <summary>Drops the vectors from <paramref name="count"/> on.</summary>
+    void Truncate(int count);
+}

@@ -1,0 +1,25 @@
+using SpectralMonitor.Estimators.Cpu;
+
+namespace SpectralMonitor.Estimators.Tests;
+
+public class CpuVectorSpaceTests
+{
+    [Fact]
+    public void DotAndNormMatchDefinition()
+    {
+        var space = new CpuVectorSpace<double>(5000);
+        var x = space.CreateVector();
+        var y = space.CreateVector();
+        space.FillRandom(x, RandomKind.Gaussian, 1);
+        space.FillRandom(y, RandomKind.Rademacher, 2);
+        double expected = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            expected += x[i] * y[i];
+        }
+
+        // Summation order differs (vectorized): allow a few ulps per term.
+        Assert.Equal(expected, space.Dot(x, y), 1e-10);
+        Assert.Equal(Math.Sqrt(space.Dot(x, x)), space.Norm(x), 1e-10);
+    }
+}
