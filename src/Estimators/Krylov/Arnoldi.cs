@@ -1,0 +1,419 @@
+using System.Numerics;
+using MathNet.Numerics.LinearAlgebra;
+using SpectralMonitor.Estimators.Dense;
+
+namespace SpectralMonitor.Estimators.Krylov;
+
+/// <summary>Options of <see cref="Arnoldi.Solve"/> (SciPy <c>eigs</c> vocabulary).</summary>
+public sealed record ArnoldiOptions
+{
+    /// <summary>How many eigenvalues <c>k</c> to compute, in <c>[1, n]</c>. Default 1.</summary>
+    public int Count { get; init; } = 1;
+
+    /// <summary>
+    /// Which eigenvalues: <see cref="EigenvalueSelection.LargestMagnitude"/> (default) or
+    /// <see cref="EigenvalueSelection.LargestRealPart"/>; the others are rejected.
+    /// </summary>
+    public EigenvalueSelection Which { get; init; } = EigenvalueSelection.LargestMagnitude;
+
+    /// <summary>
+    /// Largest Krylov dimension <c>m</c> with <c>k + 2 ≤ m ≤ n</c> (room to keep a complex-conjugate pair whole) or
+    /// <c>m = n</c>; 0 (default) chooses <c>min(n, max(2k + 1, 20))</c>.
+    /// </summary>
+    public int KrylovDimension { get; init; }
+
+    /// <summary>
+    /// Relative residual tolerance in (0, 1): a Ritz pair <c>(λ, x)</c> is converged when
+    /// <c>‖A·x − λ·x‖ ≤ Tolerance · max(|λ|, ‖S‖_F·ε)</c>, <c>S</c> the projected matrix. Default 1e-8.
+    /// </summary>
+    public double Tolerance { get; init; } = 1e-8;
+
+    /// <summary>Maximum number of Krylov–Schur restarts (≥ 0). Default 100.</summary>
+    public int MaxRestarts { get; init; } = 100;
+
+    /// <summary>Cap on operator applications (≥ 0; 0 means no cap). Default 0.</summary>
+    public long MaxApplications { get; init; }
+
+    /// <summary>Seed of the random start vector when none is given. Default 0.</summary>
+    public int Seed { get; init; }
+
+    internal int Resolve(int n, string parameterName)
+    {
+        if (Which is not (EigenvalueSelection.LargestMagnitude or EigenvalueSelection.LargestRealPart))
+        {
+            throw new ArgumentException(
+                $"ArnoldiOptions.Which is {Which}; Arnoldi supports only LargestMagnitude and LargestRealPart (use Lanczos for the other selections of a symmetric operator).",
+                parameterName);
+        }
+
+        int m = KrylovOptionChecks.ResolveKrylovDimension(nameof(ArnoldiOptions), parameterName, n, Count, KrylovDimension, Tolerance, MaxRestarts, MaxApplications);
+        if (m < Count + 2 && m != n)
+        {
+            throw new ArgumentException(
+                $"ArnoldiOptions.KrylovDimension is {m}; it must be at least Count + 2 = {Count + 2} (so that a complex-conjugate pair is never split at a restart) or equal to the operator dimension {n}.",
+                parameterName);
+        }
+
+        return m;
+    }
+}
+
+/// <summary>Eigenvalues of a general operator from a Krylov–Schur Arnoldi run, with the final projected problem.</summary>
+/// <param name="Eigenvalues">The wanted Ritz values, ordered by <see cref="ArnoldiOptions.Which"/> (conjugate pairs adjacent, positive imaginary part first).</param>
+/// <param name="ProjectedMatrix">
+/// <c>S = QᵀAQ</c> (<c>j × j</c>, double) of the final factorization, <c>Q</c> the final orthonormal basis
+/// (<c>j = m</c> unless the method stopped early).
+/// </param>
+/// <param name="RitzCoordinates">
+/// <c>j × k</c>: column <c>i</c> is the unit-norm eigenvector <c>y</c> of <see cref="ProjectedMatrix"/> for
+/// <c>Eigenvalues[i]</c>, so that Ritz vector <c>i</c> is <c>Q·y</c> (unit norm, because <c>Q</c> is orthonormal).
+/// </param>
+/// <param name="Convergence">Status, residual norms <c>‖A·Q·y − λ·Q·y‖</c> (same order), restarts, operator applications.</param>
+public sealed record ArnoldiResult(
+    IReadOnlyList<Complex> Eigenvalues,
+    double[,] ProjectedMatrix,
+    Complex[,] RitzCoordinates,
+    ConvergenceInfo Convergence);
+
+/// <summary>Arnoldi with Krylov–Schur restarts (Stewart 2001) for general (non-symmetric) operators.</summary>
+public static class Arnoldi
+{
+    /// <summary>Computes <see cref="ArnoldiOptions.Count"/> eigenvalues of <paramref name="op"/>.</summary>
+    /// <typeparam name="TVec">The backend's vector type.</typeparam>
+    /// <param name="op">The operator (only <see cref="LinearOperator{TVec}.Apply"/> is used).</param>
+    /// <param name="options">What to compute and when to stop.</param>
+    /// <param name="startVector">The start vector (not modified); Gaussian from <see cref="ArnoldiOptions.Seed"/> when null. A zero start vector gives <see cref="ConvergenceStatus.Breakdown"/>.</param>
+    /// <param name="basis">When given, cleared and filled with the final orthonormal basis <c>Q</c> (its capacity must be at least the Krylov dimension).</param>
+    /// <param name="cancellationToken">Checked before every operator application.</param>
+    /// <returns>The eigenvalues, the final projected problem and how they were obtained. Non-convergence is a status, never thrown.</returns>
+    /// <exception cref="ArgumentException">An option is invalid, the start vector is not of the operator's space, or <paramref name="basis"/> is too small.</exception>
+    public static ArnoldiResult Solve<TVec>(
+        LinearOperator<TVec> op,
+        ArnoldiOptions options,
+        TVec? startVector = null,
+        IBasis<TVec>? basis = null,
+        CancellationToken cancellationToken = default)
+        where TVec : class
+    {
+        ArgumentNullException.ThrowIfNull(op);
+        ArgumentNullException.ThrowIfNull(options);
+        int n = op.Dimension;
+        int m = options.Resolve(n, nameof(options));
+        int k = options.Count;
+        var space = op.Space;
+        if (startVector is not null && !space.IsCompatible(startVector))
+        {
+            throw new ArgumentException($"The start vector is not a vector of the operator's space (dimension {n}).", nameof(startVector));
+        }
+
+        if (basis is not null && basis.Capacity < m)
+        {
+            throw new ArgumentException($"The basis has capacity {basis.Capacity}; at least the Krylov dimension {m} is needed.", nameof(basis));
+        }
+
+        using var factorization = new KrylovSchurFactorization<TVec>(op, m, symmetric: false);
+        FactorizationStatus initial;
+        if (startVector is null)
+        {
+            var random = space.CreateVector();
+            try
+            {
+                space.FillRandom(random, RandomKind.Gaussian, options.Seed);
+                initial = factorization.Initialize(random);
+            }
+            finally
+            {
+                space.Release(random);
+            }
+        }
+        else
+        {
+            initial = factorization.Initialize(startVector);
+        }
+
+        if (initial != FactorizationStatus.Completed)
+        {
+            basis?.Truncate(0);
+            var status = initial == FactorizationStatus.ZeroStartVector ? ConvergenceStatus.Breakdown : ConvergenceStatus.NonFiniteOperatorOutput;
+            string reason = initial == FactorizationStatus.ZeroStartVector
+                ? "The start vector is zero: there is no Krylov space to build."
+                : "The start vector has non-finite entries.";
+            return new ArnoldiResult([], new double[0, 0], new Complex[0, 0], new ConvergenceInfo(status, reason, 0, [], 0, 0));
+        }
+
+        int restarts = 0;
+        int randomDirections = 0;
+        while (true)
+        {
+            int target = Math.Min(m, Math.Max(factorization.Size + 1, k));
+            var status = factorization.IsInvariant
+                ? FactorizationStatus.InvariantSubspace
+                : factorization.Expand(target, options.MaxApplications, cancellationToken);
+            var ritz = Analyze(factorization, options);
+
+            if (ritz.Schur is not null && !ritz.Schur.Converged)
+            {
+                return Finish(factorization, ritz, basis, ConvergenceStatus.Breakdown, restarts,
+                    $"The QR iteration on the {factorization.Size} × {factorization.Size} projected matrix did not converge.");
+            }
+
+            if (status == FactorizationStatus.NonFiniteOperatorOutput)
+            {
+                return Finish(factorization, ritz, basis, ConvergenceStatus.NonFiniteOperatorOutput, restarts,
+                    $"The operator returned a non-finite value at application {factorization.OperatorApplications}; results are from the Krylov space built before it.");
+            }
+
+            if (factorization.Size >= k && ritz.ConvergedCount == k)
+            {
+                string reason = factorization.IsInvariant
+                    ? $"Invariant subspace of dimension {factorization.Size} found: its eigenvalues are exact."
+                    : $"All {k} wanted eigenvalues met the tolerance {options.Tolerance:G3}.";
+                return Finish(factorization, ritz, basis, ConvergenceStatus.Converged, restarts, reason);
+            }
+
+            if (status == FactorizationStatus.InvariantSubspace)
+            {
+                if (!factorization.AddRandomDirection(unchecked(options.Seed + 1 + randomDirections++)))
+                {
+                    return Finish(factorization, ritz, basis, ConvergenceStatus.Converged, restarts,
+                        $"The Krylov space spans the whole space (dimension {factorization.Size}): its eigenvalues are exact.");
+                }
+
+                continue;
+            }
+
+            if (status == FactorizationStatus.Cancelled)
+            {
+                return Finish(factorization, ritz, basis, ConvergenceStatus.Cancelled, restarts, "Cancelled by the caller.");
+            }
+
+            if (status == FactorizationStatus.ApplicationLimitReached)
+            {
+                return Finish(factorization, ritz, basis, ConvergenceStatus.MaxIterationsReached, restarts,
+                    $"Operator-application cap {options.MaxApplications} reached with {ritz.ConvergedCount} of {k} eigenvalues converged.");
+            }
+
+            if (factorization.Size == m)
+            {
+                if (restarts >= options.MaxRestarts)
+                {
+                    return Finish(factorization, ritz, basis, ConvergenceStatus.MaxIterationsReached, restarts,
+                        $"Restart limit {options.MaxRestarts} reached with {ritz.ConvergedCount} of {k} eigenvalues converged.");
+                }
+
+                factorization.Restart(RestartBasis(ritz, k, m));
+                restarts++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// An orthonormal real basis of the invariant subspace of the kept Ritz values: reorder the Schur form so that
+    /// they come first, then take the <c>p</c> dominant left singular vectors of <c>[Re Z_p, Im Z_p]</c> (the kept set
+    /// is closed under conjugation, so that real span has dimension exactly <c>p</c>).
+    /// </summary>
+    private static double[,] RestartBasis(RitzAnalysis ritz, int k, int m)
+    {
+        int keep = KrylovOptionChecks.KeepCount(k, m);
+        var order = ritz.Order;
+        if (ritz.Partner[order[keep - 1]] == order[keep])
+        {
+            // The last kept value's conjugate would be dropped: keep the pair whole.
+            keep = keep + 1 <= m - 1 ? keep + 1 : keep - 1;
+        }
+
+        var selected = new bool[m];
+        for (int i = 0; i < keep; i++)
+        {
+            selected[order[i]] = true;
+        }
+
+        var schur = ritz.Schur!;
+        var reordered = ComplexSchur.Reorder(schur, selected);
+        var stacked = Matrix<double>.Build.Dense(m, 2 * keep);
+        for (int c = 0; c < keep; c++)
+        {
+            for (int r = 0; r < m; r++)
+            {
+                stacked[r, c] = reordered.Z[r, c].Real;
+                stacked[r, keep + c] = reordered.Z[r, c].Imaginary;
+            }
+        }
+
+        var svd = stacked.Svd(computeVectors: true);
+        var u = new double[m, keep];
+        for (int c = 0; c < keep; c++)
+        {
+            for (int r = 0; r < m; r++)
+            {
+                u[r, c] = svd.U[r, c];
+            }
+        }
+
+        return u;
+    }
+
+    private static RitzAnalysis Analyze<TVec>(KrylovSchurFactorization<TVec> factorization, ArnoldiOptions options)
+        where TVec : class
+    {
+        int j = factorization.Size;
+        if (j == 0)
+        {
+            return new RitzAnalysis(null, [], [], [], new double[0, 0], new Complex[0, 0], [], [], 0);
+        }
+
+        var s = factorization.ProjectedMatrix();
+        var b = factorization.ResidualCoupling();
+        var schur = ComplexSchur.Decompose(s);
+        var values = schur.Eigenvalues();
+        var order = RitzSelection.RankComplex(values, options.Which);
+        var partner = Partners(values, order);
+        if (!schur.Converged)
+        {
+            return new RitzAnalysis(schur, values, order, partner, s, new Complex[j, 0], [], [], 0);
+        }
+
+        double normS = 0;
+        for (int r = 0; r < j; r++)
+        {
+            for (int c = 0; c < j; c++)
+            {
+                normS += s[r, c] * s[r, c];
+            }
+        }
+
+        normS = Math.Sqrt(normS);
+        int reported = Math.Min(options.Count, j);
+        var coordinates = new Complex[j, reported];
+        var residuals = new double[reported];
+        var converged = new bool[reported];
+        int convergedCount = 0;
+        for (int w = 0; w < reported; w++)
+        {
+            var y = SchurEigenvector(schur, order[w], normS);
+            Complex projection = Complex.Zero;
+            for (int t = 0; t < j; t++)
+            {
+                coordinates[t, w] = y[t];
+                projection += b[t] * y[t];
+            }
+
+            residuals[w] = Complex.Abs(projection);
+            converged[w] = residuals[w] <= options.Tolerance * Math.Max(Complex.Abs(values[order[w]]), normS * Orthogonalization.MachineEpsilon);
+            convergedCount += converged[w] ? 1 : 0;
+        }
+
+        return new RitzAnalysis(schur, values, order, partner, s, coordinates, residuals, converged, convergedCount);
+    }
+
+    /// <summary>Unit eigenvector <c>Z·w</c> of <c>S = Z·T·Zᴴ</c> for the diagonal entry <paramref name="index"/>, by back substitution on <c>T</c>.</summary>
+    private static Complex[] SchurEigenvector(ComplexSchurDecomposition schur, int index, double norm)
+    {
+        var t = schur.T;
+        int j = t.GetLength(0);
+        var lambda = t[index, index];
+        var w = new Complex[j];
+        w[index] = Complex.One;
+
+        // A (near-)repeated eigenvalue makes T[r, r] − λ tiny: perturb it to ε·‖S‖ as LAPACK's ztrevc does.
+        double smallest = Math.Max(norm * Orthogonalization.MachineEpsilon, double.Epsilon);
+        for (int r = index - 1; r >= 0; r--)
+        {
+            Complex sum = Complex.Zero;
+            for (int c = r + 1; c <= index; c++)
+            {
+                sum += t[r, c] * w[c];
+            }
+
+            var denominator = t[r, r] - lambda;
+            if (Complex.Abs(denominator) < smallest)
+            {
+                denominator = smallest;
+            }
+
+            w[r] = -sum / denominator;
+        }
+
+        var y = new Complex[j];
+        double length = 0;
+        for (int r = 0; r < j; r++)
+        {
+            Complex sum = Complex.Zero;
+            for (int c = 0; c <= index; c++)
+            {
+                sum += schur.Z[r, c] * w[c];
+            }
+
+            y[r] = sum;
+            length += (sum.Real * sum.Real) + (sum.Imaginary * sum.Imaginary);
+        }
+
+        length = Math.Sqrt(length);
+        for (int r = 0; r < j; r++)
+        {
+            y[r] /= length;
+        }
+
+        return y;
+    }
+
+    /// <summary>For each index, its conjugate partner in the ranking (adjacent), else −1.</summary>
+    private static int[] Partners(Complex[] values, int[] order)
+    {
+        var partner = new int[values.Length];
+        Array.Fill(partner, -1);
+        for (int i = 0; i + 1 < order.Length; i++)
+        {
+            // RankComplex puts each pair's negative member right after its positive one; a positive value is only
+            // unpaired when no negative value is left, so "positive then negative" always means a pair.
+            if (values[order[i]].Imaginary > 0 && values[order[i + 1]].Imaginary < 0)
+            {
+                partner[order[i]] = order[i + 1];
+                partner[order[i + 1]] = order[i];
+                i++;
+            }
+        }
+
+        return partner;
+    }
+
+    private static ArnoldiResult Finish<TVec>(
+        KrylovSchurFactorization<TVec> factorization,
+        RitzAnalysis ritz,
+        IBasis<TVec>? basis,
+        ConvergenceStatus status,
+        int restarts,
+        string reason)
+        where TVec : class
+    {
+        int reported = ritz.Residuals.Length;
+        var values = new Complex[reported];
+        for (int i = 0; i < reported; i++)
+        {
+            values[i] = ritz.Values[ritz.Order[i]];
+        }
+
+        if (basis is not null)
+        {
+            basis.Truncate(0);
+            for (int i = 0; i < factorization.Size; i++)
+            {
+                basis.Append(factorization.Basis[i]);
+            }
+        }
+
+        var info = new ConvergenceInfo(status, reason, ritz.ConvergedCount, ritz.Residuals, restarts, factorization.OperatorApplications);
+        return new ArnoldiResult(values, ritz.Projected, ritz.Coordinates, info);
+    }
+
+    private sealed record RitzAnalysis(
+        ComplexSchurDecomposition? Schur,
+        Complex[] Values,
+        int[] Order,
+        int[] Partner,
+        double[,] Projected,
+        Complex[,] Coordinates,
+        double[] Residuals,
+        bool[] Converged,
+        int ConvergedCount);
+}

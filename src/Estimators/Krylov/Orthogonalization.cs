@@ -1,0 +1,101 @@
+namespace SpectralMonitor.Estimators.Krylov;
+
+/// <summary>The outcome of orthogonalizing one new vector against a basis.</summary>
+internal enum OrthogonalizationOutcome
+{
+    /// <summary>The vector has a new direction; it was normalized.</summary>
+    NewDirection,
+
+    /// <summary>The vector lies in the span of the basis to rounding level: an invariant subspace ("lucky breakdown").</summary>
+    InvariantSubspace,
+
+    /// <summary>A coefficient or the norm is NaN or infinite.</summary>
+    NonFinite,
+}
+
+/// <summary>
+/// Classical Gram–Schmidt with at most one reorthogonalization pass (CGS2 with the Daniel–Gragg–Kaufman–Stewart
+/// criterion): each pass is two bulk basis calls (<see cref="IBasis{TVec}.Project"/> and
+/// <see cref="IBasis{TVec}.SubtractProjection"/>), so a full reorthogonalization is one read of the basis per pass.
+/// </summary>
+internal static class Orthogonalization
+{
+    /// <summary>DGKS threshold: a second pass is made when a pass removes more than 1 − 1/√2 of the norm.</summary>
+    private const double ReorthogonalizationThreshold = 0.7071067811865476;
+
+    /// <summary>Unit roundoff of <see cref="double"/> (2⁻⁵²); <see cref="double.Epsilon"/> is the smallest subnormal instead.</summary>
+    internal const double MachineEpsilon = 2.220446049250313e-16;
+
+    /// <summary>
+    /// Rounding level of an orthogonalized vector relative to the norm it started with. A remainder below
+    /// <c>(√n + j)·ε</c> (times a safety factor 4) is indistinguishable from the rounding error of the two passes,
+    /// which grows like √n for the inner products and like j for the subtraction; it is reported as an invariant
+    /// subspace. (The worst-case bound n·ε is too pessimistic for n ≈ 10⁸ parameters: it would declare
+    /// breakdown where a residual of 10⁻⁸ is still meaningful.)
+    /// </summary>
+    internal static double BreakdownThreshold(int dimension, int basisCount) =>
+        4 * (Math.Sqrt(dimension) + basisCount) * MachineEpsilon;
+
+    /// <summary>
+    /// Orthogonalizes <paramref name="vector"/> against every vector of <paramref name="basis"/>, accumulating the
+    /// coefficients in <paramref name="coefficients"/> (length <c>basis.Count</c>), and normalizes it when a new
+    /// direction remains.
+    /// </summary>
+    /// <param name="space">The vector space.</param>
+    /// <param name="basis">An orthonormal basis.</param>
+    /// <param name="vector">Overwritten by the normalized orthogonal remainder (unless the outcome says otherwise).</param>
+    /// <param name="coefficients">Receives <c>Qᵀ·vector</c> (the sum over both passes).</param>
+    /// <param name="norm">The norm of the remainder before normalization.</param>
+    internal static OrthogonalizationOutcome Orthogonalize<TVec>(
+        IVectorSpace<TVec> space, IBasis<TVec> basis, TVec vector, Span<double> coefficients, out double norm)
+        where TVec : class
+    {
+        double initialNorm = space.Norm(vector);
+        norm = initialNorm;
+        if (!double.IsFinite(initialNorm))
+        {
+            return OrthogonalizationOutcome.NonFinite;
+        }
+
+        coefficients.Clear();
+        if (basis.Count > 0)
+        {
+            basis.Project(vector, coefficients);
+            basis.SubtractProjection(vector, coefficients);
+            norm = space.Norm(vector);
+            if (norm < ReorthogonalizationThreshold * initialNorm)
+            {
+                Span<double> correction = basis.Count <= 256 ? stackalloc double[basis.Count] : new double[basis.Count];
+                basis.Project(vector, correction);
+                basis.SubtractProjection(vector, correction);
+                for (int i = 0; i < correction.Length; i++)
+                {
+                    coefficients[i] += correction[i];
+                }
+
+                norm = space.Norm(vector);
+            }
+        }
+
+        for (int i = 0; i < coefficients.Length; i++)
+        {
+            if (!double.IsFinite(coefficients[i]))
+            {
+                return OrthogonalizationOutcome.NonFinite;
+            }
+        }
+
+        if (!double.IsFinite(norm))
+        {
+            return OrthogonalizationOutcome.NonFinite;
+        }
+
+        if (norm <= BreakdownThreshold(space.Dimension, basis.Count) * initialNorm || norm == 0)
+        {
+            return OrthogonalizationOutcome.InvariantSubspace;
+        }
+
+        space.Scale(vector, 1 / norm);
+        return OrthogonalizationOutcome.NewDirection;
+    }
+}
