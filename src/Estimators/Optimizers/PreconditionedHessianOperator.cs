@@ -1,0 +1,75 @@
+namespace SpectralMonitor.Estimators.Optimizers;
+
+/// <summary>
+/// The symmetric preconditioned curvature <c>S·K·S</c> with <c>S = P^½</c> (diagonal) and <c>K = α·H + σ·I</c>
+/// (for example <c>H̃ = H + λI</c>). <c>P·K</c> is similar to it (<c>P·K = S·(S·K·S)·S⁻¹</c>), so its spectrum, which
+/// Lanczos finds cheaply, gives the modes of Adam's and RMSprop's frozen-preconditioner update operators.
+/// One Hessian-vector product per application.
+/// </summary>
+/// <typeparam name="TVec">The backend's vector type.</typeparam>
+public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, IDisposable
+    where TVec : class
+{
+    private readonly TVec _scratch;
+    private readonly ShiftedOperator<TVec> _curvature;
+    private bool _disposed;
+
+    /// <summary>Creates <c>S·(α·H + σ·I)·S</c> with <c>S = √P</c>.</summary>
+    /// <param name="hessian">The symmetric Hessian.</param>
+    /// <param name="preconditioner">The diagonal of <c>P</c>: non-negative and finite (copied).</param>
+    /// <param name="shift">σ (the L2 weight decay λ for <c>H̃</c>).</param>
+    /// <param name="scale">α (−1 for a maximizing optimizer).</param>
+    /// <exception cref="ArgumentException">An argument is invalid; the message names it.</exception>
+    public PreconditionedHessianOperator(LinearOperator<TVec> hessian, TVec preconditioner, double shift = 0, double scale = 1)
+        : base(CheckHessianSpace(hessian))
+    {
+        _curvature = new ShiftedOperator<TVec>(hessian, shift, scale);
+        SnapshotValidation.Vector(hessian.Space, preconditioner, "preconditioner", required: true, parameterName: nameof(preconditioner));
+        SquareRoot = Space.CreateVector();
+        Space.Sqrt(preconditioner, SquareRoot);
+        if (!double.IsFinite(Space.Dot(SquareRoot, SquareRoot)))
+        {
+            Space.Release(SquareRoot);
+            throw new ArgumentException("preconditioner has a negative entry; a diagonal preconditioner must be non-negative.", nameof(preconditioner));
+        }
+
+        _scratch = Space.CreateVector();
+    }
+
+    /// <summary>The Hessian; its application counter counts the HVPs spent.</summary>
+    public LinearOperator<TVec> Hessian => _curvature.Inner;
+
+    /// <summary><c>S = √P</c> (owned by this operator; do not modify or release).</summary>
+    public TVec SquareRoot { get; }
+
+    /// <inheritdoc/>
+    public override bool IsSymmetric => true;
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Space.Release(_scratch);
+        Space.Release(SquareRoot);
+    }
+
+    /// <inheritdoc/>
+    protected override void ApplyCore(TVec x, TVec y)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Space.Multiply(SquareRoot, x, _scratch);
+        _curvature.Apply(_scratch, y);
+        Space.Multiply(SquareRoot, y, y);
+    }
+
+    private static IVectorSpace<TVec> CheckHessianSpace(LinearOperator<TVec> hessian)
+    {
+        SnapshotValidation.Hessian(hessian);
+        return hessian.Space;
+    }
+}
