@@ -1,0 +1,61 @@
+using SpectralMonitor.Rules;
+
+namespace SpectralMonitor.Backoff;
+
+/// <summary>What a backoff policy sees at each step.</summary>
+/// <param name="Step">The training step.</param>
+/// <param name="Level">The highest current level over all rules.</param>
+/// <param name="Raised">The alerts raised at this step (empty on most steps).</param>
+/// <param name="CurrentFactor">The factor in force (1 = no backoff).</param>
+public readonly record struct BackoffContext(long Step, AlertLevel Level, IReadOnlyList<StabilityAlert> Raised, double CurrentFactor);
+
+/// <summary>
+/// Decides the learning-rate factor from alerts. The monitor multiplies every parameter group's scheduled
+/// learning rate by the factor, so a backoff composes with any learning-rate scheduler.
+/// </summary>
+public interface IBackoffPolicy
+{
+    /// <summary>Returns the factor to apply from this step on (in (0, 1]).</summary>
+    double NextFactor(in BackoffContext context);
+}
+
+/// <summary>
+/// The default policy: on a raised Warning multiply the factor by <see cref="BackoffOptions.WarningFactor"/>, on a
+/// raised Critical by <see cref="BackoffOptions.CriticalFactor"/>, never below <see cref="BackoffOptions.MinimumFactor"/>;
+/// hold for <see cref="BackoffOptions.CooldownSteps"/>; then, while every rule is OK, recover by
+/// <see cref="BackoffOptions.RecoveryRate"/> per step back to 1.
+/// </summary>
+public sealed class MultiplicativeBackoffPolicy : IBackoffPolicy
+{
+    private readonly BackoffOptions _options;
+    private long _lastBackoffStep = long.MinValue / 2;
+
+    /// <summary>Creates the policy.</summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public MultiplicativeBackoffPolicy(BackoffOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+    }
+
+    /// <inheritdoc/>
+    public double NextFactor(in BackoffContext context)
+    {
+        var worst = context.Raised.Count == 0 ? AlertLevel.Ok : context.Raised.Max(a => a.Level);
+        if (worst > AlertLevel.Ok)
+        {
+            _lastBackoffStep = context.Step;
+            double cut = worst == AlertLevel.Critical ? _options.CriticalFactor : _options.WarningFactor;
+            return Math.Max(_options.MinimumFactor, context.CurrentFactor * cut);
+        }
+
+        bool holding = context.Step - _lastBackoffStep < _options.CooldownSteps;
+        if (holding || context.Level != AlertLevel.Ok || context.CurrentFactor >= 1)
+        {
+            return context.CurrentFactor;
+        }
+
+        return Math.Min(1, context.CurrentFactor * _options.RecoveryRate);
+    }
+}

@@ -1,0 +1,68 @@
+namespace SpectralMonitor;
+
+/// <summary>
+/// Names of the indicators a probe or a step measures. They key <see cref="ProbeResult.Indicators"/>, name the
+/// indicator of an <see cref="Rules.AlertRule"/>, and map one-to-one onto the metric instruments.
+/// </summary>
+public static class Indicators
+{
+    /// <summary>λ_max of the curvature operator (H̃ for SGD; P^½H̃P^½ for Adam/RMSprop: the preconditioned sharpness).</summary>
+    public const string Sharpness = "sharpness";
+
+    /// <summary>The curvature at which the top mode's eigenvalue reaches −1 (2/η, 2(1+μ)/η, 2(1+β₁)/((1−β₁)ηc₁), …).</summary>
+    public const string SharpnessEdge = "sharpness_edge";
+
+    /// <summary><see cref="Sharpness"/> / <see cref="SharpnessEdge"/>: 1 at the edge of stability.</summary>
+    public const string SharpnessToEdge = "sharpness_to_edge";
+
+    /// <summary>ρ(J) over the analysed modes.</summary>
+    public const string SpectralRadius = "spectral_radius";
+
+    /// <summary>ρ_osc: largest |z| with Re z &lt; 0 (reaches 1 at the edge of stability).</summary>
+    public const string OscillatoryRadius = "oscillatory_radius";
+
+    /// <summary>ρ_mono: largest |z| with Re z ≥ 0 (above 1 for benign saddle-escape modes).</summary>
+    public const string MonotoneRadius = "monotone_radius";
+
+    /// <summary>κ(V) over all analysed modes (the whole-operator quantity).</summary>
+    public const string EigenvectorCondition = "eigenvector_condition";
+
+    /// <summary>κ(V) over the top curvature modes.</summary>
+    public const string TopEigenvectorCondition = "top_eigenvector_condition";
+
+    /// <summary>max over k ≤ horizon of ‖Jᵏ‖₂ (mode-resolved or projected).</summary>
+    public const string TransientGrowth = "transient_growth";
+
+    /// <summary>Kreiss constant of the projected operator (generic path).</summary>
+    public const string KreissConstant = "kreiss_constant";
+
+    /// <summary>(λ_EP+ − λ_max)/λ_EP+: 0 when the top mode reaches the upper exceptional point.</summary>
+    public const string ExceptionalPointDistance = "exceptional_point_distance";
+
+    /// <summary>(λ_edge − λ_max)/λ_edge: 0 at the stability edge.</summary>
+    public const string EdgeDistance = "edge_distance";
+
+    /// <summary>Normalized commutator ‖[H̃, P]‖_F/(‖H̃‖_F‖P‖₂) (adaptive optimizers).</summary>
+    public const string CommutatorNorm = "commutator_norm";
+
+    /// <summary>The largest top singular value over the weight matrices.</summary>
+    public const string WeightTopSingularValue = "weight_top_singular_value";
+
+    /// <summary>The smallest stable rank ‖W‖²_F/‖W‖²₂ over the weight matrices.</summary>
+    public const string WeightStableRank = "weight_stable_rank";
+
+    /// <summary>Training loss at the step.</summary>
+    public const string Loss = "loss";
+
+    /// <summary>Loss z-score against its exponential moving average.</summary>
+    public const string LossZScore = "loss_zscore";
+
+    /// <summary>Gradient norm at the step (when the loop reports it).</summary>
+    public const string GradientNorm = "gradient_norm";
+
+    /// <summary>Gradient-norm z-score against its exponential moving average.</summary>
+    public const string GradientNormZScore = "gradient_norm_zscore";
+
+    /// <summary>Indicators known at every step, without a probe.</summary>
+    public static IReadOnlyList<string> StepLevel { get; } = [Loss, LossZScore, GradientNorm, GradientNormZScore];
+}

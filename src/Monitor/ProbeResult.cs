@@ -1,0 +1,40 @@
+using SpectralMonitor.Estimators;
+
+namespace SpectralMonitor;
+
+/// <summary>How a probe ended.</summary>
+public enum ProbeStatus
+{
+    /// <summary>Every estimator ran (some may report non-convergence in their quality fields).</summary>
+    Succeeded,
+
+    /// <summary>The probe failed and was skipped; <see cref="ProbeResult.FailureReason"/> says why.</summary>
+    Failed,
+}
+
+/// <summary>The top singular value and stable rank of one weight matrix.</summary>
+/// <param name="Name">The parameter's name.</param>
+/// <param name="TopSingularValue">‖W‖₂ (power iteration estimate, a lower bound that converges from below).</param>
+/// <param name="StableRank">‖W‖²_F / ‖W‖²₂.</param>
+public sealed record WeightReading(string Name, double TopSingularValue, double StableRank);
+
+/// <summary>What one probe measured. Immutable: metric collection on other threads reads it whole.</summary>
+/// <param name="Step">The training step the probe ran after.</param>
+/// <param name="Status">Success or failure.</param>
+/// <param name="FailureReason">Why the probe failed, or null.</param>
+/// <param name="Path">"structured", "generic" or "curvature-only" (optimizer unknown).</param>
+/// <param name="Duration">Wall time of the probe.</param>
+/// <param name="HvpCount">Hessian-vector products spent.</param>
+/// <param name="Indicators">Indicator values by name (<see cref="SpectralMonitor.Indicators"/>); absent when not measured.</param>
+/// <param name="Weights">Per-weight-matrix readings.</param>
+/// <param name="Convergence">Quality of the main eigensolve, or null when none ran.</param>
+public sealed record ProbeResult(
+    long Step,
+    ProbeStatus Status,
+    string? FailureReason,
+    string Path,
+    TimeSpan Duration,
+    long HvpCount,
+    IReadOnlyDictionary<string, double> Indicators,
+    IReadOnlyList<WeightReading> Weights,
+    ConvergenceInfo? Convergence);

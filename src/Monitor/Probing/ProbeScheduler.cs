@@ -1,0 +1,76 @@
+namespace SpectralMonitor.Probing;
+
+/// <summary>
+/// Decides when the next probe runs: every <see cref="StabilityMonitorOptions.ProbeInterval"/> steps, stretched so that
+/// probes stay under <see cref="StabilityMonitorOptions.OverheadBudget"/> of training time, halved once when an
+/// indicator trends up (a bounded, temporary overrun of the budget), doubled per consecutive failure (at most 64×).
+/// </summary>
+internal sealed class ProbeScheduler
+{
+    private readonly StabilityMonitorOptions _options;
+    private double _stepSeconds = double.NaN;
+    private double _probeSeconds;
+    private int _consecutiveFailures;
+
+    public ProbeScheduler(StabilityMonitorOptions options)
+    {
+        _options = options;
+        NextProbeStep = options.FirstProbeStep;
+        Interval = options.ProbeInterval;
+    }
+
+    /// <summary>The step at or after which the next probe runs.</summary>
+    public long NextProbeStep { get; private set; }
+
+    /// <summary>The interval in force.</summary>
+    public int Interval { get; private set; }
+
+    /// <summary>EMA of the training time per step (seconds, probes excluded).</summary>
+    public double StepSeconds => _stepSeconds;
+
+    /// <summary>Records the training time of one step (probe time excluded).</summary>
+    public void RecordStep(double seconds)
+    {
+        if (seconds > 0 && double.IsFinite(seconds))
+        {
+            _stepSeconds = double.IsNaN(_stepSeconds) ? seconds : (0.9 * _stepSeconds) + (0.1 * seconds);
+        }
+    }
+
+    public bool IsDue(long step) => step >= NextProbeStep;
+
+    /// <summary>Schedules the next probe after one that ran at <paramref name="step"/>.</summary>
+    /// <returns>True when the interval widened because of repeated failures.</returns>
+    public bool Completed(long step, double probeSeconds, bool succeeded, bool trendingUp)
+    {
+        _probeSeconds = double.IsFinite(probeSeconds) && probeSeconds > 0 ? probeSeconds : _probeSeconds;
+        _consecutiveFailures = succeeded ? 0 : _consecutiveFailures + 1;
+
+        double interval = _options.ProbeInterval;
+        if (_options.OverheadBudget < 1 && _stepSeconds > 0 && _probeSeconds > 0)
+        {
+            // Probe time / (interval · step time + probe time) ≤ budget.
+            double needed = _probeSeconds * (1 - _options.OverheadBudget) / (_options.OverheadBudget * _stepSeconds);
+            interval = Math.Max(interval, Math.Ceiling(needed));
+        }
+
+        interval = Math.Min(interval, _options.MaxProbeInterval);
+        if (trendingUp && _options.BringForwardOnTrend && succeeded)
+        {
+            interval = Math.Max(1, Math.Floor(interval / 2));
+        }
+
+        bool widened = _consecutiveFailures > 1;
+        if (_consecutiveFailures > 0)
+        {
+            interval = Math.Min(_options.MaxProbeInterval, interval * Math.Pow(2, Math.Min(_consecutiveFailures, 6)));
+        }
+
+        Interval = (int)Math.Max(1, interval);
+        NextProbeStep = step + Interval;
+        return widened;
+    }
+
+    /// <summary>Moves the next probe to <paramref name="step"/> at the latest.</summary>
+    public void BringForward(long step) => NextProbeStep = Math.Min(NextProbeStep, step);
+}

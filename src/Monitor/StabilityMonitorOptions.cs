@@ -1,0 +1,161 @@
+using SpectralMonitor.Backoff;
+using SpectralMonitor.Rules;
+
+namespace SpectralMonitor;
+
+/// <summary>Which estimators a probe runs.</summary>
+[Flags]
+public enum ProbeEstimators
+{
+    /// <summary>None (the monitor then only tracks loss and gradient statistics).</summary>
+    None = 0,
+
+    /// <summary>Top eigenvalues of the curvature operator by warm-started Lanczos (sharpness and its edge).</summary>
+    Sharpness = 1,
+
+    /// <summary>Mode-resolved analysis of J from the curvature spectrum (ρ and its split, κ per mode, exceptional points, transient growth). Needs <see cref="Sharpness"/>.</summary>
+    Modes = 2,
+
+    /// <summary>Stochastic Lanczos quadrature of the curvature spectrum (feeds κ over all modes with bulk nodes).</summary>
+    SpectralDensity = 4,
+
+    /// <summary>Normalized commutator ‖[H̃, P]‖_F by Hutchinson probes (adaptive optimizers; two HVPs per probe vector).</summary>
+    Commutator = 8,
+
+    /// <summary>Top singular value and stable rank of each weight matrix (no HVP).</summary>
+    WeightSingularValues = 16,
+
+    /// <summary>Arnoldi on J itself: ρ, κ over Ritz vectors, transient growth and Kreiss constant of the projection.</summary>
+    Arnoldi = 32,
+
+    /// <summary>The default set: what the detection benchmark supports at low cost.</summary>
+    Default = Sharpness | Modes | WeightSingularValues,
+
+    /// <summary>Everything.</summary>
+    All = Sharpness | Modes | SpectralDensity | Commutator | WeightSingularValues | Arnoldi,
+}
+
+/// <summary>Options of a <see cref="StabilityMonitor"/>; validated when the monitor is created.</summary>
+public sealed record StabilityMonitorOptions
+{
+    /// <summary>Name of the run (the <c>run</c> tag of every metric).</summary>
+    public string RunName { get; init; } = "run";
+
+    /// <summary>Probe every this many steps (before budget stretching). Range [1, 1 000 000].</summary>
+    public int ProbeInterval { get; init; } = 25;
+
+    /// <summary>Steps to wait before the first probe. Range [0, 1 000 000].</summary>
+    public int FirstProbeStep { get; init; } = 10;
+
+    /// <summary>
+    /// Largest fraction of training wall time that probes may take; the interval is stretched to keep under it.
+    /// Range (0, 1]; 1 disables stretching.
+    /// </summary>
+    public double OverheadBudget { get; init; } = 0.05;
+
+    /// <summary>Upper bound of the stretched interval. Range [<see cref="ProbeInterval"/>, 10 000 000].</summary>
+    public int MaxProbeInterval { get; init; } = 5000;
+
+    /// <summary>Bring the next probe forward (halve the interval) when an indicator rose over the last probes.</summary>
+    public bool BringForwardOnTrend { get; init; } = true;
+
+    /// <summary>Cap on Hessian-vector products per probe. Range [4, 100 000].</summary>
+    public int MaxHvpsPerProbe { get; init; } = 120;
+
+    /// <summary>Wall-clock limit of one probe; it is cancelled and recorded as failed past it. Range (0, 1 h].</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Which estimators run.</summary>
+    public ProbeEstimators Estimators { get; init; } = ProbeEstimators.Default;
+
+    /// <summary>How many top curvature modes are resolved (Lanczos k). Range [1, 64].</summary>
+    public int TopModes { get; init; } = 3;
+
+    /// <summary>Krylov subspace dimension of the Lanczos and Arnoldi solvers. Range [<see cref="TopModes"/> + 2, 256].</summary>
+    public int KrylovDimension { get; init; } = 16;
+
+    /// <summary>Relative residual tolerance of the eigensolvers. Range [1e-14, 0.5].</summary>
+    public double Tolerance { get; init; } = 1e-3;
+
+    /// <summary>Horizon K of transient growth max‖Jᵏ‖. Range [1, 10 000].</summary>
+    public int Horizon { get; init; } = 50;
+
+    /// <summary>Rademacher probes of stochastic Lanczos quadrature. Range [1, 64].</summary>
+    public int DensityProbes { get; init; } = 2;
+
+    /// <summary>Lanczos steps per quadrature probe. Range [2, 256].</summary>
+    public int DensitySteps { get; init; } = 10;
+
+    /// <summary>Hutchinson probes of the commutator norm. Range [1, 64].</summary>
+    public int CommutatorProbes { get; init; } = 2;
+
+    /// <summary>Power iterations per weight matrix for its top singular value. Range [1, 1000].</summary>
+    public int SingularValueIterations { get; init; } = 8;
+
+    /// <summary>The alert rules (data). Defaults: <see cref="DefaultRules.All"/>.</summary>
+    public IReadOnlyList<AlertRule> Rules { get; init; } = DefaultRules.All;
+
+    /// <summary>How baselines of <see cref="RuleComparison.RatioToBaseline"/> rules are formed.</summary>
+    public BaselineKind BaselineKind { get; init; } = BaselineKind.Median;
+
+    /// <summary>Observations in a median baseline. Range [1, 1000].</summary>
+    public int BaselineProbes { get; init; } = 5;
+
+    /// <summary>Weight on the past of an EWMA baseline. Range [0, 1).</summary>
+    public double BaselineEwmaAlpha { get; init; } = 0.9;
+
+    /// <summary>Weight on the past of the loss and gradient-norm EMAs behind their z-scores. Range [0, 1).</summary>
+    public double StatisticsEwmaAlpha { get; init; } = 0.97;
+
+    /// <summary>Steps before z-scores are reported (the EMAs need to settle). Range [0, 1 000 000].</summary>
+    public int StatisticsWarmupSteps { get; init; } = 20;
+
+    /// <summary>Learning-rate backoff; null (the default) leaves the learning rate alone.</summary>
+    public BackoffOptions? Backoff { get; init; }
+
+    /// <summary>Checks every option; the message names the option, its value and the allowed range.</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public void Validate()
+    {
+        Require(!string.IsNullOrWhiteSpace(RunName), nameof(RunName), RunName, "a non-empty name");
+        Require(ProbeInterval is >= 1 and <= 1_000_000, nameof(ProbeInterval), ProbeInterval, "[1, 1000000]");
+        Require(FirstProbeStep is >= 0 and <= 1_000_000, nameof(FirstProbeStep), FirstProbeStep, "[0, 1000000]");
+        Require(OverheadBudget > 0 && OverheadBudget <= 1, nameof(OverheadBudget), OverheadBudget, "(0, 1]");
+        Require(MaxProbeInterval >= ProbeInterval && MaxProbeInterval <= 10_000_000, nameof(MaxProbeInterval), MaxProbeInterval, $"[ProbeInterval = {ProbeInterval}, 10000000]");
+        Require(MaxHvpsPerProbe is >= 4 and <= 100_000, nameof(MaxHvpsPerProbe), MaxHvpsPerProbe, "[4, 100000]");
+        Require(ProbeTimeout > TimeSpan.Zero && ProbeTimeout <= TimeSpan.FromHours(1), nameof(ProbeTimeout), ProbeTimeout, "(0, 1 h]");
+        Require((Estimators & ~ProbeEstimators.All) == 0, nameof(Estimators), Estimators, $"a combination of the defined flags ({ProbeEstimators.All})");
+        Require(!Estimators.HasFlag(ProbeEstimators.Modes) || Estimators.HasFlag(ProbeEstimators.Sharpness), nameof(Estimators), Estimators, "Modes only together with Sharpness (it analyses the Lanczos spectrum)");
+        Require(TopModes is >= 1 and <= 64, nameof(TopModes), TopModes, "[1, 64]");
+        Require(KrylovDimension >= TopModes + 2 && KrylovDimension <= 256, nameof(KrylovDimension), KrylovDimension, $"[TopModes + 2 = {TopModes + 2}, 256]");
+        Require(Tolerance >= 1e-14 && Tolerance <= 0.5, nameof(Tolerance), Tolerance, "[1e-14, 0.5]");
+        Require(Horizon is >= 1 and <= 10_000, nameof(Horizon), Horizon, "[1, 10000]");
+        Require(DensityProbes is >= 1 and <= 64, nameof(DensityProbes), DensityProbes, "[1, 64]");
+        Require(DensitySteps is >= 2 and <= 256, nameof(DensitySteps), DensitySteps, "[2, 256]");
+        Require(CommutatorProbes is >= 1 and <= 64, nameof(CommutatorProbes), CommutatorProbes, "[1, 64]");
+        Require(SingularValueIterations is >= 1 and <= 1000, nameof(SingularValueIterations), SingularValueIterations, "[1, 1000]");
+        Require(BaselineProbes is >= 1 and <= 1000, nameof(BaselineProbes), BaselineProbes, "[1, 1000]");
+        Require(BaselineEwmaAlpha is >= 0 and < 1, nameof(BaselineEwmaAlpha), BaselineEwmaAlpha, "[0, 1)");
+        Require(StatisticsEwmaAlpha is >= 0 and < 1, nameof(StatisticsEwmaAlpha), StatisticsEwmaAlpha, "[0, 1)");
+        Require(StatisticsWarmupSteps is >= 0 and <= 1_000_000, nameof(StatisticsWarmupSteps), StatisticsWarmupSteps, "[0, 1000000]");
+        Require(Rules is not null, nameof(Rules), "null", "a list of rules (may be empty)");
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var rule in Rules!)
+        {
+            Require(rule is not null, nameof(Rules), "a null entry", "non-null rules");
+            rule!.Validate();
+            Require(names.Add(rule.Name), nameof(Rules), rule.Name, "unique rule names");
+        }
+
+        Backoff?.Validate();
+    }
+
+    private static void Require(bool condition, string option, object? value, string allowed)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"StabilityMonitorOptions.{option} is {value}; allowed: {allowed}.", option);
+        }
+    }
+}

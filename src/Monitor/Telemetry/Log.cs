@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging;
+using SpectralMonitor.Rules;
+
+namespace SpectralMonitor.Telemetry;
+
+/// <summary>The monitor's structured log lines. Event ids 1000–1099 belong to the monitor.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Debug, Message = "Probe at step {Step} ({Path}) took {DurationMs:F1} ms and {HvpCount} HVPs; sharpness/edge {SharpnessToEdge:G4}, ρ {SpectralRadius:G4}, κ {EigenvectorCondition:G4}")]
+    public static partial void ProbeCompleted(ILogger logger, long step, string path, double durationMs, long hvpCount, double sharpnessToEdge, double spectralRadius, double eigenvectorCondition);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Probe at step {Step} failed and was skipped: {Reason}")]
+    public static partial void ProbeFailed(ILogger logger, long step, string reason);
+
+    [LoggerMessage(EventId = 1002, Message = "{Level} at step {Step}: rule {Rule} on {Indicator} = {Value:G4} (compared {Compared:G4} vs {Threshold:G4})")]
+    public static partial void AlertRaised(ILogger logger, LogLevel logLevel, AlertLevel level, long step, string rule, string indicator, double value, double compared, double threshold);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Rule {Rule} back to {Level} at step {Step} ({Indicator} = {Value:G4})")]
+    public static partial void AlertLowered(ILogger logger, string rule, AlertLevel level, long step, string indicator, double value);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Learning rate of group {Group} changed from {From:G4} to {To:G4} at step {Step} (backoff factor {Factor:G4})")]
+    public static partial void LearningRateChanged(ILogger logger, int group, double from, double to, long step, double factor);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Operator measures are off for this optimizer ({Reason}); sharpness, spectral density and weight singular values are still reported")]
+    public static partial void OptimizerUnsupported(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "Non-finite training signal at step {Step}: loss {Loss}, gradient norm {GradientNorm}")]
+    public static partial void NonFinite(ILogger logger, long step, double loss, double gradientNorm);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "{Failures} consecutive probe failures: next probe in {Interval} steps")]
+    public static partial void CadenceWidened(ILogger logger, int failures, int interval);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "An alert or probe event handler threw; the monitor ignored it")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Error, Message = "The monitor hit an internal error at step {Step} and skipped its work for that step")]
+    public static partial void InternalError(ILogger logger, long step, Exception exception);
+}
