@@ -1,0 +1,231 @@
+using SpectralMonitor.Estimators;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralMonitor.TorchSharp;
+
+/// <summary>
+/// The device backend of the Krylov solvers: vectors are flat 1-D TorchSharp tensors of length <see cref="Dimension"/>
+/// on one device and dtype (float32 or float64; CPU or CUDA). Every operation runs on the device under <c>no_grad</c>;
+/// only reductions cross to the host, converted to <see cref="double"/> at once.
+/// </summary>
+/// <remarks>
+/// <para>Vectors made by <see cref="CreateVector"/> are ordinary tensors registered in the current <see cref="DisposeScope"/>
+/// (if any): they are freed by <see cref="Release"/> or, at the latest, when the probe's scope ends
+/// (see <see cref="TensorProbeScope"/>). Move a vector that must outlive the probe (a warm start) into a
+/// <see cref="TensorStore"/>.</para>
+/// <para>Device memory of a probe: a Krylov solver with dimension <c>k</c> on this backend holds the basis
+/// (<c>k</c> parameter-sized vectors, one stacked tensor, see <see cref="TensorBasis"/>), plus at most four more
+/// parameter-sized vectors at any time (the current vector, the operator output, one temporary inside a Hessian-vector
+/// product, one temporary inside <see cref="TensorBasis.Transform"/>): at most <c>(k + 4)·n</c> elements,
+/// besides the first-order autograd graph of the probe batch, which the training step needs anyway.</para>
+/// </remarks>
+public sealed class TensorVectorSpace : IVectorSpace<Tensor>
+{
+    /// <summary>Creates the space of flat vectors of length <paramref name="dimension"/>.</summary>
+    /// <param name="dimension">Vector length <c>n</c>.</param>
+    /// <param name="scalarType">Float32 or Float64.</param>
+    /// <param name="device">The device holding every vector (null: CPU).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="dimension"/> is not positive.</exception>
+    /// <exception cref="ArgumentException"><paramref name="scalarType"/> is not Float32 or Float64.</exception>
+    public TensorVectorSpace(int dimension, ScalarType scalarType, Device? device = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimension);
+        if (scalarType != ScalarType.Float32 && scalarType != ScalarType.Float64)
+        {
+            throw new ArgumentException($"scalarType is {scalarType}; only Float32 and Float64 are supported.", nameof(scalarType));
+        }
+
+        Dimension = dimension;
+        ScalarType = scalarType;
+        Device = device ?? torch.CPU;
+        DeviceType = Device.type;
+        // A tensor created on "cuda" reports the current device's index; record what the device really gives.
+        using var probe = torch.empty(new long[] { 1 }, scalarType, Device);
+        DeviceIndex = probe.device_index;
+    }
+
+    /// <inheritdoc/>
+    public int Dimension { get; }
+
+    /// <summary>The dtype of every vector.</summary>
+    public ScalarType ScalarType { get; }
+
+    /// <summary>The device of every vector.</summary>
+    public Device Device { get; }
+
+    /// <summary>The device type of every vector.</summary>
+    public DeviceType DeviceType { get; }
+
+    /// <summary>The device index of every vector (−1 on the CPU).</summary>
+    public int DeviceIndex { get; }
+
+    /// <inheritdoc/>
+    public Tensor CreateVector() => torch.zeros(new long[] { Dimension }, ScalarType, Device);
+
+    /// <inheritdoc/>
+    public void Release(Tensor vector)
+    {
+        ArgumentNullException.ThrowIfNull(vector);
+        vector.Dispose();
+    }
+
+    /// <inheritdoc/>
+    public bool IsCompatible(Tensor vector) =>
+        vector is not null && !vector.IsInvalid && vector.dim() == 1 && vector.shape[0] == Dimension
+        && vector.dtype == ScalarType && vector.device_type == DeviceType && vector.device_index == DeviceIndex;
+
+    /// <inheritdoc/>
+    /// <remarks>Deterministic for a given seed, device and dtype: a fresh <see cref="torch.Generator"/> seeded with
+    /// <paramref name="seed"/> on the vectors' device draws the entries. Sequences differ from the CPU backend's.</remarks>
+    public void FillRandom(Tensor vector, RandomKind kind, int seed)
+    {
+        Check(vector, nameof(vector));
+        using var noGrad = torch.no_grad();
+        using var generator = new Generator(unchecked((ulong)seed), Device);
+        if (kind == RandomKind.Rademacher)
+        {
+            // Bernoulli(½) ∈ {0, 1} mapped to {−1, +1} in place.
+            vector.bernoulli_(0.5, generator).mul_(2).sub_(1);
+            return;
+        }
+
+        vector.normal_(0, 1, generator);
+    }
+
+    /// <inheritdoc/>
+    public void Clear(Tensor vector)
+    {
+        Check(vector, nameof(vector));
+        using var noGrad = torch.no_grad();
+        vector.zero_();
+    }
+
+    /// <inheritdoc/>
+    public double Dot(Tensor x, Tensor y)
+    {
+        Check(x, nameof(x));
+        Check(y, nameof(y));
+        using var noGrad = torch.no_grad();
+        using var result = x.dot(y);
+        return result.ToDouble();
+    }
+
+    /// <inheritdoc/>
+    public double Norm(Tensor x)
+    {
+        Check(x, nameof(x));
+        using var noGrad = torch.no_grad();
+        using var result = x.norm();
+        return result.ToDouble();
+    }
+
+    /// <inheritdoc/>
+    public void Axpy(double alpha, Tensor x, Tensor y)
+    {
+        Check(x, nameof(x));
+        Check(y, nameof(y));
+        using var noGrad = torch.no_grad();
+        y.add_(x, alpha);
+    }
+
+    /// <inheritdoc/>
+    public void Scale(Tensor x, double alpha)
+    {
+        Check(x, nameof(x));
+        using var noGrad = torch.no_grad();
+        x.mul_(alpha);
+    }
+
+    /// <inheritdoc/>
+    public void Copy(Tensor source, Tensor destination)
+    {
+        Check(source, nameof(source));
+        Check(destination, nameof(destination));
+        using var noGrad = torch.no_grad();
+        destination.copy_(source);
+    }
+
+    /// <inheritdoc/>
+    public void Multiply(Tensor x, Tensor y, Tensor destination)
+    {
+        Check(x, nameof(x));
+        Check(y, nameof(y));
+        Check(destination, nameof(destination));
+        using var noGrad = torch.no_grad();
+        if (ReferenceEquals(destination, x))
+        {
+            destination.mul_(y);
+        }
+        else if (ReferenceEquals(destination, y))
+        {
+            destination.mul_(x);
+        }
+        else
+        {
+            destination.copy_(x).mul_(y);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Maximum(Tensor x, Tensor y, Tensor destination)
+    {
+        Check(x, nameof(x));
+        Check(y, nameof(y));
+        Check(destination, nameof(destination));
+        using var noGrad = torch.no_grad();
+        using var result = x.maximum(y);
+        destination.copy_(result);
+    }
+
+    /// <inheritdoc/>
+    public void Sqrt(Tensor x, Tensor destination)
+    {
+        Check(x, nameof(x));
+        Check(destination, nameof(destination));
+        using var noGrad = torch.no_grad();
+        if (!ReferenceEquals(x, destination))
+        {
+            destination.copy_(x);
+        }
+
+        destination.sqrt_();
+    }
+
+    /// <inheritdoc/>
+    public void InverseSqrtPlusEpsilon(Tensor x, double scale, double epsilon, Tensor destination)
+    {
+        Check(x, nameof(x));
+        Check(destination, nameof(destination));
+        using var noGrad = torch.no_grad();
+        if (!ReferenceEquals(x, destination))
+        {
+            destination.copy_(x);
+        }
+
+        // Same order of operations as Adam's denominator: √(scale·x) + ε, then the reciprocal.
+        destination.mul_(scale).sqrt_().add_(epsilon).reciprocal_();
+    }
+
+    /// <inheritdoc/>
+    IBasis<Tensor> IVectorSpace<Tensor>.CreateBasis(int capacity) => CreateBasis(capacity);
+
+    /// <summary>Creates an empty basis of <paramref name="capacity"/> vectors stored as one <c>capacity × n</c> tensor.</summary>
+    /// <param name="capacity">Maximum number of vectors.</param>
+    /// <returns>The basis; dispose it to free its device memory.</returns>
+    public TensorBasis CreateBasis(int capacity) => new(this, capacity);
+
+    internal void Check(Tensor vector, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(vector, parameterName);
+        if (!IsCompatible(vector))
+        {
+            string description = vector.IsInvalid
+                ? "a disposed tensor"
+                : $"a tensor of shape [{string.Join(", ", vector.shape)}], {vector.dtype} on {vector.device_type}:{vector.device_index}";
+            throw new ArgumentException(
+                $"Expected a 1-D {ScalarType} tensor of length {Dimension} on {DeviceType}:{DeviceIndex}; got {description}.",
+                parameterName);
+        }
+    }
+}
