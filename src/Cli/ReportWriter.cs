@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace SpectralMonitor.Cli;
+
+/// <summary>Writes an <see cref="AnalysisReport"/> as one JSON object or as a readable table.</summary>
+internal static class ReportWriter
+{
+    /// <summary>One JSON object; ±∞ and NaN are written as the strings "Infinity", "-Infinity", "NaN".</summary>
+    public static string ToJson(AnalysisReport report)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("n", report.N);
+            WriteDouble(writer, "spectralRadius", report.SpectralRadius);
+            WriteDouble(writer, "eigenvectorCondition", report.EigenvectorCondition);
+            writer.WriteNumber("ritzCount", report.RitzCount);
+            WriteDouble(writer, "transientGrowth", report.TransientGrowth);
+            writer.WriteNumber("transientArgmax", report.TransientArgmax);
+            WriteDouble(writer, "kreissConstant", report.KreissConstant);
+            WriteDouble(writer, "numericalAbscissa", report.NumericalAbscissa);
+            WriteDouble(writer, "numericalRadius", report.NumericalRadius);
+            writer.WriteNumber("matvecs", report.Matvecs);
+            writer.WriteBoolean("converged", report.Converged);
+            writer.WriteString("method", report.Method);
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>A two-column table, one measure per line.</summary>
+    public static string ToTable(AnalysisReport report, string path)
+    {
+        var rows = new List<(string Name, string Value)>
+        {
+            ("matrix", path),
+            ("n", report.N.ToString(CultureInfo.InvariantCulture)),
+            ("method", report.Method),
+            ("spectral radius", Format(report.SpectralRadius)),
+            ("eigenvector condition κ(V)", Format(report.EigenvectorCondition)),
+            ("eigenvectors used", report.RitzCount.ToString(CultureInfo.InvariantCulture)),
+            ("transient growth max ‖Aᵏ‖", Format(report.TransientGrowth)),
+            ("  attained at k", report.TransientArgmax.ToString(CultureInfo.InvariantCulture)),
+            ("Kreiss constant", Format(report.KreissConstant)),
+            ("numerical abscissa", Format(report.NumericalAbscissa)),
+            ("numerical radius", Format(report.NumericalRadius)),
+            ("matvecs", report.Matvecs.ToString(CultureInfo.InvariantCulture)),
+            ("converged", report.Converged ? "yes" : "no"),
+        };
+        int width = rows.Max(r => r.Name.Length);
+        var builder = new StringBuilder();
+        foreach (var (name, value) in rows)
+        {
+            builder.Append(name.PadRight(width + 2)).Append(value).Append('\n');
+        }
+
+        if (report.Method == "krylov")
+        {
+            builder.Append("(krylov: growth, Kreiss, numerical abscissa and radius are of the projected Arnoldi matrix)\n");
+        }
+
+        return builder.ToString();
+    }
+
+    private static string Format(double value) =>
+        double.IsNaN(value) ? "NaN"
+        : double.IsPositiveInfinity(value) ? "Infinity"
+        : double.IsNegativeInfinity(value) ? "-Infinity"
+        : value.ToString("G8", CultureInfo.InvariantCulture);
+
+    private static void WriteDouble(Utf8JsonWriter writer, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumber(name, value);
+        }
+        else
+        {
+            writer.WriteString(name, Format(value));
+        }
+    }
+}
