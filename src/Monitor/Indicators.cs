@@ -30,6 +30,9 @@ public static class Indicators
     /// <summary>κ(V) over the top curvature modes.</summary>
     public const string TopEigenvectorCondition = "top_eigenvector_condition";
 
+    /// <summary>κ(V) over the converged oscillatory (Re z &lt; 0) Ritz vectors of J (generic Arnoldi path).</summary>
+    public const string OscillatoryEigenvectorCondition = "oscillatory_eigenvector_condition";
+
     /// <summary>max over k ≤ horizon of ‖Jᵏ‖₂ (mode-resolved or projected).</summary>
     public const string TransientGrowth = "transient_growth";
 

@@ -262,4 +262,31 @@ public class StabilityMonitorTests
         Assert.Equal(0.1, target.LearningRates.Rates[0], 15);
         Assert.Equal(1, monitor.BackoffFactor);
     }
+
+    [Fact]
+    public void GenericArnoldiPathAgreesWithTheStructuredPathAndAddsTheKreissConstant()
+    {
+        // Saddle modes (negative curvature) make the leading eigenvalues of J real, > 1 and distinct.
+        double[] curvatures = [8, 4, 2, 1, 0.5, -0.5, -1, -2];
+        var structuredOnly = Dense() with { Estimators = ProbeEstimators.Sharpness | ProbeEstimators.Modes, TopModes = 8, KrylovDimension = 10, MaxHvpsPerProbe = 400 };
+        var genericOnly = structuredOnly with { Estimators = ProbeEstimators.Arnoldi, TopModes = 2, KrylovDimension = 16 };
+        var both = structuredOnly with { Estimators = ProbeEstimators.All, TopModes = 8, KrylovDimension = 10 };
+
+        using var structured = StabilityMonitor.Create(new FakeTarget(curvatures), structuredOnly);
+        using var generic = StabilityMonitor.Create(new FakeTarget(curvatures), genericOnly);
+        using var combined = StabilityMonitor.Create(new FakeTarget(curvatures), both);
+        var s = structured.ProbeNow(0)!;
+        var g = generic.ProbeNow(0)!;
+        var c = combined.ProbeNow(0)!;
+
+        Assert.Equal(ProbeStatus.Succeeded, g.Status);
+        Assert.Equal("generic", g.Path);
+        Assert.Equal("structured+generic", c.Path);
+        // J is 16×16 here and Arnoldi converges to 1e-10: ρ agrees with the closed form to rounding (1e-8 relative).
+        Assert.Equal(1.0, g.Indicators[Indicators.SpectralRadius] / s.Indicators[Indicators.SpectralRadius], 1e-8);
+        Assert.True(g.Indicators[Indicators.SpectralRadius] > 1, "saddle modes grow");
+        Assert.True(g.Indicators[Indicators.KreissConstant] >= 1, "the Kreiss constant of the stable part is at least 1");
+        Assert.True(c.Indicators.ContainsKey(Indicators.KreissConstant));
+        Assert.Equal(s.Indicators[Indicators.SpectralRadius], c.Indicators[Indicators.SpectralRadius], 12);
+    }
 }

@@ -62,6 +62,50 @@ public static class ComplexSchur
     }
 
     /// <summary>
+    /// An orthonormal REAL basis (n × p) of the invariant subspace of a real matrix belonging to the selected
+    /// eigenvalues of its Schur form: reorder them first, then take the <c>p</c> dominant left singular vectors of
+    /// <c>[Re Z_p, Im Z_p]</c>. The selection must be closed under complex conjugation, so that this real span has
+    /// dimension exactly <c>p</c>; then <c>Uᵀ·A·U</c> is the (real) restriction of <c>A</c> to that subspace.
+    /// </summary>
+    /// <param name="decomposition">The Schur form of a real matrix.</param>
+    /// <param name="selected">One flag per eigenvalue (diagonal entry of T), closed under conjugation.</param>
+    /// <exception cref="ArgumentException">The selection has the wrong length or selects nothing.</exception>
+    public static double[,] RealInvariantSubspace(ComplexSchurDecomposition decomposition, IReadOnlyList<bool> selected)
+    {
+        ArgumentNullException.ThrowIfNull(decomposition);
+        ArgumentNullException.ThrowIfNull(selected);
+        int n = decomposition.T.GetLength(0);
+        int keep = selected.Count(s => s);
+        if (selected.Count != n || keep == 0)
+        {
+            throw new ArgumentException($"selected has {selected.Count} flags ({keep} set); expected {n} flags with at least one set.", nameof(selected));
+        }
+
+        var reordered = Reorder(decomposition, selected);
+        var stacked = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(n, 2 * keep);
+        for (int c = 0; c < keep; c++)
+        {
+            for (int r = 0; r < n; r++)
+            {
+                stacked[r, c] = reordered.Z[r, c].Real;
+                stacked[r, keep + c] = reordered.Z[r, c].Imaginary;
+            }
+        }
+
+        var svd = stacked.Svd(computeVectors: true);
+        var u = new double[n, keep];
+        for (int c = 0; c < keep; c++)
+        {
+            for (int r = 0; r < n; r++)
+            {
+                u[r, c] = svd.U[r, c];
+            }
+        }
+
+        return u;
+    }
+
+    /// <summary>
     /// Returns a reordered copy of <paramref name="decomposition"/> in which the eigenvalues at the positions flagged in
     /// <paramref name="selected"/> come first (in their original relative order), so that the leading columns of
     /// <c>Z</c> span their invariant subspace.

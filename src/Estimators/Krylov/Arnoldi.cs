@@ -1,5 +1,4 @@
 using System.Numerics;
-using MathNet.Numerics.LinearAlgebra;
 using SpectralMonitor.Estimators.Dense;
 
 namespace SpectralMonitor.Estimators.Krylov;
@@ -228,29 +227,7 @@ public static class Arnoldi
             selected[order[i]] = true;
         }
 
-        var schur = ritz.Schur!;
-        var reordered = ComplexSchur.Reorder(schur, selected);
-        var stacked = Matrix<double>.Build.Dense(m, 2 * keep);
-        for (int c = 0; c < keep; c++)
-        {
-            for (int r = 0; r < m; r++)
-            {
-                stacked[r, c] = reordered.Z[r, c].Real;
-                stacked[r, keep + c] = reordered.Z[r, c].Imaginary;
-            }
-        }
-
-        var svd = stacked.Svd(computeVectors: true);
-        var u = new double[m, keep];
-        for (int c = 0; c < keep; c++)
-        {
-            for (int r = 0; r < m; r++)
-            {
-                u[r, c] = svd.U[r, c];
-            }
-        }
-
-        return u;
+        return ComplexSchur.RealInvariantSubspace(ritz.Schur!, selected);
     }
 
     private static RitzAnalysis Analyze<TVec>(KrylovSchurFactorization<TVec> factorization, ArnoldiOptions options)

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
 using SpectralMonitor.Estimators;
+using SpectralMonitor.Estimators.Dense;
 using SpectralMonitor.Estimators.Krylov;
 using SpectralMonitor.Estimators.Modes;
+using SpectralMonitor.Estimators.NonNormality;
 using SpectralMonitor.Estimators.Optimizers;
 using SpectralMonitor.Telemetry;
 
@@ -133,6 +135,16 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
                 }
             }
 
+            if (_options.Estimators.HasFlag(ProbeEstimators.Arnoldi) && snapshot is not null && Remaining(hessian, hvpsBefore) > _options.TopModes + 2)
+            {
+                path = path == "structured" && indicators.ContainsKey(Indicators.SpectralRadius) ? "structured+generic" : "generic";
+                string? problem = GenericPath(snapshot, hessian, hvpsBefore, indicators, cancellationToken);
+                if (problem is not null)
+                {
+                    return Failed(step, path, problem, time, startedTimestamp, hessian.TotalApplications - hvpsBefore, convergence);
+                }
+            }
+
             if (_options.Estimators.HasFlag(ProbeEstimators.WeightSingularValues))
             {
                 foreach (var weight in context.Weights)
@@ -206,6 +218,110 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
             Seed = _probes,
         };
         return Lanczos.Solve(op, options, start.Length > 0 ? start : null, _warmStart, cancellationToken);
+    }
+
+    /// <summary>
+    /// The generic path: Arnoldi on J itself (frozen preconditioner), then ρ and its split from the Ritz values, κ over the
+    /// converged oscillatory Ritz vectors, and transient growth and the Kreiss constant of the projected matrix restricted
+    /// to its stable invariant subspace. Values the structured path already set are kept (they are exact per mode).
+    /// </summary>
+    private string? GenericPath(OptimizerSnapshot<TVec> snapshot, LinearOperator<TVec> hessian, long before, Dictionary<string, double> indicators, CancellationToken cancellationToken)
+    {
+        using var update = UpdateOperators.Create(snapshot, hessian);
+        int dimension = update.Dimension;
+        int k = Math.Min(_options.TopModes, Math.Max(1, dimension - 2));
+        int m = Math.Min(dimension, Math.Max(_options.KrylovDimension, k + 2));
+        var result = Arnoldi.Solve(
+            update,
+            new ArnoldiOptions
+            {
+                Count = k,
+                Which = EigenvalueSelection.LargestMagnitude,
+                KrylovDimension = m,
+                Tolerance = _options.Tolerance,
+                MaxApplications = Math.Max(m, Remaining(hessian, before)),
+                Seed = _probes,
+            },
+            cancellationToken: cancellationToken);
+        if (result.Convergence.Status is ConvergenceStatus.NonFiniteOperatorOutput or ConvergenceStatus.Breakdown or ConvergenceStatus.Cancelled)
+        {
+            return $"Arnoldi on J ended with {result.Convergence.Status}: {result.Convergence.Reason}";
+        }
+
+        var values = result.Eigenvalues;
+        if (values.Count == 0)
+        {
+            return "Arnoldi on J returned no Ritz value within the HVP budget";
+        }
+
+        indicators.TryAdd(Indicators.SpectralRadius, values.Max(z => z.Magnitude));
+        indicators.TryAdd(Indicators.OscillatoryRadius, values.Where(z => z.Real < 0).Select(z => z.Magnitude).DefaultIfEmpty(0).Max());
+        indicators.TryAdd(Indicators.MonotoneRadius, values.Where(z => z.Real >= 0).Select(z => z.Magnitude).DefaultIfEmpty(0).Max());
+
+        var oscillatory = Enumerable.Range(0, values.Count)
+            .Where(i => values[i].Real < 0 && i < result.Convergence.ResidualNorms.Count && result.Convergence.ResidualNorms[i] <= _options.Tolerance * Math.Max(values[i].Magnitude, 1e-300))
+            .ToArray();
+        if (oscillatory.Length > 0)
+        {
+            indicators[Indicators.OscillatoryEigenvectorCondition] = EigenvectorCondition.FromRitzCoordinates(result.RitzCoordinates, oscillatory).Value;
+        }
+
+        var projected = result.ProjectedMatrix;
+        indicators.TryAdd(Indicators.TransientGrowth, TransientGrowth.FromProjectedMatrix(projected, _options.Horizon).Max);
+        var stable = StablePart(projected);
+        if (stable is not null)
+        {
+            indicators[Indicators.KreissConstant] = KreissConstant.Dense(stable).Value;
+        }
+
+        return null;
+    }
+
+    /// <summary>The projected matrix restricted to the invariant subspace of its eigenvalues inside the unit disk (null if none).</summary>
+    private static double[,]? StablePart(double[,] projected)
+    {
+        var schur = ComplexSchur.Decompose(projected);
+        int n = projected.GetLength(0);
+        var selected = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            selected[i] = schur.T[i, i].Magnitude < 1;
+        }
+
+        int count = selected.Count(s => s);
+        if (count == 0)
+        {
+            return null;
+        }
+
+        if (count == n)
+        {
+            return projected;
+        }
+
+        var u = ComplexSchur.RealInvariantSubspace(schur, selected);
+        var restricted = new double[count, count];
+        for (int a = 0; a < count; a++)
+        {
+            for (int b = 0; b < count; b++)
+            {
+                double sum = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    double row = 0;
+                    for (int j = 0; j < n; j++)
+                    {
+                        row += projected[i, j] * u[j, b];
+                    }
+
+                    sum += u[i, a] * row;
+                }
+
+                restricted[a, b] = sum;
+            }
+        }
+
+        return restricted;
     }
 
     private WeightReading SingularValue(IWeightMatrix weight)

@@ -39,7 +39,7 @@ internal sealed class MonitorInstruments : IDisposable
         _meter.CreateObservableGauge("training.loss", () => Step(s => s.Loss), description: "Training loss at the latest step.");
         _meter.CreateObservableGauge("training.learning_rate", ObserveLearningRates, description: "Learning rate in force per parameter group.");
         _meter.CreateObservableGauge("stability.spectral_radius", ObserveSpectralRadius, description: "Spectral radius of the update operator J, whole and split into oscillatory (Re z < 0) and monotone branches.");
-        _meter.CreateObservableGauge("stability.eigenvector_condition", ObserveCondition, description: "Eigenvector condition number κ(V) of J over all analysed modes and over the top curvature modes.");
+        _meter.CreateObservableGauge("stability.eigenvector_condition", ObserveCondition, description: "Eigenvector condition number κ(V) of J over all analysed modes, over the top curvature modes, and over the oscillatory Ritz vectors.");
         Gauge("stability.transient_growth", Indicators.TransientGrowth, "Transient growth max over k ≤ horizon of ‖Jᵏ‖₂.");
         Gauge("stability.kreiss_constant", Indicators.KreissConstant, "Kreiss constant of the projected update operator.");
         _meter.CreateObservableGauge("stability.sharpness", () => Probe(Indicators.Sharpness, adaptive: false), description: "Top Hessian eigenvalue λ_max(H̃) (SGD family).");
@@ -139,7 +139,7 @@ internal sealed class MonitorInstruments : IDisposable
             yield break;
         }
 
-        foreach (var (scope, indicator) in new[] { ("all", Indicators.EigenvectorCondition), ("top", Indicators.TopEigenvectorCondition) })
+        foreach (var (scope, indicator) in new[] { ("all", Indicators.EigenvectorCondition), ("top", Indicators.TopEigenvectorCondition), ("oscillatory", Indicators.OscillatoryEigenvectorCondition) })
         {
             if (probe.Indicators.TryGetValue(indicator, out double value))
             {
