@@ -47,6 +47,9 @@ public interface IVectorSpace<TVec>
     /// <summary>Euclidean norm ‖x‖₂.</summary>
     double Norm(TVec x);
 
+    /// <summary>The largest absolute entry ‖x‖_∞ (NaN if any entry is NaN).</summary>
+    double MaxAbs(TVec x);
+
     /// <summary><c>y ← α·x + y</c>.</summary>
     void Axpy(double alpha, TVec x, TVec y);
 

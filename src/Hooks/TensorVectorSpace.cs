@@ -112,6 +112,16 @@ public sealed class TensorVectorSpace : IVectorSpace<Tensor>
     }
 
     /// <inheritdoc/>
+    public double MaxAbs(Tensor x)
+    {
+        Check(x, nameof(x));
+        using var noGrad = torch.no_grad();
+        using var magnitude = x.abs();
+        using var result = magnitude.max();
+        return result.ToDouble();
+    }
+
+    /// <inheritdoc/>
     public double Norm(Tensor x)
     {
         Check(x, nameof(x));

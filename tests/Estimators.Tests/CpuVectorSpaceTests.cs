@@ -22,4 +22,14 @@ public class CpuVectorSpaceTests
         Assert.Equal(expected, space.Dot(x, y), 1e-10);
         Assert.Equal(Math.Sqrt(space.Dot(x, x)), space.Norm(x), 1e-10);
     }
+
+    [Fact]
+    public void MaxAbsIsTheLargestMagnitudeAndPropagatesNaN()
+    {
+        var space = new CpuVectorSpace<float>(5);
+        float[] x = [1, -7, 3, 0, 2];
+        Assert.Equal(7, space.MaxAbs(x));
+        x[3] = float.NaN;
+        Assert.True(double.IsNaN(space.MaxAbs(x)));
+    }
 }

@@ -289,4 +289,16 @@ public class StabilityMonitorTests
         Assert.True(c.Indicators.ContainsKey(Indicators.KreissConstant));
         Assert.Equal(s.Indicators[Indicators.SpectralRadius], c.Indicators[Indicators.SpectralRadius], 12);
     }
+
+    [Fact]
+    public void AdaptiveOptimizerGetsTheCommutatorOfItsPreconditioner()
+    {
+        var target = new FakeTarget(StableCurvatures) { Adaptive = true };
+        using var monitor = StabilityMonitor.Create(target, Dense() with { Estimators = ProbeEstimators.Default | ProbeEstimators.Commutator, CommutatorProbes = 4 });
+        var probe = monitor.ProbeNow(0)!;
+        Assert.Equal(ProbeStatus.Succeeded, probe.Status);
+        // The fake Hessian is diagonal, and diagonal matrices commute: the exact commutator is 0 (to rounding).
+        Assert.InRange(probe.Indicators[Indicators.CommutatorNorm], 0, 1e-14);
+        Assert.True(probe.Indicators[Indicators.SharpnessEdge] > 0);
+    }
 }

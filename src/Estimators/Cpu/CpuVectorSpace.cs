@@ -96,6 +96,14 @@ public sealed class CpuVectorSpace<T> : IVectorSpace<T[]>
     }
 
     /// <inheritdoc/>
+    public double MaxAbs(T[] x)
+    {
+        Check(x);
+        // MaxMagnitude returns the element of largest magnitude with its sign.
+        return Math.Abs(double.CreateTruncating(TensorPrimitives.MaxMagnitude<T>(x)));
+    }
+
+    /// <inheritdoc/>
     public void Axpy(double alpha, T[] x, T[] y)
     {
         Check(x);

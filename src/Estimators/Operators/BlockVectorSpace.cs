@@ -116,6 +116,25 @@ public sealed class BlockVectorSpace<TVec> : IVectorSpace<BlockVector<TVec>>
     }
 
     /// <inheritdoc/>
+    public double MaxAbs(BlockVector<TVec> x)
+    {
+        Check(x);
+        double largest = 0;
+        for (int b = 0; b < BlockCount; b++)
+        {
+            double value = BlockSpace.MaxAbs(x[b]);
+            if (double.IsNaN(value))
+            {
+                return double.NaN;
+            }
+
+            largest = Math.Max(largest, value);
+        }
+
+        return largest;
+    }
+
+    /// <inheritdoc/>
     /// <remarks>Combines the block norms with scaling by the largest, so that it overflows only when the result does.</remarks>
     public double Norm(BlockVector<TVec> x)
     {

@@ -39,6 +39,9 @@ public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, 
     /// <summary>The Hessian; its application counter counts the HVPs spent.</summary>
     public LinearOperator<TVec> Hessian => _curvature.Inner;
 
+    /// <summary>The curvature <c>K = α·H + σ·I</c> (one HVP per application).</summary>
+    public LinearOperator<TVec> Curvature => _curvature;
+
     /// <summary><c>S = √P</c> (owned by this operator; do not modify or release).</summary>
     public TVec SquareRoot { get; }
 

@@ -135,6 +135,12 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
                 }
             }
 
+            if (_options.Estimators.HasFlag(ProbeEstimators.Commutator) && IsAdaptive && curvature is not null && Remaining(hessian, hvpsBefore) >= 2 * _options.CommutatorProbes)
+            {
+                var commutator = PreconditionerCommutator.Estimate(curvature, _options.CommutatorProbes, seed: 1 + (_probes * _options.CommutatorProbes), cancellationToken);
+                indicators[Indicators.CommutatorNorm] = commutator.Value;
+            }
+
             if (_options.Estimators.HasFlag(ProbeEstimators.Arnoldi) && snapshot is not null && Remaining(hessian, hvpsBefore) > _options.TopModes + 2)
             {
                 path = path == "structured" && indicators.ContainsKey(Indicators.SpectralRadius) ? "structured+generic" : "generic";

@@ -40,6 +40,9 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
 
     public bool ReturnNaN { get; set; }
 
+    /// <summary>Report an Adam snapshot (non-uniform second moments) instead of heavy-ball SGD.</summary>
+    public bool Adaptive { get; set; }
+
     public Action? DuringHvp { get; set; }
 
     public int ContextsOpened { get; private set; }
@@ -63,9 +66,16 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
 
     private sealed class Context(FakeTarget owner) : IProbeContext<double[]>
     {
-        public OptimizerSnapshot<double[]>? Optimizer => new SgdSnapshot<double[]>(
-            new SgdHyperparameters(owner.LearningRates.Rates[0], owner.Momentum),
-            new double[owner.Curvatures.Length]);
+        public OptimizerSnapshot<double[]>? Optimizer => owner.Adaptive
+            ? new AdamSnapshot<double[]>(
+                new AdamHyperparameters(owner.LearningRates.Rates[0]),
+                Step: 10,
+                ExpAvg: new double[owner.Curvatures.Length],
+                ExpAvgSq: [.. Enumerable.Range(0, owner.Curvatures.Length).Select(i => 1e-4 * (i + 1))],
+                MaxExpAvgSq: null)
+            : new SgdSnapshot<double[]>(
+                new SgdHyperparameters(owner.LearningRates.Rates[0], owner.Momentum),
+                new double[owner.Curvatures.Length]);
 
         public string? OptimizerUnavailableReason => null;
 
