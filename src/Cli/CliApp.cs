@@ -14,6 +14,18 @@ internal static class CliApp
         ArgumentNullException.ThrowIfNull(args);
         var root = BuildRootCommand(output, error);
         var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+        {
+            // Usage errors (unknown options, missing arguments, bad values) are exit code 2, like bad input.
+            foreach (var problem in parsed.Errors)
+            {
+                error.WriteLine($"error: {problem.Message}");
+            }
+
+            error.WriteLine("usage: spectral-monitor analyze FILE.mtx [--k N] [--horizon K] [--dense] [--json]");
+            return InputError;
+        }
+
         return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 

@@ -195,4 +195,16 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.True(double.IsFinite(Number(json.GetProperty("eigenvectorCondition"))));
         Assert.True(json.GetProperty("matvecs").GetInt64() > 0);
     }
+
+    [Theory]
+    [InlineData("analyze", "x.mtx", "--bogus")]
+    [InlineData("analyze")]
+    [InlineData("frobnicate", "x.mtx")]
+    public void UsageErrorsExitWithCodeTwoAndPrintNothingToStdout(params string[] args)
+    {
+        var (code, output, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Empty(output);
+        Assert.Contains("usage: spectral-monitor analyze", error, StringComparison.Ordinal);
+    }
 }
