@@ -3,38 +3,12 @@ using SpectralMonitor.Estimators.Dense;
 
 namespace SpectralMonitor.Estimators.Krylov;
 
-/// <summary>Options of <see cref="Arnoldi.Solve"/> (SciPy <c>eigs</c> vocabulary).</summary>
-public sealed record ArnoldiOptions
+/// <summary>Options of <see cref="Arnoldi.Solve"/>: <see cref="EigenvalueSelection.LargestMagnitude"/> (default) or
+/// <see cref="EigenvalueSelection.LargestRealPart"/>; the other selections are rejected.</summary>
+public sealed record ArnoldiOptions : KrylovEigenOptions
 {
-    /// <summary>How many eigenvalues <c>k</c> to compute, in <c>[1, n]</c>. Default 1.</summary>
-    public int Count { get; init; } = 1;
-
-    /// <summary>
-    /// Which eigenvalues: <see cref="EigenvalueSelection.LargestMagnitude"/> (default) or
-    /// <see cref="EigenvalueSelection.LargestRealPart"/>; the others are rejected.
-    /// </summary>
-    public EigenvalueSelection Which { get; init; } = EigenvalueSelection.LargestMagnitude;
-
-    /// <summary>
-    /// Largest Krylov dimension <c>m</c> with <c>k + 2 ≤ m ≤ n</c> (room to keep a complex-conjugate pair whole) or
-    /// <c>m = n</c>; 0 (default) chooses <c>min(n, max(2k + 1, 20))</c>.
-    /// </summary>
-    public int KrylovDimension { get; init; }
-
-    /// <summary>
-    /// Relative residual tolerance in (0, 1): a Ritz pair <c>(λ, x)</c> is converged when
-    /// <c>‖A·x − λ·x‖ ≤ Tolerance · max(|λ|, ‖S‖_F·ε)</c>, <c>S</c> the projected matrix. Default 1e-8.
-    /// </summary>
-    public double Tolerance { get; init; } = 1e-8;
-
-    /// <summary>Maximum number of Krylov–Schur restarts (≥ 0). Default 100.</summary>
-    public int MaxRestarts { get; init; } = 100;
-
-    /// <summary>Cap on operator applications (≥ 0; 0 means no cap). Default 0.</summary>
-    public long MaxApplications { get; init; }
-
-    /// <summary>Seed of the random start vector when none is given. Default 0.</summary>
-    public int Seed { get; init; }
+    /// <summary>Creates the default options.</summary>
+    public ArnoldiOptions() => Which = EigenvalueSelection.LargestMagnitude;
 
     internal int Resolve(int n, string parameterName)
     {
@@ -58,7 +32,7 @@ public sealed record ArnoldiOptions
 }
 
 /// <summary>Eigenvalues of a general operator from a Krylov–Schur Arnoldi run, with the final projected problem.</summary>
-/// <param name="Eigenvalues">The wanted Ritz values, ordered by <see cref="ArnoldiOptions.Which"/> (conjugate pairs adjacent, positive imaginary part first).</param>
+/// <param name="Eigenvalues">The wanted Ritz values, ordered by <see cref="KrylovEigenOptions.Which"/> (conjugate pairs adjacent, positive imaginary part first).</param>
 /// <param name="ProjectedMatrix">
 /// <c>S = QᵀAQ</c> (<c>j × j</c>, double) of the final factorization, <c>Q</c> the final orthonormal basis
 /// (<c>j = m</c> unless the method stopped early).
@@ -77,11 +51,11 @@ public sealed record ArnoldiResult(
 /// <summary>Arnoldi with Krylov–Schur restarts (Stewart 2001) for general (non-symmetric) operators.</summary>
 public static class Arnoldi
 {
-    /// <summary>Computes <see cref="ArnoldiOptions.Count"/> eigenvalues of <paramref name="op"/>.</summary>
+    /// <summary>Computes <see cref="KrylovEigenOptions.Count"/> eigenvalues of <paramref name="op"/>.</summary>
     /// <typeparam name="TVec">The backend's vector type.</typeparam>
     /// <param name="op">The operator (only <see cref="LinearOperator{TVec}.Apply"/> is used).</param>
     /// <param name="options">What to compute and when to stop.</param>
-    /// <param name="startVector">The start vector (not modified); Gaussian from <see cref="ArnoldiOptions.Seed"/> when null. A zero start vector gives <see cref="ConvergenceStatus.Breakdown"/>.</param>
+    /// <param name="startVector">The start vector (not modified); Gaussian from <see cref="KrylovEigenOptions.Seed"/> when null. A zero start vector gives <see cref="ConvergenceStatus.Breakdown"/>.</param>
     /// <param name="basis">When given, cleared and filled with the final orthonormal basis <c>Q</c> (its capacity must be at least the Krylov dimension).</param>
     /// <param name="cancellationToken">Checked before every operator application.</param>
     /// <returns>The eigenvalues, the final projected problem and how they were obtained. Non-convergence is a status, never thrown.</returns>

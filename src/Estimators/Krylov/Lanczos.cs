@@ -14,20 +14,20 @@ public static class Lanczos
     /// </summary>
     public const double WarmStartNoise = 1e-4;
 
-    /// <summary>Computes <see cref="LanczosOptions.Count"/> eigenvalues of the symmetric operator <paramref name="op"/>.</summary>
+    /// <summary>Computes <see cref="KrylovEigenOptions.Count"/> eigenvalues of the symmetric operator <paramref name="op"/>.</summary>
     /// <typeparam name="TVec">The backend's vector type.</typeparam>
     /// <param name="op">A symmetric operator (symmetry is assumed, not checked).</param>
     /// <param name="options">What to compute and when to stop.</param>
     /// <param name="startVectors">
     /// Warm start, for example the previous probe's Ritz vectors. The start vector is
     /// <c>s/‖s‖ + WarmStartNoise·g/‖g‖</c> with <c>s = Σ xᵢ/‖xᵢ‖</c> over the given non-zero vectors and <c>g</c> a
-    /// Gaussian vector from <see cref="LanczosOptions.Seed"/>, so that no eigenvector is exactly absent. When null or
+    /// Gaussian vector from <see cref="KrylovEigenOptions.Seed"/>, so that no eigenvector is exactly absent. When null or
     /// empty, the start vector is Gaussian. If every given vector is zero the result is
     /// <see cref="ConvergenceStatus.Breakdown"/>; if one has a non-finite entry, <see cref="ConvergenceStatus.NonFiniteOperatorOutput"/>.
     /// </param>
     /// <param name="eigenvectors">
     /// When given, cleared and filled with the unit-norm Ritz vectors of the reported eigenvalues, in the same order
-    /// (its capacity must be at least <see cref="LanczosOptions.Count"/>).
+    /// (its capacity must be at least <see cref="KrylovEigenOptions.Count"/>).
     /// </param>
     /// <param name="cancellationToken">Checked before every operator application.</param>
     /// <returns>The eigenvalues and how they were obtained. Non-convergence is reported in the status, never thrown.</returns>

@@ -40,37 +40,22 @@ internal static class PrometheusText
     public static string FormatLong(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Appends a label value with backslash, double quote and line feed escaped.</summary>
-    public static void AppendEscapedLabelValue(StringBuilder sb, string value)
-    {
-        foreach (var c in value)
-        {
-            switch (c)
-            {
-                case '\\':
-                    sb.Append("\\\\");
-                    break;
-                case '"':
-                    sb.Append("\\\"");
-                    break;
-                case '\n':
-                    sb.Append("\\n");
-                    break;
-                default:
-                    sb.Append(c);
-                    break;
-            }
-        }
-    }
+    public static void AppendEscapedLabelValue(StringBuilder sb, string value) => AppendEscaped(sb, value, escapeQuotes: true);
 
     /// <summary>Appends HELP text with backslash and line feed escaped (double quotes are literal in HELP).</summary>
-    public static void AppendEscapedHelp(StringBuilder sb, string help)
+    public static void AppendEscapedHelp(StringBuilder sb, string help) => AppendEscaped(sb, help, escapeQuotes: false);
+
+    private static void AppendEscaped(StringBuilder sb, string text, bool escapeQuotes)
     {
-        foreach (var c in help)
+        foreach (var c in text)
         {
             switch (c)
             {
                 case '\\':
                     sb.Append("\\\\");
+                    break;
+                case '"' when escapeQuotes:
+                    sb.Append("\\\"");
                     break;
                 case '\n':
                     sb.Append("\\n");
