@@ -1,0 +1,196 @@
+using System.Text;
+using System.Text.Json;
+using SpectralMonitor.Reference.Monitoring;
+
+namespace SpectralMonitor.Examples.InstabilityDemo;
+
+/// <summary>Everything the demo reports.</summary>
+/// <param name="Settings">How it was run.</param>
+/// <param name="Results">Every run, in order.</param>
+/// <param name="Invariants">The invariants and whether they held.</param>
+/// <param name="Elapsed">Wall time of the whole demo.</param>
+internal sealed record DemoReport(DemoSettings Settings, IReadOnlyList<DemoRunResult> Results, IReadOnlyList<InvariantCheck> Invariants, TimeSpan Elapsed)
+{
+    /// <summary>Every probe indicator measured by any run, sorted.</summary>
+    public IReadOnlyList<string> IndicatorNames =>
+        [.. Results.SelectMany(r => r.IndicatorNames).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+}
+
+/// <summary>
+/// Writes <c>summary.json</c> and the closing text summary. In the JSON, a value that does not exist (no spike, no
+/// stable twin, no finite probe value) is <c>null</c>; a measured value that is not finite is one of the strings
+/// <c>"NaN"</c>, <c>"Infinity"</c>, <c>"-Infinity"</c>.
+/// </summary>
+internal static class SummaryWriter
+{
+    /// <summary>The value of the top-level <c>format</c> field.</summary>
+    public const string Format = "spectral-monitor-demo-summary/1";
+
+    /// <summary>The summary as indented JSON.</summary>
+    public static string ToJson(DemoReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var indicators = report.IndicatorNames;
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("format", Format);
+            writer.WriteNumber("seed", report.Settings.Seed);
+            writer.WriteNumber("dataSeed", DemoCatalog.DataSeed);
+            writer.WriteBoolean("quick", report.Settings.Quick);
+            writer.WriteNumber("probeInterval", DemoCatalog.ProbeInterval);
+            writer.WriteString("spikeDefinition", $"loss > {Spikes.DefaultFactor} × running minimum after {Spikes.DefaultBurnIn} steps (Spikes.Onsets)");
+            writer.WriteString("nonFinite", "absent values are null; non-finite measured values are the strings \"NaN\", \"Infinity\", \"-Infinity\"");
+            writer.WriteNumber("elapsedSeconds", Math.Round(report.Elapsed.TotalSeconds, 3));
+            writer.WriteBoolean("invariantsHold", report.Invariants.All(i => i.Holds));
+            writer.WriteStartArray("invariants");
+            foreach (var check in report.Invariants)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("name", check.Name);
+                writer.WriteBoolean("holds", check.Holds);
+                writer.WriteString("detail", check.Detail);
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteStartArray("runs");
+            foreach (var result in report.Results)
+            {
+                WriteRun(writer, result, report.Results, indicators);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    /// <summary>A plain-text table of the runs and the invariants, for the console.</summary>
+    public static string ToText(DemoReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var builder = new StringBuilder();
+        builder.Append($"{"run",-14} {"lr",7} {"steps",5} {"spikes",6} {"1st spike",9} {"1st alert",9} {"lead",5} {"backoffs",8} {"final loss",10}\n");
+        foreach (var r in report.Results)
+        {
+            builder.Append($"{r.Definition.Id,-14} {r.Definition.LearningRate,7:G3} {r.Record.Losses.Count,5} {r.SpikeOnsets.Count,6} {Text(r.FirstSpikeStep),9} {Text(r.FirstAlertStep),9} {Text(r.LeadSteps),5} {r.Backoffs.Count,8} {r.Record.FinalLoss,10:G3}{(r.Record.Diverged ? " diverged" : string.Empty)}\n");
+        }
+
+        builder.Append('\n');
+        foreach (var check in report.Invariants)
+        {
+            builder.Append(check.Holds ? "  ok    " : "  FAILED ").Append(check.Name).Append(" (").Append(check.Detail).Append(")\n");
+        }
+
+        if (report.Invariants.Any(i => !i.Holds))
+        {
+            builder.Append($"warning: some invariants do not hold; the runs were tuned for --seed {DemoCatalog.DefaultSeed} and the default step counts.\n");
+        }
+
+        return builder.ToString();
+    }
+
+    private static void WriteRun(Utf8JsonWriter writer, DemoRunResult result, IReadOnlyList<DemoRunResult> all, IReadOnlyList<string> indicators)
+    {
+        var d = result.Definition;
+        var record = result.Record;
+        writer.WriteStartObject();
+        writer.WriteString("id", d.Id);
+        writer.WriteString("group", d.Group);
+        writer.WriteString("role", d.Role.ToString().ToLowerInvariant());
+        writer.WriteString("network", d.NetworkLabel);
+        writer.WriteString("optimizer", d.Optimizer);
+        WriteNumber(writer, "learningRate", d.LearningRate);
+        writer.WriteBoolean("backoff", d.Backoff);
+        writer.WriteNumber("steps", result.Steps);
+        writer.WriteNumber("stepsRun", record.Losses.Count);
+        writer.WriteBoolean("diverged", record.Diverged);
+        writer.WriteNumber("spikes", result.SpikeOnsets.Count);
+        writer.WriteStartArray("spikeSteps");
+        foreach (int onset in result.SpikeOnsets)
+        {
+            writer.WriteNumberValue(onset);
+        }
+
+        writer.WriteEndArray();
+        WriteNullable(writer, "firstSpikeStep", result.FirstSpikeStep);
+        WriteNullable(writer, "firstAlertStep", result.FirstAlertStep);
+        WriteNullable(writer, "leadSteps", result.LeadSteps);
+        WriteNumber(writer, "finalLoss", record.FinalLoss);
+        WriteNumber(writer, "minLearningRate", record.LearningRates.Count > 0 ? record.LearningRates.Min() : double.NaN);
+        writer.WriteNumber("probes", record.Probes.Count);
+        writer.WriteNumber("elapsedSeconds", Math.Round(record.Elapsed.TotalSeconds, 3));
+
+        writer.WriteStartArray("alerts");
+        foreach (var alert in record.Alerts)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("step", alert.Step);
+            writer.WriteString("rule", alert.Rule);
+            writer.WriteString("level", alert.Level.ToString().ToLowerInvariant());
+            writer.WriteString("indicator", alert.Indicator);
+            WriteNumber(writer, "value", alert.Value);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartArray("backoffs");
+        foreach (var backoff in result.Backoffs)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("step", backoff.Step);
+            WriteNumber(writer, "from", backoff.From);
+            WriteNumber(writer, "to", backoff.To);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteStartObject("indicators");
+        foreach (string name in indicators)
+        {
+            var stats = result.Statistics(name);
+            writer.WriteStartObject(name);
+            WriteNumber(writer, "median", stats.Count > 0 ? stats.Median : null);
+            WriteNumber(writer, "max", stats.Count > 0 ? stats.Max : null);
+            double ratio = DemoComparisons.RatioToStable(result, name, all);
+            WriteNumber(writer, "unstableToStableRatio", double.IsNaN(ratio) ? null : ratio);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    private static void WriteNullable(Utf8JsonWriter writer, string name, long? value)
+    {
+        if (value is long v)
+        {
+            writer.WriteNumber(name, v);
+        }
+        else
+        {
+            writer.WriteNull(name);
+        }
+    }
+
+    private static void WriteNumber(Utf8JsonWriter writer, string name, double? value)
+    {
+        switch (value)
+        {
+            case null:
+                writer.WriteNull(name);
+                break;
+            case double v when double.IsFinite(v):
+                writer.WriteNumber(name, v);
+                break;
+            case double v:
+                writer.WriteString(name, double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+                break;
+        }
+    }
+
+    private static string Text(long? value) => value is long v ? v.ToString() : "–";
+}
