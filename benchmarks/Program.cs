@@ -4,6 +4,9 @@ using SpectralMonitor.Benchmarks;
 // Harnesses print ratios measured side by side in one run; anything else goes to BenchmarkDotNet.
 //   dotnet run -c Release --project benchmarks -- krylov-vs-power
 //   dotnet run -c Release --project benchmarks -- orthogonalization-overhead
+//   dotnet run -c Release --project benchmarks -- detection   (detection sweep: the learning-rate sweep behind it)
+//   dotnet run -c Release --project benchmarks -- overhead
+//   dotnet run -c Release --project benchmarks -- load   (scrape load on the Prometheus endpoint during training)
 //   dotnet run -c Release --project benchmarks -- --filter "*LanczosLaplacian*"
 switch (args.FirstOrDefault())
 {
@@ -13,6 +16,12 @@ switch (args.FirstOrDefault())
     case "orthogonalization-overhead":
         OrthogonalizationOverhead.Run();
         return 0;
+    case "detection":
+        return SpectralMonitor.Benchmarks.Detection.DetectionBenchmark.Run(args.Skip(1).ToArray());
+    case "overhead":
+        return SpectralMonitor.Benchmarks.Detection.OverheadBenchmark.Run();
+    case "load":
+        return SpectralMonitor.Benchmarks.Load.LoadBenchmark.Run();
     default:
         BenchmarkSwitcher.FromAssembly(typeof(LanczosLaplacianBenchmark).Assembly).Run(args);
         return 0;

@@ -1,1 +1,0 @@
-../../../benchmarks/Detection/DetectionScoring.cs
