@@ -68,8 +68,11 @@ public sealed record StabilityMonitorOptions
     /// <summary>Which estimators run.</summary>
     public ProbeEstimators Estimators { get; init; } = ProbeEstimators.Default;
 
-    /// <summary>How many top curvature modes are resolved (Lanczos k). Range [1, 64].</summary>
-    public int TopModes { get; init; } = 3;
+    /// <summary>
+    /// How many top curvature modes are resolved (Lanczos k). Range [1, 64]. The default rules read only the top
+    /// mode (sharpness against its edge, ρ_osc), so the default is 1; raise it for κ over several top modes.
+    /// </summary>
+    public int TopModes { get; init; } = 1;
 
     /// <summary>Krylov subspace dimension of the Lanczos and Arnoldi solvers. Range [<see cref="TopModes"/> + 2, 256].</summary>
     public int KrylovDimension { get; init; } = 16;

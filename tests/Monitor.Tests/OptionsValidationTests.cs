@@ -12,7 +12,7 @@ public class OptionsValidationTests
         { "OverheadBudget", "0", "(0, 1]" },
         { "OverheadBudget", "1.5", "(0, 1]" },
         { "MaxHvpsPerProbe", "2", "[4, 100000]" },
-        { "KrylovDimension", "3", "[TopModes + 2 = 5, 256]" },
+        { "KrylovDimension", "2", "[TopModes + 2 = 3, 256]" },
         { "Tolerance", "0", "[1e-14, 0.5]" },
         { "Estimators", "64", "combination of the defined flags" },
         { "Estimators", "Modes", "Modes only together with Sharpness" },

@@ -54,7 +54,7 @@ public class StabilityMonitorTests
     {
         var target = new FakeTarget(EdgeCurvatures);
         var log = new ListLogger();
-        using var monitor = StabilityMonitor.Create(target, Dense(), log);
+        using var monitor = StabilityMonitor.Create(target, Dense() with { RunName = "edge-warning" }, log);
         var raised = new List<StabilityAlert>();
         monitor.AlertRaised += (_, a) => raised.Add(a);
         var counted = new List<(long Value, Dictionary<string, object?> Tags)>();
@@ -66,7 +66,14 @@ public class StabilityMonitorTests
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) => counted.Add((value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value))));
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var map = tags.ToArray().ToDictionary(t => t.Key, t => t.Value);
+            if (map.TryGetValue("run", out var run) && (string?)run == "edge-warning")
+            {
+                counted.Add((value, map));
+            }
+        });
         listener.Start();
 
         monitor.OnStep(0, 1.0);
@@ -81,7 +88,7 @@ public class StabilityMonitorTests
         Assert.Equal(1, measurement.Value);
         Assert.Equal("sharpness_near_edge", measurement.Tags["rule"]);
         Assert.Equal("warning", measurement.Tags["level"]);
-        Assert.Equal("run", measurement.Tags["run"]);
+        Assert.Equal("edge-warning", measurement.Tags["run"]);
         Assert.Equal("sgd", measurement.Tags["optimizer"]);
     }
 
@@ -100,8 +107,15 @@ public class StabilityMonitorTests
                 l.EnableMeasurementEvents(instrument);
             }
         };
+        // Other tests' monitors publish on meters of the same name in parallel: keep this run's measurements only.
         listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
-            seen.Add((instrument.Name, instrument.Unit, value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value))));
+        {
+            var map = tags.ToArray().ToDictionary(t => t.Key, t => t.Value);
+            if (map.TryGetValue("run", out var run) && (string?)run == "exp1")
+            {
+                seen.Add((instrument.Name, instrument.Unit, value, map));
+            }
+        });
         listener.Start();
         listener.RecordObservableInstruments();
 

@@ -2,14 +2,17 @@ namespace SpectralMonitor.Probing;
 
 /// <summary>
 /// Decides when the next probe runs: every <see cref="StabilityMonitorOptions.ProbeInterval"/> steps, stretched so that
-/// probes stay under <see cref="StabilityMonitorOptions.OverheadBudget"/> of training time, halved once when an
-/// indicator trends up (a bounded, temporary overrun of the budget), doubled per consecutive failure (at most 64×).
+/// the probes' CUMULATIVE time stays under <see cref="StabilityMonitorOptions.OverheadBudget"/> of the run's time (so a
+/// costly cold first probe is paid back before the next one), halved once when an indicator trends up (a bounded,
+/// temporary overrun of the budget), doubled per consecutive failure (at most 64×).
 /// </summary>
 internal sealed class ProbeScheduler
 {
     private readonly StabilityMonitorOptions _options;
     private double _stepSeconds = double.NaN;
     private double _probeSeconds;
+    private double _totalProbeSeconds;
+    private double _totalStepSeconds;
     private int _consecutiveFailures;
 
     public ProbeScheduler(StabilityMonitorOptions options)
@@ -33,6 +36,7 @@ internal sealed class ProbeScheduler
     {
         if (seconds > 0 && double.IsFinite(seconds))
         {
+            _totalStepSeconds += seconds;
             _stepSeconds = double.IsNaN(_stepSeconds) ? seconds : (0.9 * _stepSeconds) + (0.1 * seconds);
         }
     }
@@ -43,15 +47,22 @@ internal sealed class ProbeScheduler
     /// <returns>True when the interval widened because of repeated failures.</returns>
     public bool Completed(long step, double probeSeconds, bool succeeded, bool trendingUp)
     {
-        _probeSeconds = double.IsFinite(probeSeconds) && probeSeconds > 0 ? probeSeconds : _probeSeconds;
+        if (double.IsFinite(probeSeconds) && probeSeconds > 0)
+        {
+            _probeSeconds = probeSeconds;
+            _totalProbeSeconds += probeSeconds;
+        }
+
         _consecutiveFailures = succeeded ? 0 : _consecutiveFailures + 1;
 
         double interval = _options.ProbeInterval;
         if (_options.OverheadBudget < 1 && _stepSeconds > 0 && _probeSeconds > 0)
         {
-            // Probe time / (interval · step time + probe time) ≤ budget.
-            double needed = _probeSeconds * (1 - _options.OverheadBudget) / (_options.OverheadBudget * _stepSeconds);
-            interval = Math.Max(interval, Math.Ceiling(needed));
+            // All probe time, the next probe's (predicted by the last) included, over all time ≤ budget:
+            // (P + p) ≤ b·(S + T + P + p)  ⇔  T ≥ (P + p)(1 − b)/b − S, with T the training time until the next probe.
+            double b = _options.OverheadBudget;
+            double trainingNeeded = ((_totalProbeSeconds + _probeSeconds) * (1 - b) / b) - _totalStepSeconds;
+            interval = Math.Max(interval, Math.Ceiling(trainingNeeded / _stepSeconds));
         }
 
         interval = Math.Min(interval, _options.MaxProbeInterval);
