@@ -85,7 +85,7 @@ public sealed class PrometheusServerTests
     }
 
     /// <summary>A Prometheus server process in a temporary directory; disposal kills it and deletes the directory.</summary>
-    private sealed class PrometheusServer : IAsyncDisposable
+    internal sealed class PrometheusServer : IAsyncDisposable
     {
         private readonly Process process;
         private readonly string directory;
