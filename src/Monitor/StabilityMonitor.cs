@@ -386,7 +386,7 @@ public sealed class StabilityMonitor : IDisposable
         _backoffFactor = factor;
         foreach (var (group, from, to) in _governor.Apply(factor))
         {
-            Log.LearningRateChanged(_logger, group, from, to, step, factor);
+            Log.LearningRateChanged(_logger, to < from ? LogLevel.Information : LogLevel.Debug, group, from, to, step, factor);
             if (reduced && to < from)
             {
                 _instruments.RecordBackoff(group);

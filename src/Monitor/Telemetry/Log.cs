@@ -18,8 +18,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Rule {Rule} back to {Level} at step {Step} ({Indicator} = {Value:G4})")]
     public static partial void AlertLowered(ILogger logger, string rule, AlertLevel level, long step, string indicator, double value);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Learning rate of group {Group} changed from {From:G4} to {To:G4} at step {Step} (backoff factor {Factor:G4})")]
-    public static partial void LearningRateChanged(ILogger logger, int group, double from, double to, long step, double factor);
+    /// <summary>A backoff cut is Information; each step of the gradual recovery is Debug (one per step while recovering).</summary>
+    [LoggerMessage(EventId = 1004, Message = "Learning rate of group {Group} changed from {From:G4} to {To:G4} at step {Step} (backoff factor {Factor:G4})")]
+    public static partial void LearningRateChanged(ILogger logger, LogLevel level, int group, double from, double to, long step, double factor);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Operator measures are off for this optimizer ({Reason}); sharpness, spectral density and weight singular values are still reported")]
     public static partial void OptimizerUnsupported(ILogger logger, string reason);
