@@ -346,8 +346,13 @@ public sealed class StabilityMonitor : IDisposable
 
     private StabilityAlert NonFinite(long step, double loss, double gradientNorm, IReadOnlyDictionary<string, double> readings)
     {
-        Log.NonFinite(_logger, step, loss, gradientNorm);
         var previous = step - _nonFiniteStep <= 1 ? AlertLevel.Critical : AlertLevel.Ok;
+        if (previous == AlertLevel.Ok)
+        {
+            // Once per episode of consecutive non-finite steps, not once per step.
+            Log.NonFinite(_logger, step, loss, gradientNorm);
+        }
+
         _nonFiniteStep = step;
         return new StabilityAlert(step, AlertLevel.Critical, previous, "non_finite", Indicators.Loss, loss, loss, double.NaN, readings, $"Non-finite training signal at step {step}: loss {loss}, gradient norm {gradientNorm}.");
     }

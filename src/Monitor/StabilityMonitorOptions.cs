@@ -131,6 +131,7 @@ public sealed record StabilityMonitorOptions
         Require(!Estimators.HasFlag(ProbeEstimators.Modes) || Estimators.HasFlag(ProbeEstimators.Sharpness), nameof(Estimators), Estimators, "Modes only together with Sharpness (it analyses the Lanczos spectrum)");
         Require(TopModes is >= 1 and <= 64, nameof(TopModes), TopModes, "[1, 64]");
         Require(KrylovDimension >= TopModes + 2 && KrylovDimension <= 256, nameof(KrylovDimension), KrylovDimension, $"[TopModes + 2 = {TopModes + 2}, 256]");
+        Require(KrylovDimension <= MaxHvpsPerProbe, nameof(KrylovDimension), KrylovDimension, $"at most MaxHvpsPerProbe = {MaxHvpsPerProbe} (one Krylov basis must fit in a probe's HVP budget)");
         Require(Tolerance >= 1e-14 && Tolerance <= 0.5, nameof(Tolerance), Tolerance, "[1e-14, 0.5]");
         Require(Horizon is >= 1 and <= 10_000, nameof(Horizon), Horizon, "[1, 10000]");
         Require(DensityProbes is >= 1 and <= 64, nameof(DensityProbes), DensityProbes, "[1, 64]");

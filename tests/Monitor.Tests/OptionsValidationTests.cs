@@ -17,6 +17,7 @@ public class OptionsValidationTests
         { "Estimators", "64", "combination of the defined flags" },
         { "Estimators", "Modes", "Modes only together with Sharpness" },
         { "ProbeTimeout", "00:00:00", "(0, 1 h]" },
+        { "KrylovDimension", "200", "at most MaxHvpsPerProbe = 120" },
     };
 
     private static StabilityMonitorOptions With(string option, string value) => option switch

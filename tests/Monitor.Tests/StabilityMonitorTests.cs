@@ -315,4 +315,34 @@ public class StabilityMonitorTests
         Assert.InRange(probe.Indicators[Indicators.CommutatorNorm], 0, 1e-14);
         Assert.True(probe.Indicators[Indicators.SharpnessEdge] > 0);
     }
+
+    [Fact]
+    public void ProbesNeverExceedTheirHvpCap()
+    {
+        // An unreachable tolerance keeps Lanczos iterating: only the cap stops it.
+        var target = new FakeTarget(StableCurvatures);
+        using var monitor = StabilityMonitor.Create(target, Dense() with { Tolerance = 1e-14, MaxHvpsPerProbe = 5, KrylovDimension = 4, TopModes = 1, Estimators = ProbeEstimators.All });
+        for (int step = 0; step < 30; step++)
+        {
+            monitor.OnStep(step, 1);
+        }
+
+        Assert.Equal(6, monitor.ProbeCount);
+        Assert.True(target.HvpCalls <= 6 * 5, $"{target.HvpCalls} HVPs over 6 probes with a cap of 5 each");
+        Assert.InRange(monitor.LatestProbe!.HvpCount, 1, 5);
+    }
+
+    [Fact]
+    public void NonFiniteLossIsLoggedOncePerEpisode()
+    {
+        var log = new ListLogger();
+        using var monitor = StabilityMonitor.Create(new FakeTarget(StableCurvatures), Dense() with { ProbeInterval = 1000, FirstProbeStep = 1000 }, log);
+        for (int step = 0; step < 10; step++)
+        {
+            monitor.OnStep(step, step is >= 3 and < 8 ? double.NaN : 1);
+        }
+
+        monitor.OnStep(10, double.PositiveInfinity);
+        Assert.Equal(2, log.Entries.Count(e => e.Id.Id == 1006)); // steps 3 and 10: two episodes
+    }
 }

@@ -141,7 +141,7 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
                 indicators[Indicators.CommutatorNorm] = commutator.Value;
             }
 
-            if (_options.Estimators.HasFlag(ProbeEstimators.Arnoldi) && snapshot is not null && Remaining(hessian, hvpsBefore) > _options.TopModes + 2)
+            if (_options.Estimators.HasFlag(ProbeEstimators.Arnoldi) && snapshot is not null && Remaining(hessian, hvpsBefore) >= Math.Min(_options.KrylovDimension, 2 * hessian.Dimension))
             {
                 path = path == "structured" && indicators.ContainsKey(Indicators.SpectralRadius) ? "structured+generic" : "generic";
                 string? problem = GenericPath(snapshot, hessian, hvpsBefore, indicators, cancellationToken);
@@ -220,7 +220,7 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
             Which = EigenvalueSelection.LargestAlgebraic,
             KrylovDimension = m == n ? n : m,
             Tolerance = _options.Tolerance,
-            MaxApplications = Math.Max(m, Remaining(hessian, before)),
+            MaxApplications = Math.Max(1, Remaining(hessian, before)),
             Seed = _probes,
         };
         return Lanczos.Solve(op, options, start.Length > 0 ? start : null, _warmStart, cancellationToken);
@@ -245,7 +245,7 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
                 Which = EigenvalueSelection.LargestMagnitude,
                 KrylovDimension = m,
                 Tolerance = _options.Tolerance,
-                MaxApplications = Math.Max(m, Remaining(hessian, before)),
+                MaxApplications = Math.Max(1, Remaining(hessian, before)),
                 Seed = _probes,
             },
             cancellationToken: cancellationToken);

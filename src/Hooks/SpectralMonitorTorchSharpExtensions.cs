@@ -1,0 +1,160 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using SpectralMonitor.Backoff;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralMonitor.TorchSharp;
+
+/// <summary>
+/// One-line attachment of a <see cref="StabilityMonitor"/> to an existing TorchSharp training loop. Nothing about how
+/// the model or optimizer is built changes:
+/// <code>
+/// var monitor = optimizer.AttachSpectralMonitor(model, probeLoss: () =&gt; lossFn.forward(model.forward(xProbe), yProbe),
+///     options, loggerFactory, meterFactory);
+/// for (long step = 0; step &lt; steps; step++)
+/// {
+///     using var d = torch.NewDisposeScope();
+///     optimizer.zero_grad();
+///     var loss = lossFn.forward(model.forward(x), y);
+///     loss.backward();
+///     optimizer.step();
+///     monitor.OnStep(step, loss.item&lt;float&gt;());   // never throws; probes run inside it when due
+/// }
+/// monitor.Dispose();
+/// </code>
+/// or, with the wrapper whose <see cref="MonitoredOptimizer.Step(Tensor, double?)"/> does both <c>optimizer.step()</c>
+/// and <c>monitor.OnStep</c>: <c>using var monitored = optimizer.WithSpectralMonitor(model, probeLoss);</c> …
+/// <c>monitored.Step(loss);</c>.
+/// </summary>
+/// <remarks>
+/// The probe batch is the user's choice and must stay fixed (see <see cref="TorchSharpProbeTarget"/>); the model is
+/// put in eval mode while the probe loss is evaluated, then restored (<see cref="TorchSharpProbeOptions.ModelMode"/>).
+/// Device memory of a probe: the probe batch's first-order graph plus about
+/// <see cref="StabilityMonitorOptions.KrylovDimension"/> + <see cref="StabilityMonitorOptions.TopModes"/> + 6
+/// parameter-sized vectors; between probes only the <see cref="StabilityMonitorOptions.TopModes"/> warm-start vectors.
+/// </remarks>
+public static class SpectralMonitorTorchSharpExtensions
+{
+    /// <summary>Creates a monitor of <paramref name="model"/> trained by <paramref name="optimizer"/>.</summary>
+    /// <param name="optimizer">The optimizer of the loop (read at each probe; its learning rates are set only when backoff is enabled).</param>
+    /// <param name="model">The model being trained.</param>
+    /// <param name="probeLoss">Computes the loss on a fixed probe batch (forward pass only, no <c>backward</c>).</param>
+    /// <param name="options">Monitor options; null for the defaults.</param>
+    /// <param name="loggerFactory">Where alerts and probe failures are logged; null for nowhere.</param>
+    /// <param name="meterFactory">Creates the Meter (dependency injection); null to create it directly.</param>
+    /// <param name="probeOptions">Adapter options (model mode, weight filter); null for the defaults.</param>
+    /// <param name="timeProvider">The clock; null for the system clock.</param>
+    /// <param name="backoffPolicy">A custom backoff policy; null for the default one when <see cref="StabilityMonitorOptions.Backoff"/> is set.</param>
+    /// <returns>The monitor: call <see cref="StabilityMonitor.OnStep"/> once per step and dispose it after training.</returns>
+    /// <exception cref="ArgumentException">An option is invalid, or the model has no trainable parameter or mixes dtypes or devices.</exception>
+    public static StabilityMonitor AttachSpectralMonitor(
+        this optim.Optimizer optimizer,
+        nn.Module model,
+        Func<Tensor> probeLoss,
+        StabilityMonitorOptions? options = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null,
+        TorchSharpProbeOptions? probeOptions = null,
+        TimeProvider? timeProvider = null,
+        IBackoffPolicy? backoffPolicy = null)
+    {
+        var target = new TorchSharpProbeTarget(model, optimizer, probeLoss, probeOptions);
+        return StabilityMonitor.Create(target, options, loggerFactory, meterFactory, timeProvider, backoffPolicy);
+    }
+
+    /// <summary>Creates a monitor (as <see cref="AttachSpectralMonitor"/>) wrapped with the optimizer in a <see cref="MonitoredOptimizer"/>.</summary>
+    /// <param name="optimizer">The optimizer of the loop.</param>
+    /// <param name="model">The model being trained.</param>
+    /// <param name="probeLoss">Computes the loss on a fixed probe batch (forward pass only, no <c>backward</c>).</param>
+    /// <param name="options">Monitor options; null for the defaults.</param>
+    /// <param name="loggerFactory">Where alerts and probe failures are logged; null for nowhere.</param>
+    /// <param name="meterFactory">Creates the Meter (dependency injection); null to create it directly.</param>
+    /// <param name="probeOptions">Adapter options; null for the defaults.</param>
+    /// <param name="timeProvider">The clock; null for the system clock.</param>
+    /// <param name="backoffPolicy">A custom backoff policy; null for the default one when <see cref="StabilityMonitorOptions.Backoff"/> is set.</param>
+    /// <returns>The wrapper; dispose it after training (it disposes the monitor, not the optimizer).</returns>
+    /// <exception cref="ArgumentException">An option is invalid, or the model has no trainable parameter or mixes dtypes or devices.</exception>
+    public static MonitoredOptimizer WithSpectralMonitor(
+        this optim.Optimizer optimizer,
+        nn.Module model,
+        Func<Tensor> probeLoss,
+        StabilityMonitorOptions? options = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null,
+        TorchSharpProbeOptions? probeOptions = null,
+        TimeProvider? timeProvider = null,
+        IBackoffPolicy? backoffPolicy = null)
+    {
+        var monitor = optimizer.AttachSpectralMonitor(model, probeLoss, options, loggerFactory, meterFactory, probeOptions, timeProvider, backoffPolicy);
+        return new MonitoredOptimizer(optimizer, monitor);
+    }
+}
+
+/// <summary>
+/// An optimizer and its monitor stepped together: <see cref="Step(Tensor, double?)"/> runs <c>optimizer.step()</c>,
+/// then <see cref="StabilityMonitor.OnStep"/> with the step's loss, and counts steps.
+/// </summary>
+public sealed class MonitoredOptimizer : IDisposable
+{
+    /// <summary>Wraps <paramref name="optimizer"/> and <paramref name="monitor"/>.</summary>
+    /// <param name="optimizer">The optimizer (still owned by the caller).</param>
+    /// <param name="monitor">The monitor (owned by the wrapper from now on).</param>
+    /// <param name="firstStep">The number of the first step reported.</param>
+    public MonitoredOptimizer(optim.Optimizer optimizer, StabilityMonitor monitor, long firstStep = 0)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(monitor);
+        Optimizer = optimizer;
+        Monitor = monitor;
+        NextStep = firstStep;
+    }
+
+    /// <summary>The optimizer.</summary>
+    public optim.Optimizer Optimizer { get; }
+
+    /// <summary>The monitor (subscribe to its events, read its state).</summary>
+    public StabilityMonitor Monitor { get; }
+
+    /// <summary>The number the next <see cref="Step(Tensor, double?)"/> reports.</summary>
+    public long NextStep { get; private set; }
+
+    /// <summary>
+    /// <c>optimizer.step()</c>, then reports the step to the monitor (which may run a probe). Call it where the loop
+    /// called <c>optimizer.step()</c>, after <c>loss.backward()</c>.
+    /// </summary>
+    /// <param name="loss">The step's loss tensor (one element; read once, as <see cref="double"/>).</param>
+    /// <param name="gradientNorm">The step's gradient norm when the loop computes it (for example from gradient clipping).</param>
+    /// <exception cref="ArgumentException"><paramref name="loss"/> is disposed or has more than one element.</exception>
+    public void Step(Tensor loss, double? gradientNorm = null)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        if (loss.IsInvalid || loss.numel() != 1)
+        {
+            throw new ArgumentException(loss.IsInvalid ? "The loss tensor is disposed." : $"The loss has shape [{string.Join(", ", loss.shape)}]; one element is required.", nameof(loss));
+        }
+
+        double value;
+        using (torch.no_grad())
+        {
+            value = loss.ToDouble();
+        }
+
+        Step(value, gradientNorm);
+    }
+
+    /// <summary><c>optimizer.step()</c>, then reports the step with an already-read loss value.</summary>
+    /// <param name="loss">The step's loss.</param>
+    /// <param name="gradientNorm">The step's gradient norm, if known.</param>
+    public void Step(double loss, double? gradientNorm = null)
+    {
+        // step() returns the closure's loss when given a closure; there is none here, so this is normally null.
+        Optimizer.step()?.Dispose();
+
+        Monitor.OnStep(NextStep, loss, gradientNorm);
+        NextStep++;
+    }
+
+    /// <summary>Disposes the monitor (not the optimizer).</summary>
+    public void Dispose() => Monitor.Dispose();
+}

@@ -1,0 +1,216 @@
+using SpectralMonitor.Estimators;
+using SpectralMonitor.Estimators.Optimizers;
+using SpectralMonitor.Probing;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace SpectralMonitor.TorchSharp;
+
+/// <summary>Options of a <see cref="TorchSharpProbeTarget"/>.</summary>
+public sealed record TorchSharpProbeOptions
+{
+    /// <summary>
+    /// The model's mode while the probe loss is evaluated (restored afterwards). Default <see cref="ProbeModelMode.Eval"/>:
+    /// dropout off and batch-norm running statistics used and left untouched, so a probe is deterministic, draws nothing
+    /// from libtorch's global random generator and leaves no trace in the model. <see cref="ProbeModelMode.Train"/>
+    /// measures the Hessian exactly as the training step sees it, but a dropout layer then draws from the global
+    /// generator and batch norm updates its running statistics once per probe, so the training trajectory is no longer
+    /// the one without the monitor.
+    /// </summary>
+    public ProbeModelMode ModelMode { get; init; } = ProbeModelMode.Eval;
+
+    /// <summary>
+    /// Which weight parameters (by <c>named_parameters()</c> name) are tracked for their top singular value; null (the
+    /// default) tracks every monitored parameter with two or more dimensions.
+    /// </summary>
+    public Func<string, bool>? IncludeWeight { get; init; }
+
+    /// <summary>
+    /// Whether the monitor may set the optimizer's learning rates (needed for
+    /// <see cref="StabilityMonitorOptions.Backoff"/>). Default true; false hands the monitor no learning-rate controller.
+    /// </summary>
+    public bool ControlLearningRate { get; init; } = true;
+}
+
+/// <summary>
+/// A TorchSharp model and optimizer seen through the monitor's framework-neutral probe contracts: each probe opens
+/// one <see cref="TensorProbeScope"/>, evaluates the user's probe loss once, and exposes its Hessian (by double
+/// backward, <see cref="HessianVectorProductOperator"/>), the optimizer's state (<see cref="OptimizerStateReader"/>)
+/// and the weight matrices (<see cref="TensorWeightMatrix"/>).
+/// </summary>
+/// <remarks>
+/// <para><b>Probe batch.</b> <c>probeLoss</c> must compute the loss on ONE FIXED batch chosen by the user (for example
+/// a batch held aside before training, or the first training batch kept on the device): successive probes then measure
+/// the same function at moving parameters, which is what makes trends, baselines and warm starts meaningful. A few
+/// hundred samples give a representative top curvature for most models. The closure only runs the forward pass:
+/// no <c>backward()</c>, no <c>zero_grad()</c>, no optimizer call.</para>
+/// <para><b>Non-interference.</b> A probe never calls <c>backward()</c>, never reads or writes <c>Parameter.grad</c>
+/// and never writes optimizer state: gradients come from <c>torch.autograd.grad</c>, the optimizer state is read
+/// through <c>state_dict()</c> and copied, random start vectors come from a private seeded generator, and the model's
+/// train/eval flags are restored. With <see cref="TorchSharpProbeOptions.ModelMode"/> left at Eval and backoff off,
+/// the training trajectory is bit-identical to the one without the monitor.</para>
+/// <para><b>Device memory.</b> During a probe: the first-order autograd graph of the probe batch (about what one
+/// training step on that batch holds), the Krylov basis (<see cref="StabilityMonitorOptions.KrylovDimension"/> + 1
+/// parameter-sized vectors, one stacked tensor), at most four parameter-sized work vectors (see
+/// <see cref="TensorVectorSpace"/>) and, for an optimizer with state, one or two flat copies of it. Between probes:
+/// only the warm-start basis (<see cref="StabilityMonitorOptions.TopModes"/> parameter-sized vectors), owned by the
+/// monitor and freed when it is disposed. Everything a probe creates is freed when the probe ends.</para>
+/// <para><b>Threading.</b> Probes run on the thread that calls <see cref="StabilityMonitor.OnStep"/> (dispose scopes
+/// are per thread); that must be the training loop's thread, between optimizer steps.</para>
+/// </remarks>
+public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>
+{
+    private readonly Func<Tensor> _probeLoss;
+    private readonly TorchSharpProbeOptions _options;
+    private FlatParameterView _view;
+    private TensorVectorSpace _space;
+
+    /// <summary>Creates the target.</summary>
+    /// <param name="model">The model being trained; its trainable parameters (<c>requires_grad</c>) are monitored.</param>
+    /// <param name="optimizer">The optimizer driving them (it is only read, and its learning rates set on backoff).</param>
+    /// <param name="probeLoss">Computes the loss on the fixed probe batch (forward pass only).</param>
+    /// <param name="options">Options; null for the defaults.</param>
+    /// <exception cref="ArgumentException">The model has no trainable parameter, or its parameters mix dtypes or devices.</exception>
+    public TorchSharpProbeTarget(nn.Module model, optim.Optimizer optimizer, Func<Tensor> probeLoss, TorchSharpProbeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(probeLoss);
+        Model = model;
+        Optimizer = optimizer;
+        _probeLoss = probeLoss;
+        _options = options ?? new TorchSharpProbeOptions();
+        _view = FlatParameterView.FromModule(model);
+        _space = _view.CreateVectorSpace();
+        OptimizerName = NameOf(optimizer);
+        LearningRates = _options.ControlLearningRate ? new ParamGroupLearningRateController(optimizer) : null;
+    }
+
+    /// <summary>The model.</summary>
+    public nn.Module Model { get; }
+
+    /// <summary>The optimizer.</summary>
+    public optim.Optimizer Optimizer { get; }
+
+    /// <summary>The monitored parameters as of the latest probe (rebuilt at each probe, so freezing layers is followed).</summary>
+    public FlatParameterView Parameters => _view;
+
+    /// <inheritdoc/>
+    /// <remarks>"sgd", "adam", "adamw", "rmsprop", or the optimizer's type name in lower case.</remarks>
+    public string OptimizerName { get; }
+
+    /// <inheritdoc/>
+    public ILearningRateController? LearningRates { get; }
+
+    /// <inheritdoc/>
+    public IProbeContext<Tensor> BeginProbe(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var view = FlatParameterView.FromModule(Model);
+        if (view.Dimension != _space.Dimension || view.ScalarType != _space.ScalarType
+            || view.DeviceType != _space.DeviceType || view.DeviceIndex != _space.DeviceIndex)
+        {
+            // Parameters were frozen, unfrozen or moved: a new space (the monitor then drops its warm start).
+            _space = view.CreateVectorSpace();
+        }
+
+        _view = view;
+        var scope = TensorProbeScope.Begin();
+        HessianVectorProductOperator? hessian = null;
+        try
+        {
+            hessian = new HessianVectorProductOperator(view, _probeLoss, Model, new HessianVectorProductOptions(_options.ModelMode), _space);
+            cancellationToken.ThrowIfCancellationRequested();
+            var snapshot = OptimizerStateReader.TryRead(Optimizer, view, out string? reason);
+            return new Context(scope, hessian, snapshot, reason, view, _options.IncludeWeight);
+        }
+        catch
+        {
+            hessian?.Dispose();
+            scope.Dispose();
+            throw;
+        }
+    }
+
+    private static string NameOf(optim.Optimizer optimizer) => optimizer switch
+    {
+        SGD => "sgd",
+        Adam => "adam",
+        AdamW => "adamw",
+        RMSProp => "rmsprop",
+        _ => new string(optimizer.GetType().Name.Select(char.ToLowerInvariant).ToArray()),
+    };
+
+    /// <summary>One probe: owns the probe's dispose scope, the Hessian operator and the weight views.</summary>
+    private sealed class Context : IProbeContext<Tensor>
+    {
+        private readonly TensorProbeScope _scope;
+        private readonly HessianVectorProductOperator _hessian;
+        private readonly FlatParameterView _view;
+        private readonly Func<string, bool>? _includeWeight;
+        private List<TensorWeightMatrix>? _weights;
+        private bool _disposed;
+
+        public Context(TensorProbeScope scope, HessianVectorProductOperator hessian, OptimizerSnapshot<Tensor>? snapshot, string? reason, FlatParameterView view, Func<string, bool>? includeWeight)
+        {
+            _scope = scope;
+            _hessian = hessian;
+            Optimizer = snapshot;
+            OptimizerUnavailableReason = snapshot is null ? reason : null;
+            _view = view;
+            _includeWeight = includeWeight;
+        }
+
+        public LinearOperator<Tensor> Hessian => _hessian;
+
+        public OptimizerSnapshot<Tensor>? Optimizer { get; }
+
+        public string? OptimizerUnavailableReason { get; }
+
+        public IReadOnlyList<IWeightMatrix> Weights
+        {
+            get
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (_weights is null)
+                {
+                    _weights = [];
+                    for (int i = 0; i < _view.Count; i++)
+                    {
+                        var parameter = _view.Parameters[i];
+                        if (parameter.dim() >= 2 && (_includeWeight is null || _includeWeight(_view.Names[i])))
+                        {
+                            _weights.Add(new TensorWeightMatrix(_view.Names[i], parameter));
+                        }
+                    }
+                }
+
+                return _weights;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            try
+            {
+                foreach (var weight in _weights ?? [])
+                {
+                    weight.Dispose();
+                }
+
+                _hessian.Dispose();
+            }
+            finally
+            {
+                // Frees every tensor the probe created (Krylov vectors, autograd temporaries, state copies).
+                _scope.Dispose();
+            }
+        }
+    }
+}
