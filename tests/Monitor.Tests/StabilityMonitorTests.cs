@@ -345,4 +345,16 @@ public class StabilityMonitorTests
         monitor.OnStep(10, double.PositiveInfinity);
         Assert.Equal(2, log.Entries.Count(e => e.Id.Id == 1006)); // steps 3 and 10: two episodes
     }
+
+    [Fact]
+    public void WarmStartFromThePreviousProbeSavesHvps()
+    {
+        // Same curvature at every probe: the kept Ritz vector is (nearly) an eigenvector, so the warm probe converges
+        // in a fraction of the cold probe's HVPs.
+        using var monitor = StabilityMonitor.Create(new FakeTarget([9, 7, 5, 3, 2, 1.5, 1, 0.5, 0.25, 0.1]), Dense() with { TopModes = 1, KrylovDimension = 8, Estimators = ProbeEstimators.Sharpness });
+        var cold = monitor.ProbeNow(0)!;
+        var warm = monitor.ProbeNow(1)!;
+        Assert.Equal(9, warm.Indicators[Indicators.Sharpness], 1e-9);
+        Assert.True(warm.HvpCount < cold.HvpCount, $"warm {warm.HvpCount} HVPs vs cold {cold.HvpCount}");
+    }
 }

@@ -206,8 +206,9 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
         int n = op.Dimension;
         int k = Math.Min(_options.TopModes, n);
         int m = Math.Min(n, Math.Max(_options.KrylovDimension, k + 2));
-        if (_warmStart is not null && !op.Space.IsCompatible(_warmStart.Count > 0 ? _warmStart[0] : op.Space.CreateVector()))
+        if (_warmStart is not null && (_warmStart.Capacity < k || (_warmStart.Count > 0 && !op.Space.IsCompatible(_warmStart[0]))))
         {
+            // The model changed shape, device or dtype (or TopModes grew): the old Ritz vectors no longer apply.
             _warmStart.Dispose();
             _warmStart = null;
         }
