@@ -9,7 +9,7 @@ using SpectralMonitor;
 using SpectralMonitor.Backoff;
 using TorchSharpTrainingExample;
 using SpectralMonitor.Prometheus;
-using SpectralMonitor.TorchSharp;
+using SpectralMonitor.Torch;
 using TorchSharp;
 
 var settings = Settings.Parse(args);

@@ -7,7 +7,7 @@ using SpectralMonitor.Estimators.Operators;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp.Tests;
+namespace SpectralMonitor.Torch.Tests;
 
 /// <summary>The estimators run on the tensor backend exactly as on the CPU backend, against dense decompositions.</summary>
 public class KrylovOnTensorsTests

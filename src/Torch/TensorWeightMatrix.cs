@@ -2,7 +2,7 @@ using SpectralMonitor.Probing;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// A weight parameter seen as a matrix for the monitor's singular-value power iteration: a 2-D weight as it is

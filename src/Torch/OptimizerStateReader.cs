@@ -3,7 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// Reads the state and hyperparameters of a TorchSharp optimizer through its public <c>state_dict()</c> into an

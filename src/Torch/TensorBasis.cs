@@ -2,7 +2,7 @@ using SpectralMonitor.Estimators;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// A Krylov basis on the device, stored as ONE stacked <c>capacity × n</c> tensor <c>Q</c> (row <c>i</c> is <c>qᵢ</c>),

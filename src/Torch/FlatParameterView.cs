@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// The trainable parameters of a model seen as one flat vector <c>θ ∈ ℝⁿ</c>: parameter <c>i</c> occupies

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// Reads and sets the learning rate of each parameter group of a TorchSharp optimizer through

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp.Tests;
+namespace SpectralMonitor.Torch.Tests;
 
 public class ParamGroupLearningRateControllerTests
 {
@@ -42,7 +42,7 @@ public class ParamGroupLearningRateControllerTests
         using var mlp = new TinyMlp(ScalarType.Float64, seed: 2);
         var first = mlp.View.Parameters.Take(2);
         var second = mlp.View.Parameters.Skip(2);
-        using var optimizer = torch.optim.Adam(new[] { new global::TorchSharp.Modules.Adam.ParamGroup(first, 0.1), new global::TorchSharp.Modules.Adam.ParamGroup(second, 0.2) }, 0.3);
+        using var optimizer = torch.optim.Adam(new[] { new TorchSharp.Modules.Adam.ParamGroup(first, 0.1), new TorchSharp.Modules.Adam.ParamGroup(second, 0.2) }, 0.3);
         var controller = new ParamGroupLearningRateController(optimizer);
         Assert.Equal(2, controller.GroupCount);
         Assert.Equal(0.2, controller.GetLearningRate(1));

@@ -4,7 +4,7 @@ using SpectralMonitor.Backoff;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// One-line attachment of a <see cref="StabilityMonitor"/> to an existing TorchSharp training loop. Nothing about how

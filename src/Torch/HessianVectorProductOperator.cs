@@ -2,7 +2,7 @@ using SpectralMonitor.Estimators;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>The train/eval mode of the model while the probe's loss is evaluated.</summary>
 public enum ProbeModelMode

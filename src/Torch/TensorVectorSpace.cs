@@ -2,7 +2,7 @@ using SpectralMonitor.Estimators;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// The device backend of the Krylov solvers: vectors are flat 1-D TorchSharp tensors of length <see cref="Dimension"/>

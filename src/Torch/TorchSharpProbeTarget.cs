@@ -4,7 +4,7 @@ using SpectralMonitor.Probing;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>Options of a <see cref="TorchSharpProbeTarget"/>.</summary>
 public sealed record TorchSharpProbeOptions

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp;
+namespace SpectralMonitor.Torch;
 
 /// <summary>
 /// The one <see cref="DisposeScope"/> around a whole probe: every tensor created on this thread while it is open

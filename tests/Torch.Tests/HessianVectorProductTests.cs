@@ -2,7 +2,7 @@ using SpectralMonitor.Estimators;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp.Tests;
+namespace SpectralMonitor.Torch.Tests;
 
 public class HessianVectorProductTests
 {

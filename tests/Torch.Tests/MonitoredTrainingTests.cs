@@ -3,7 +3,7 @@ using SpectralMonitor.Rules;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp.Tests;
+namespace SpectralMonitor.Torch.Tests;
 
 /// <summary>Whole training runs with the monitor attached (serial: they use libtorch's global generator and the CPU).</summary>
 [Collection(SerialTorchTests.Name)]

@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp.Tests;
+namespace SpectralMonitor.Torch.Tests;
 
 /// <summary>Small deterministic models and batches (weights from System.Random, never from libtorch's global RNG).</summary>
 internal sealed class TinyMlp : IDisposable

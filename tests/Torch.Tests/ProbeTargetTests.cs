@@ -4,7 +4,7 @@ using SpectralMonitor.Estimators.Optimizers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp.Tests;
+namespace SpectralMonitor.Torch.Tests;
 
 public class ProbeTargetTests
 {

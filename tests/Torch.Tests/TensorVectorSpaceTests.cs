@@ -3,7 +3,7 @@ using SpectralMonitor.Estimators.Cpu;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace SpectralMonitor.TorchSharp.Tests;
+namespace SpectralMonitor.Torch.Tests;
 
 /// <summary>Every operation of the tensor backend against the CPU backend on the same data.</summary>
 public class TensorVectorSpaceTests
