@@ -34,7 +34,6 @@ public sealed record ComplexSchurDecomposition(Complex[,] T, Complex[,] Z, bool 
 /// </remarks>
 public static class ComplexSchur
 {
-    private const double Epsilon = 2.220446049250313e-16;
 
     /// <summary>Decomposes a real square matrix.</summary>
     /// <exception cref="ArgumentException">The matrix is empty, not square or has a non-finite entry.</exception>
@@ -388,7 +387,7 @@ public static class ComplexSchur
             diagonal = norm;
         }
 
-        return sub <= Epsilon * diagonal;
+        return sub <= Precision.MachineEpsilon * diagonal;
     }
 
     private static Complex WilkinsonShift(Complex a, Complex b, Complex c, Complex d)

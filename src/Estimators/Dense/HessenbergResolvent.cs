@@ -113,7 +113,7 @@ public sealed class HessenbergResolvent
                 v0[i] = restart == 0 ? _x[i] + (0.05 * _generic[i]) : _x[i];
             }
 
-            Normalize(v0);
+            DenseVector.Normalize(v0);
             Array.Clear(alpha);
             int size = 0;
             bool invariant = false;
@@ -143,7 +143,7 @@ public sealed class HessenbergResolvent
                     }
                 }
 
-                double b = Norm(w);
+                double b = DenseVector.Norm(w);
                 if (!double.IsFinite(b) || !double.IsFinite(alpha[k]))
                 {
                     ResetStart();
@@ -184,7 +184,7 @@ public sealed class HessenbergResolvent
                 }
             }
 
-            Normalize(_x);
+            DenseVector.Normalize(_x);
             best = Math.Max(best, theta);
             if (invariant || residual <= Tolerance * theta)
             {
@@ -342,40 +342,7 @@ public sealed class HessenbergResolvent
             _x[i] = new Complex(1 + (0.37 * Math.Sin(1.3 * (i + 1))), 0.21 * Math.Cos(0.7 * (i + 1)));
         }
 
-        Normalize(_x);
-    }
-
-    private static double Norm(Complex[] v)
-    {
-        double scale = 0;
-        foreach (var c in v)
-        {
-            scale = Math.Max(scale, Math.Max(Math.Abs(c.Real), Math.Abs(c.Imaginary)));
-        }
-
-        if (scale == 0 || !double.IsFinite(scale))
-        {
-            return scale;
-        }
-
-        double sum = 0;
-        foreach (var c in v)
-        {
-            double re = c.Real / scale;
-            double im = c.Imaginary / scale;
-            sum += (re * re) + (im * im);
-        }
-
-        return scale * Math.Sqrt(sum);
-    }
-
-    private static void Normalize(Complex[] v)
-    {
-        double norm = Norm(v);
-        for (int i = 0; i < v.Length; i++)
-        {
-            v[i] /= norm;
-        }
+        DenseVector.Normalize(_x);
     }
 
     private static double Hypot(double a, double b)

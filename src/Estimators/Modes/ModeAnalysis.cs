@@ -182,7 +182,7 @@ public static class ModeAnalysis
         // Δ = t² − 4·det is computed with an error of a few ε·(t² + 4|det|): below that it is zero to working
         // precision, the block is numerically defective, and its eigenvector condition is reported as +∞.
         double t = block.Trace(curvature);
-        double roundoff = 8 * 2.220446049250313e-16 * ((t * t) + (4 * Math.Abs(block.Determinant(curvature))));
+        double roundoff = 8 * Precision.MachineEpsilon * ((t * t) + (4 * Math.Abs(block.Determinant(curvature))));
         if (Math.Abs(discriminant) <= roundoff)
         {
             discriminant = 0;

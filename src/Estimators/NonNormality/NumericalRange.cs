@@ -66,7 +66,7 @@ public static class NumericalRange
         }
 
         double scale = Math.Max(DenseLinearAlgebra.FrobeniusNorm(matrix), double.Epsilon);
-        var lanczos = n > DenseEigenLimit ? new DenseSymmetricLanczos(2 * n) : null;
+        using var lanczos = n > DenseEigenLimit ? new DenseSymmetricLanczos(2 * n) : null;
         int evaluations = 0;
         double F(double theta)
         {

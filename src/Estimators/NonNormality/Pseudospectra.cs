@@ -183,7 +183,7 @@ public static class Pseudospectra
             hi = lo + step;
         }
 
-        while (hi - lo > 4 * DenseLinearAlgebra.Epsilon * Math.Max(1, Math.Abs(hi)))
+        while (hi - lo > 4 * Precision.MachineEpsilon * Math.Max(1, Math.Abs(hi)))
         {
             double mid = 0.5 * (lo + hi);
             if (smallestSingularValue(mid) < epsilon)
