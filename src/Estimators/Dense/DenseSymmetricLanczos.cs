@@ -46,8 +46,11 @@ internal sealed class DenseSymmetricLanczos : IDisposable
         DenseVector.Normalize(_generic);
     }
 
-    /// <summary>λ_max of the symmetric matrix whose product <c>apply(x, y): y ← Mx</c> is given; <paramref name="scale"/> bounds ‖M‖.</summary>
-    internal double LargestEigenvalue(Action<double[], double[]> apply, double scale)
+    /// <summary>
+    /// λ_max of the symmetric matrix whose product <c>apply(x, y): y ← Mx</c> is given; <paramref name="scale"/> bounds
+    /// ‖M‖. Also says whether the Ritz value met the tolerance within the restart cap.
+    /// </summary>
+    internal (double Value, bool Converged) LargestEigenvalue(Action<double[], double[]> apply, double scale)
     {
         _apply = apply;
 
@@ -66,7 +69,7 @@ internal sealed class DenseSymmetricLanczos : IDisposable
         int top = outcome.Ritz.Order[0];
         _factorization.CombineBasis(outcome.Ritz.Coordinates(top), _previous);
         DenseVector.Normalize(_previous);
-        return outcome.Ritz.Values[top];
+        return (outcome.Ritz.Values[top], outcome.Status == ConvergenceStatus.Converged);
     }
 
     /// <inheritdoc/>
