@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using SpectralMonitor.Backoff;
 using SpectralMonitor.Rules;
@@ -132,27 +131,6 @@ public class StabilityMonitorTests
         Assert.Equal(3, seen.Single(s => s.Name == "stability.weight_top_singular_value").Value, 1e-6);
         Assert.Equal("layer.weight", seen.Single(s => s.Name == "stability.weight_top_singular_value").Tags["weight"]);
         Assert.Equal(0.1, seen.Single(s => s.Name == "training.learning_rate").Value);
-    }
-
-    [Fact]
-    public void ProbeSpanCarriesTheIndicators()
-    {
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == StabilityMonitor.ActivitySourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Add,
-        };
-        ActivitySource.AddActivityListener(listener);
-        using var monitor = StabilityMonitor.Create(new FakeTarget(StableCurvatures), Dense());
-        monitor.OnStep(0, 1);
-
-        var span = Assert.Single(spans);
-        Assert.Equal("stability.probe", span.OperationName);
-        Assert.Equal(0L, span.GetTagItem("stability.step"));
-        Assert.Equal(10, (double)span.GetTagItem("stability.sharpness")!, 1e-8);
-        Assert.NotNull(span.GetTagItem("stability.oscillatory_radius"));
     }
 
     [Fact]

@@ -7,13 +7,20 @@ using SpectralMonitor.Tests.Support;
 
 namespace SpectralMonitor.Tests;
 
+/// <summary>Tests that register a process-wide ActivityListener: they see every monitor's spans, so they run alone.</summary>
+[CollectionDefinition(nameof(SpanListeners), DisableParallelization = true)]
+public sealed class SpanListeners;
+
 /// <summary>
 /// The exported telemetry is a contract: dashboards, alerting rules and the Prometheus names derived from it depend
 /// on every instrument name, unit and tag. These tests pin the full set, so that a change of the pipeline behind the
 /// instruments cannot rename, drop or re-tag one silently.
 /// </summary>
+[Collection(nameof(SpanListeners))]
 public class TelemetryContractTests
 {
+    private static readonly double[] StableCurvatures = [10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05];
+
     // Heavy ball η = 0.1, μ = 0.9 (edge 38): 36 raises the sharpness_near_edge warning, so the alert counter fires too.
     private static readonly double[] Curvatures = [36, 4, 2, 1, 0.5, -0.5, -1, -2];
 
@@ -110,6 +117,38 @@ public class TelemetryContractTests
         Assert.Contains("counter stability.probe.hvp_count [{hvp}] {optimizer=sgd, run=contract-fail}", seen);
         Assert.Contains("histogram stability.probe.duration [s] {optimizer=sgd, run=contract-fail}", seen);
         Assert.DoesNotContain(seen, s => s.Contains(" stability.sharpness ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ProbeSpanCarriesTheIndicators()
+    {
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == StabilityMonitor.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var monitor = StabilityMonitor.Create(
+            new FakeTarget(StableCurvatures),
+            new StabilityMonitorOptions
+            {
+                ProbeInterval = 5,
+                FirstProbeStep = 0,
+                OverheadBudget = 1,
+                TopModes = 2,
+                KrylovDimension = 6,
+                Tolerance = 1e-10,
+                Estimators = ProbeEstimators.Sharpness | ProbeEstimators.Modes | ProbeEstimators.WeightSingularValues,
+            });
+        monitor.OnStep(0, 1);
+
+        var span = Assert.Single(spans);
+        Assert.Equal("stability.probe", span.OperationName);
+        Assert.Equal(0L, span.GetTagItem("stability.step"));
+        Assert.Equal(10, (double)span.GetTagItem("stability.sharpness")!, 1e-8);
+        Assert.NotNull(span.GetTagItem("stability.oscillatory_radius"));
     }
 
     [Fact]

@@ -44,14 +44,14 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
     /// <param name="parameters">The current parameters θ; required when L2 weight decay (Adam, not AdamW) is non-zero, otherwise unused.</param>
     /// <exception cref="ArgumentException">An input is invalid or the Jacobian is undefined; the message names the field.</exception>
     public AdamFullStateUpdateOperator(AdamSnapshot<TVec> snapshot, LinearOperator<TVec> hessian, TVec gradient, TVec? parameters = null)
-        : this(snapshot, Resolve(snapshot, CheckHessian(hessian), gradient, parameters), hessian, gradient, parameters)
+        : this(snapshot, Resolve(snapshot, CheckElementwiseHessian(hessian), gradient, parameters), hessian, gradient, parameters)
     {
     }
 
     private AdamFullStateUpdateOperator(AdamSnapshot<TVec> snapshot, AdamSettings settings, LinearOperator<TVec> hessian, TVec gradient, TVec? parameters)
         : base(hessian, MakeLayout(snapshot.Hyperparameters, settings))
     {
-        var s = hessian.Space;
+        var s = ElementwiseSpace;
         StepSize = settings.StepSize;
         Beta1 = settings.Beta1;
         Beta2 = settings.Beta2;
@@ -133,7 +133,7 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
     protected override void ApplyCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
-        var s = ParameterSpace;
+        var s = ElementwiseSpace;
         var k = _scratch;
         Curvature.Apply(x[0], k);
 
@@ -158,7 +158,7 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
     protected override void ApplyTransposeCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
-        var s = ParameterSpace;
+        var s = ElementwiseSpace;
         var w = _scratch;
 
         // r_m = x_m − ηc₁·P⊙x_θ and r_v = x_v + Q⊙x_θ, kept in y_m and y_v until scaled at the end.
