@@ -213,7 +213,7 @@ public class ProbeTargetTests
         var probe = monitor.ProbeNow(12);
         Assert.NotNull(probe);
         Assert.Equal(ProbeStatus.Succeeded, probe.Status);
-        Assert.Equal("curvature-only", probe.Path);
+        Assert.Equal(ProbePath.CurvatureOnly, probe.Path);
         Assert.False(probe.Indicators.ContainsKey(Indicators.SpectralRadius));
         using var hvp = new HessianVectorProductOperator(mlp.View, mlp.Loss, mlp.Model);
         var dense = DenseTopEigenvalue(hvp);

@@ -105,6 +105,42 @@ public static class ComplexSchur
     }
 
     /// <summary>
+    /// The restriction <c>Uᵀ·A·U</c> of a real matrix to the invariant subspace of its eigenvalues inside the open unit
+    /// disk (<c>U</c> from <see cref="RealInvariantSubspace"/>): the stable part of an update operator, whose Kreiss
+    /// constant is finite even when unstable modes make the whole operator's infinite.
+    /// </summary>
+    /// <param name="matrix">A square, finite, real matrix (for example an Arnoldi projection).</param>
+    /// <returns>The restriction (the matrix itself when every eigenvalue is inside), or null when none is inside.</returns>
+    /// <exception cref="ArgumentException">The matrix is empty, not square or not finite.</exception>
+    public static double[,]? StablePart(double[,] matrix)
+    {
+        int n = DenseLinearAlgebra.CheckSquare(matrix, nameof(matrix));
+        var schur = Decompose(matrix);
+        var selected = new bool[n];
+        int count = 0;
+        for (int i = 0; i < n; i++)
+        {
+            selected[i] = schur.T[i, i].Magnitude < 1;
+            count += selected[i] ? 1 : 0;
+        }
+
+        if (count == 0)
+        {
+            return null;
+        }
+
+        if (count == n)
+        {
+            return matrix;
+        }
+
+        var u = RealInvariantSubspace(schur, selected);
+        var au = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(matrix) * MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(u);
+        var restricted = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(u).TransposeThisAndMultiply(au);
+        return restricted.ToArray();
+    }
+
+    /// <summary>
     /// Returns a reordered copy of <paramref name="decomposition"/> in which the eigenvalues at the positions flagged in
     /// <paramref name="selected"/> come first (in their original relative order), so that the leading columns of
     /// <c>Z</c> span their invariant subspace.
