@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -28,11 +27,7 @@ public sealed class PrometheusEndpointHostTests
     {
         Assert.SkipWhen(OperatingSystem.IsWindows(), "HTTP.sys needs a URL reservation for wildcard prefixes; the managed listener's binding is what this test checks.");
         var logger = new ListLogger();
-        using var meter = new Meter("test.prometheus." + Guid.NewGuid().ToString("N"));
-        using var provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(meter.Name)
-            .AddSpectralMonitorPrometheusEndpoint(new PrometheusEndpointOptions { Host = host, Port = 0, Logger = logger }, out var endpoint)
-            .Build();
+        using var provider = Build(new PrometheusEndpointOptions { Host = host, Port = 0, Logger = logger }, out var endpoint);
 
         Assert.True(endpoint.IsListening, endpoint.StartupError?.Message);
         var address = endpoint.Address!;
@@ -57,11 +52,7 @@ public sealed class PrometheusEndpointHostTests
     public void TheDefaultHostBindsLoopbackOnlyWithoutAWarning()
     {
         var logger = new ListLogger();
-        using var meter = new Meter("test.prometheus." + Guid.NewGuid().ToString("N"));
-        using var provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(meter.Name)
-            .AddSpectralMonitorPrometheusEndpoint(new PrometheusEndpointOptions { Port = 0, Logger = logger }, out var endpoint)
-            .Build();
+        using var provider = Build(new PrometheusEndpointOptions { Port = 0, Logger = logger }, out var endpoint);
 
         var port = endpoint.Address!.Port;
         Assert.Equal($"http://127.0.0.1:{port}/metrics", endpoint.Address.AbsoluteUri);
@@ -77,11 +68,7 @@ public sealed class PrometheusEndpointHostTests
         Assert.SkipWhen(OperatingSystem.IsWindows(), "HTTP.sys routes host names by Host header instead of binding an address.");
         var resolved = Dns.GetHostAddresses("localhost")[0];
         var logger = new ListLogger();
-        using var meter = new Meter("test.prometheus." + Guid.NewGuid().ToString("N"));
-        using var provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(meter.Name)
-            .AddSpectralMonitorPrometheusEndpoint(new PrometheusEndpointOptions { Host = "localhost", Port = 0, Logger = logger }, out var endpoint)
-            .Build();
+        using var provider = Build(new PrometheusEndpointOptions { Host = "localhost", Port = 0, Logger = logger }, out var endpoint);
 
         Assert.True(endpoint.IsListening, endpoint.StartupError?.Message);
         var port = endpoint.Address!.Port;
@@ -96,11 +83,7 @@ public sealed class PrometheusEndpointHostTests
     public async Task IPv6LoopbackListensOrFailsWithItsRealCause()
     {
         var logger = new ListLogger();
-        using var meter = new Meter("test.prometheus." + Guid.NewGuid().ToString("N"));
-        using var provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(meter.Name)
-            .AddSpectralMonitorPrometheusEndpoint(new PrometheusEndpointOptions { Host = "[::1]", Port = 0, Logger = logger }, out var endpoint)
-            .Build();
+        using var provider = Build(new PrometheusEndpointOptions { Host = "[::1]", Port = 0, Logger = logger }, out var endpoint);
 
         if (OperatingSystem.IsWindows())
         {
@@ -127,11 +110,7 @@ public sealed class PrometheusEndpointHostTests
         Assert.SkipWhen(OperatingSystem.IsWindows(), "HTTP.sys registers the prefix without binding the address.");
 
         // 192.0.2.1 is TEST-NET-1 (RFC 5737), never assigned to a machine; binding it fails locally, no packet is sent.
-        using var meter = new Meter("test.prometheus." + Guid.NewGuid().ToString("N"));
-        using var provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(meter.Name)
-            .AddSpectralMonitorPrometheusEndpoint(new PrometheusEndpointOptions { Host = "192.0.2.1", Port = 9, Logger = new ListLogger() }, out var endpoint)
-            .Build();
+        using var provider = Build(new PrometheusEndpointOptions { Host = "192.0.2.1", Port = 9, Logger = new ListLogger() }, out var endpoint);
 
         Assert.False(endpoint.IsListening);
         var message = Assert.IsType<InvalidOperationException>(endpoint.StartupError).Message;
@@ -145,14 +124,13 @@ public sealed class PrometheusEndpointHostTests
         Assert.SkipWhen(OperatingSystem.IsWindows(), "HTTP.sys does not resolve the host name of a prefix.");
 
         // The reserved .invalid top-level domain never resolves (RFC 2606).
-        using var meter = new Meter("test.prometheus." + Guid.NewGuid().ToString("N"));
-        using var provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(meter.Name)
-            .AddSpectralMonitorPrometheusEndpoint(new PrometheusEndpointOptions { Host = "spectral-monitor.invalid", Port = 0, Logger = new ListLogger() }, out var endpoint)
-            .Build();
+        using var provider = Build(new PrometheusEndpointOptions { Host = "spectral-monitor.invalid", Port = 0, Logger = new ListLogger() }, out var endpoint);
 
         Assert.False(endpoint.IsListening);
         var message = Assert.IsType<InvalidOperationException>(endpoint.StartupError).Message;
         Assert.Contains("the host name 'spectral-monitor.invalid' does not resolve", message, StringComparison.Ordinal);
     }
+
+    private static MeterProvider Build(PrometheusEndpointOptions options, out PrometheusEndpoint endpoint)
+        => Sdk.CreateMeterProviderBuilder().AddSpectralMonitorPrometheusEndpoint(options, out endpoint).Build();
 }

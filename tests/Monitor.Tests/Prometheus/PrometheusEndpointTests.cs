@@ -190,6 +190,23 @@ public sealed class PrometheusEndpointTests
     }
 
     [Theory]
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    public async Task OtherMethodsAreServedLikeGet(string method)
+    {
+        // The exporter does not check the method (the hand-written endpoint answered 405); the README says so.
+        using var test = TestEndpoint.Start();
+        test.Meter.CreateCounter<long>("test.ticks").Add(1);
+
+        using var request = new HttpRequestMessage(new HttpMethod(method), test.Address);
+        using var response = await test.Client.SendAsync(request, Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("test_ticks_total{} 1\n", await response.Content.ReadAsStringAsync(Token), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("/")]
     [InlineData("/metric")]
     [InlineData("/favicon.ico")]
