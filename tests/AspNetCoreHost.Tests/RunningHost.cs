@@ -33,12 +33,16 @@ internal sealed class RunningHost : IAsyncDisposable
     }
 
     /// <summary>Polls until <paramref name="condition"/> holds, failing after <paramref name="limit"/>.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what)
+    public static Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan limit, string what) => WaitUntilAsync(condition, limit, () => what);
+
+    /// <summary>Polls until <paramref name="condition"/> holds, failing after <paramref name="limit"/> with the description <paramref name="what"/> gives then.</summary>
+    /// <remarks><paramref name="what"/> is read after each try, so it can report the last answer.</remarks>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan limit, Func<string> what)
     {
         var deadline = DateTime.UtcNow + limit;
         while (!await condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out after {limit.TotalSeconds} s waiting for {what}.");
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out after {limit.TotalSeconds} s waiting for {what()}.");
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
     }
