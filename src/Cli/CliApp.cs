@@ -58,7 +58,7 @@ internal static class CliApp
     private static RootCommand BuildRootCommand(TextWriter output, TextWriter error)
     {
         var file = new Argument<string>("file") { Description = "Matrix Market file: coordinate (real, integer or pattern) or array (real or integer); general, symmetric or skew-symmetric." };
-        var k = new Option<int>("--k") { Description = $"Krylov method: number of leading Ritz values, 1 … {CliLimits.MaxK} (and k + 2 ≤ n).", DefaultValueFactory = _ => 6 };
+        var k = new Option<int>("--k") { Description = $"Krylov method: number of leading Ritz values, 1 … {CliLimits.MaxK}.", DefaultValueFactory = _ => 6 };
         var horizon = new Option<int>("--horizon") { Description = $"Largest power K of the transient growth max_{{k≤K}} ‖Aᵏ‖, 1 … {CliLimits.MaxHorizon:N0}.", DefaultValueFactory = _ => 50 };
         var dense = new Option<bool>("--dense") { Description = $"Force the dense method, up to n = {CliLimits.MaxDenseDimension:N0} (default: dense when n ≤ {MatrixAnalysis.DenseLimit}, Krylov above). Time grows as n³." };
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object instead of a table." };

@@ -45,11 +45,11 @@ internal static class ReportWriter
             ("n", report.N.ToString(CultureInfo.InvariantCulture)),
             ("method", report.Method),
             ("spectral radius", Finite(report.SpectralRadius)),
-            ("eigenvector condition κ(V)", Format(report.EigenvectorCondition)),
+            ("eigenvector condition κ(V)", Annotated(report.EigenvectorCondition, "defective")),
             ("eigenvectors used", report.RitzCount.ToString(CultureInfo.InvariantCulture)),
             ("transient growth max ‖Aᵏ‖", Finite(report.TransientGrowth)),
             ("  attained at k", report.TransientArgmax.ToString(CultureInfo.InvariantCulture)),
-            ("Kreiss constant", Format(report.KreissConstant)),
+            ("Kreiss constant", Annotated(report.KreissConstant, "ρ ≥ 1")),
             ("numerical abscissa", Finite(report.NumericalAbscissa)),
             ("numerical radius", Finite(report.NumericalRadius)),
             ("matvecs", report.Matvecs.ToString(CultureInfo.InvariantCulture)),
@@ -72,7 +72,10 @@ internal static class ReportWriter
 
     /// <summary>A measure that is finite for every finite matrix: an infinity can only mean it exceeds the double range.</summary>
     private static string Finite(double value) =>
-        double.IsInfinity(value) ? Format(value) + " (beyond the double range)" : Format(value);
+        double.IsInfinity(value) ? $"{Format(value)} (beyond the double range)" : Format(value);
+
+    private static string Annotated(double value, string meaningOfInfinity) =>
+        double.IsPositiveInfinity(value) ? $"{Format(value)} ({meaningOfInfinity})" : Format(value);
 
     private static string Format(double value) =>
         double.IsNaN(value) ? "NaN"

@@ -88,7 +88,10 @@ internal static partial class CliProcess
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        var poller = OperatingSystem.IsLinux() ? Task.Run(() => Poll(process)) : Task.FromResult<(long, TimeSpan?)>((-1, null));
+        // A dedicated thread: pool threads may all be blocked in WaitForExit (Parallel.ForEach), which would delay sampling.
+        (long PeakBytes, TimeSpan? Cpu) polled = (-1, null);
+        var poller = new Thread(() => polled = OperatingSystem.IsLinux() ? Poll(process) : (-1, null)) { IsBackground = true };
+        poller.Start();
         if (!process.WaitForExit(Timeout))
         {
             process.Kill(entireProcessTree: true);
@@ -98,8 +101,8 @@ internal static partial class CliProcess
 
         process.WaitForExit();
         var wall = clock.Elapsed;
-        var (polledPeak, cpu) = poller.Result;
-        return new CliRun(process.ExitCode, output.Result, error.Result, wall, cpu, PeakChildResidentBytes(), polledPeak);
+        poller.Join();
+        return new CliRun(process.ExitCode, output.Result, error.Result, wall, polled.Cpu, PeakChildResidentBytes(), polled.PeakBytes);
     }
 
     /// <summary>Reads the child's VmHWM and utime + stime until it exits.</summary>

@@ -107,6 +107,7 @@ public sealed class DegenerateMatrixTests : IDisposable
         var (code, output, _) = Run("analyze", path);
         Assert.Equal(0, code);
         Assert.Contains("Infinity (beyond the double range)", output, StringComparison.Ordinal);
+        Assert.Contains("Infinity (ρ ≥ 1)", output, StringComparison.Ordinal);
     }
 
     [Fact]
