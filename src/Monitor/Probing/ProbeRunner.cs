@@ -11,7 +11,13 @@ internal interface IProbeRunner : IDisposable
 
     ILearningRateController? LearningRates { get; }
 
-    ProbeResult Run(long step, TimeProvider time, long startedTimestamp, CancellationToken cancellationToken);
+    /// <summary>Runs one probe.</summary>
+    /// <param name="step">The step it runs after.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="startedTimestamp">When it began (for its duration).</param>
+    /// <param name="cancellationReason">Says why the token was cancelled (the failure reason of a cancelled probe).</param>
+    /// <param name="cancellationToken">Cancelled past the timeout or on disposal; checked between stages and before every operator application.</param>
+    ProbeResult Run(long step, TimeProvider time, long startedTimestamp, Func<string> cancellationReason, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -42,7 +48,7 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
 
     public ILearningRateController? LearningRates => _target.LearningRates;
 
-    public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, CancellationToken cancellationToken)
+    public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, Func<string> cancellationReason, CancellationToken cancellationToken)
     {
         ProbeFrame<TVec>? frame = null;
         try
@@ -56,9 +62,11 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
                 Log.OptimizerUnsupported(_logger, context.OptimizerUnavailableReason ?? "the optimizer is not one the monitor can linearize");
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             frame.Prepare();
             foreach (var stage in _stages)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (stage.Applies(frame) && frame.Remaining >= stage.MinimumHvps(frame))
                 {
                     string? problem = stage.Run(frame, new StageBudget(frame.Remaining), cancellationToken);
@@ -71,9 +79,14 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
 
             return Succeeded(step, frame, time, startedTimestamp);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return Failed(step, frame, "cancelled (probe timeout or monitor disposal)", time, startedTimestamp);
+            return Failed(step, frame, cancellationReason(), time, startedTimestamp);
+        }
+        catch (ProbeTargetException ex)
+        {
+            // The target's own words: what is wrong and what to do.
+            return Failed(step, frame, ex.Message, time, startedTimestamp);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
