@@ -166,32 +166,7 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
         {
             using (torch.enable_grad())
             {
-                // ⟨g, v⟩ = Σᵢ ⟨gᵢ, vᵢ⟩, one small dot per parameter (no concatenated copy of g is made).
-                for (int i = 0; i < _gradients.Length; i++)
-                {
-                    var g = _gradients[i];
-                    if (g is null || !g.requires_grad)
-                    {
-                        // No gradient, or one that is constant in θ: it contributes nothing to ∇⟨g, v⟩.
-                        continue;
-                    }
-
-                    using var flatG = g.reshape(-1);
-                    using var slice = x.narrow(0, _view.Offsets[i], _view.Lengths[i]);
-                    var term = flatG.dot(slice);
-                    if (inner is null)
-                    {
-                        inner = term;
-                    }
-                    else
-                    {
-                        var sum = inner.add(term);
-                        inner.Dispose();
-                        term.Dispose();
-                        inner = sum;
-                    }
-                }
-
+                inner = InnerProduct(x);
                 if (inner is null || !inner.requires_grad)
                 {
                     // The gradient does not depend on θ: the Hessian is zero.
@@ -200,31 +175,69 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
                     return;
                 }
 
-                var products = torch.autograd.grad(
-                    new[] { inner },
-                    _view.Parameters.Cast<Tensor>().ToArray(),
-                    retain_graph: true,
-                    create_graph: false,
-                    allow_unused: true);
-                try
-                {
-                    _view.Gather(products.ToArray(), y);
-                }
-                finally
-                {
-                    foreach (var product in products)
-                    {
-                        if (product is not null && !product.IsInvalid)
-                        {
-                            product.Dispose();
-                        }
-                    }
-                }
+                Differentiate(inner, y);
             }
         }
         finally
         {
             inner?.Dispose();
+        }
+    }
+
+    /// <summary>⟨g, v⟩ = Σᵢ ⟨gᵢ, vᵢ⟩, one small dot per parameter (no concatenated copy of g is made); null when no gradient depends on θ.</summary>
+    private Tensor? InnerProduct(Tensor x)
+    {
+        Tensor? inner = null;
+        for (int i = 0; i < _gradients.Length; i++)
+        {
+            var g = _gradients[i];
+            if (g is null || !g.requires_grad)
+            {
+                // No gradient, or one that is constant in θ: it contributes nothing to ∇⟨g, v⟩.
+                continue;
+            }
+
+            using var flatG = g.reshape(-1);
+            using var slice = x.narrow(0, _view.Offsets[i], _view.Lengths[i]);
+            var term = flatG.dot(slice);
+            if (inner is null)
+            {
+                inner = term;
+            }
+            else
+            {
+                var sum = inner.add(term);
+                inner.Dispose();
+                term.Dispose();
+                inner = sum;
+            }
+        }
+
+        return inner;
+    }
+
+    /// <summary><c>y ← ∇⟨g, v⟩ = H·v</c> (the first-order graph is retained for the next product).</summary>
+    private void Differentiate(Tensor inner, Tensor y)
+    {
+        var products = torch.autograd.grad(
+            new[] { inner },
+            _view.Parameters.Cast<Tensor>().ToArray(),
+            retain_graph: true,
+            create_graph: false,
+            allow_unused: true);
+        try
+        {
+            _view.Gather(products.ToArray(), y);
+        }
+        finally
+        {
+            foreach (var product in products)
+            {
+                if (product is not null && !product.IsInvalid)
+                {
+                    product.Dispose();
+                }
+            }
         }
     }
 
