@@ -218,6 +218,7 @@ public class MonitorMisuseTests
         var stopwatch = Stopwatch.StartNew();
         monitor.Dispose();
         stopwatch.Stop();
+        TestContext.Current.TestOutputHelper?.WriteLine($"Dispose returned after {stopwatch.Elapsed.TotalSeconds:F3} s");
 
         // Dispose waits at most about 0.1 s for the probe, then leaves the release to the training thread. Before, it
         // blocked until the 3 s call returned. The bound is generous for a loaded machine (this is not a benchmark).
