@@ -33,12 +33,17 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
     private readonly IProbeTarget<TVec> _target;
     private readonly StabilityMonitorOptions _options;
     private readonly ILogger _logger;
-    private readonly ProbeStage<TVec>[] _stages = ProbeStages.Default<TVec>();
+    private readonly ProbeStage<TVec>[] _stages;
     private bool _unsupportedLogged;
     private int _probes;
 
-    public ProbeRunner(IProbeTarget<TVec> target, StabilityMonitorOptions options, ILogger logger)
+    /// <param name="target">The model and optimizer.</param>
+    /// <param name="options">Validated options.</param>
+    /// <param name="logger">Where the one-time "optimizer unsupported" line goes.</param>
+    /// <param name="stages">The stages in order; null for <see cref="ProbeStages.Default{TVec}"/>. The runner owns and disposes them.</param>
+    public ProbeRunner(IProbeTarget<TVec> target, StabilityMonitorOptions options, ILogger logger, IEnumerable<ProbeStage<TVec>>? stages = null)
     {
+        _stages = stages?.ToArray() ?? ProbeStages.Default<TVec>();
         _target = target;
         _options = options;
         _logger = logger;
