@@ -53,6 +53,10 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
 
     public ILearningRateController? LearningRates => _target.LearningRates;
 
+    /// <summary>Runs one probe; a cancelled one fails with a generic reason (the monitor passes its own, see <see cref="IProbeRunner.Run"/>).</summary>
+    public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, CancellationToken cancellationToken) =>
+        Run(step, time, startedTimestamp, static () => "cancelled (probe timeout or monitor disposal)", cancellationToken);
+
     public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, Func<string> cancellationReason, CancellationToken cancellationToken)
     {
         ProbeFrame<TVec>? frame = null;
