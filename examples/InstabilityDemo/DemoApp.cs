@@ -31,6 +31,9 @@ internal static class DemoApp
     /// <summary>Exit code of success.</summary>
     public const int Success = 0;
 
+    /// <summary>Exit code when a run failed.</summary>
+    public const int Failure = 1;
+
     /// <summary>Exit code of a bad option or an unusable output folder.</summary>
     public const int UsageError = 2;
 
@@ -51,7 +54,8 @@ internal static class DemoApp
     /// <param name="output">Where plain progress lines and results go.</param>
     /// <param name="error">Where errors and usage go.</param>
     /// <param name="liveConsole">A terminal console for the live view, or null for plain lines.</param>
-    public static int Run(string[] args, TextWriter output, TextWriter error, IAnsiConsole? liveConsole = null)
+    /// <param name="cancellationToken">Stops training (no report) or ends <c>--hold</c> early; Ctrl+C does the same.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, IAnsiConsole? liveConsole = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
@@ -120,7 +124,7 @@ internal static class DemoApp
                 result.GetValue(jobs));
             return Task.FromResult(Execute(settings, output, error, liveConsole, cancellationToken));
         });
-        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken).GetAwaiter().GetResult();
     }
 
     /// <summary>Trains, reports and writes the artifacts for validated settings.</summary>
@@ -149,6 +153,7 @@ internal static class DemoApp
 
         var data = new WorkloadData();
         var results = new DemoRunResult?[settings.Runs.Count];
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
         RunView view = liveConsole is null ? new PlainRunView(output) : new LiveRunView(liveConsole, output);
         view.Execute(settings, () =>
         {
@@ -158,7 +163,15 @@ internal static class DemoApp
                 int index;
                 while (!cancellationToken.IsCancellationRequested && (index = Interlocked.Increment(ref next)) < settings.Runs.Count)
                 {
-                    results[index] = Train(settings, index, view, data, meters, cancellationToken);
+                    try
+                    {
+                        results[index] = Train(settings, index, view, data, meters, cancellationToken);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // A run that fails (a libtorch error, say) is reported; the other runs go on.
+                        failures.Enqueue($"run {settings.Runs[index].Id} failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+                    }
                 }
             }
 
@@ -173,6 +186,17 @@ internal static class DemoApp
                 worker.Join();
             }
         });
+
+        if (!failures.IsEmpty)
+        {
+            foreach (string failure in failures)
+            {
+                error.WriteLine($"error: {failure}");
+            }
+
+            error.WriteLine("No report written.");
+            return Failure;
+        }
 
         if (cancellationToken.IsCancellationRequested || results.Any(r => r is null))
         {
