@@ -38,6 +38,11 @@ public sealed class CharGpt : nn.Module<Tensor, Tensor>
     private readonly LayerNorm final;
     private readonly Linear head;
 
+    // 0, 1, …, context − 1: a buffer made once. torch.arange(long) at every forward would convert its bounds to
+    // Scalar objects that nothing disposes; TorchSharp frees those in finalizers, which can race with the native call
+    // that still uses them (seen once as a corrupted Scalar in a two-thread demo run), so the hot path creates none.
+    private readonly Tensor positions;
+
     /// <summary>Creates the model with fresh weights from torch's global generator (seed it first).</summary>
     /// <param name="config">Its size.</param>
     public CharGpt(GptConfig config)
@@ -51,6 +56,7 @@ public sealed class CharGpt : nn.Module<Tensor, Tensor>
         blocks = nn.ModuleList([.. Enumerable.Range(0, config.Layers).Select(i => new TransformerBlock($"block{i}", config))]);
         final = nn.LayerNorm(config.ModelWidth);
         head = nn.Linear(config.ModelWidth, config.VocabularySize);
+        positions = torch.arange(0, config.Context, 1, dtype: ScalarType.Int64);
         RegisterComponents();
 
         using var noGrad = torch.no_grad();
@@ -86,8 +92,7 @@ public sealed class CharGpt : nn.Module<Tensor, Tensor>
         }
 
         using var scope = torch.NewDisposeScope();
-        var positions = torch.arange(length, dtype: ScalarType.Int64, device: input.device);
-        var x = token.forward(input) + position.forward(positions);
+        var x = token.forward(input) + position.forward(positions[..(int)length]);
         foreach (var block in blocks)
         {
             x = block.forward(x);
@@ -137,13 +142,15 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
     private readonly Linear output;
     private readonly Tensor mask;
     private readonly int _heads;
-    private readonly double _scale;
+
+    // 1/√d_head as a Scalar owned by the module (disposed with it), not one made per call: see CharGpt.positions.
+    private readonly Scalar _scale;
 
     public CausalSelfAttention(GptConfig config)
         : base(nameof(CausalSelfAttention))
     {
         _heads = config.Heads;
-        _scale = 1 / Math.Sqrt(config.ModelWidth / config.Heads);
+        _scale = (1 / Math.Sqrt(config.ModelWidth / config.Heads)).ToScalar();
         queryKeyValue = nn.Linear(config.ModelWidth, 3 * config.ModelWidth);
         output = nn.Linear(config.ModelWidth, config.ModelWidth);
 
@@ -163,10 +170,20 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         var query = qkv[0];
         var key = qkv[1];
         var value = qkv[2];
-        var scores = (query.matmul(key.transpose(-2, -1)) * _scale) + mask[..(int)length, ..(int)length];
+        var scores = query.matmul(key.transpose(-2, -1)).mul_(_scale).add_(mask[..(int)length, ..(int)length]);
         var mixed = scores.softmax(-1).matmul(value);
         var merged = mixed.transpose(1, 2).reshape(batch, length, width);
         return output.forward(merged).MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _scale.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }
 
