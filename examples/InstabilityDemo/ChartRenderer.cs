@@ -8,7 +8,8 @@ namespace SpectralMonitor.Examples.InstabilityDemo;
 /// <param name="Label">Legend text.</param>
 /// <param name="Points">(step, value) pairs; non-finite values (and non-positive ones on a log axis) are left out.</param>
 /// <param name="Faint">Drawn thin and light (a noisy raw series under its smoothed one).</param>
-internal sealed record ChartSeries(string Label, IReadOnlyList<(double Step, double Value)> Points, bool Faint = false);
+/// <param name="Color">A hex color (#RRGGBB, upper case, none of the marker colors), or null for the palette's.</param>
+internal sealed record ChartSeries(string Label, IReadOnlyList<(double Step, double Value)> Points, bool Faint = false, string? Color = null);
 
 /// <summary>A vertical event line: an alert onset, a backoff or a spike onset.</summary>
 /// <param name="Step">Where.</param>
@@ -82,7 +83,7 @@ internal static partial class ChartRenderer
         for (int i = 0; i < series.Count; i++)
         {
             var drawn = series[i].Points.Where(p => double.IsFinite(p.Value) && (!log || p.Value > 0)).ToArray();
-            string hex = series[i].Faint ? "#A9B4C8" : Palette[i % Palette.Length];
+            string hex = series[i].Color ?? (series[i].Faint ? "#A9B4C8" : Palette[i % Palette.Length]);
             colors.Add(hex);
             if (drawn.Length == 0)
             {

@@ -210,14 +210,16 @@ internal static class DemoApp
         string summaryPath = Path.Combine(folder, "summary.json");
         string reportPath = Path.Combine(folder, "report.html");
         output.WriteLine("Rendering the report ...");
+        var rendering = Stopwatch.StartNew();
         AtomicFile.WriteAllText(summaryPath, SummaryWriter.ToJson(report));
         AtomicFile.WriteAllText(reportPath, HtmlReportWriter.ToHtml(report));
+        output.WriteLine(FormattableString.Invariant($"Rendered in {rendering.Elapsed.TotalSeconds:F1} s."));
 
         output.WriteLine();
         output.Write(SummaryWriter.ToText(report));
         output.WriteLine($"Wrote {reportPath}");
         output.WriteLine($"Wrote {summaryPath}");
-        output.WriteLine(FormattableString.Invariant($"Total time {stopwatch.Elapsed.TotalSeconds:F1} s."));
+        output.WriteLine(FormattableString.Invariant($"Total time {stopwatch.Elapsed.TotalSeconds:F1} s (training {report.Elapsed.TotalSeconds:F1} s)."));
 
         if (telemetry is not null && settings.HoldSeconds > 0)
         {

@@ -45,13 +45,14 @@ internal static class HtmlReportWriter
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">TorchSharp, float32 on the CPU, one torch thread per run, {s.Jobs} run(s) at a time. Seed {s.Seed}, {(s.Quick ? "quick" : "full")} run, training wall time {report.Elapsed.TotalSeconds:F1} s. The monitor is attached with <code>optimizer.AttachSpectralMonitor(model, probeLoss: …)</code> and its default rules ({Escape(string.Join(", ", DefaultRules.All.Select(r => r.Name)))}) and estimators, a probe every N steps as listed (halved while an indicator rises), no overhead budget stretching. Spikes: {Escape(LossSpikes.Describe())}.</p>\n");
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"legend\">Event lines on every chart: <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("warning")}\"></span>warning alert <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("critical")}\"></span>critical alert <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("backoff")}\"></span>learning-rate backoff <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("spike")}\"></span>loss spike onset; grey horizontal lines are thresholds.</p>\n");
 
+        int chart = 0;
         AppendRunTable(html, report);
+        AppendOverview(html, report, ref chart);
         AppendInvariants(html, report);
         AppendAlarms(html, report);
         AppendCost(html, report);
         AppendComparisons(html, report);
 
-        int chart = 0;
         foreach (var result in report.Results)
         {
             AppendRun(html, result, ref chart);
@@ -72,6 +73,50 @@ internal static class HtmlReportWriter
 
         html.Append(CultureInfo.InvariantCulture, $"</table>\n<p class=\"note\">Warned = first spike − the last alert onset within the {DemoRunResult.WarningHorizon} steps before it (– when no alert was raised in that window).</p>\n");
     }
+
+    private static void AppendOverview(StringBuilder html, DemoReport report, ref int chart)
+    {
+        var groups = report.Results.GroupBy(r => r.Definition.Group).ToArray();
+        html.Append("<h2>Overview</h2>\n<p class=\"note\">Per group: the 10-step mean loss of each run (grey lines: spike onsets), the sharpness against its stability edge at every probe (grey lines: the rules' thresholds 0.9 and 1), and the alert level in force (0 OK, 1 warning, 2 critical).</p>\n<div class=\"charts\">\n");
+        foreach (var group in groups)
+        {
+            var runs = group.ToArray();
+            double maxStep = Math.Max(runs.Max(r => r.Steps) - 1, 1);
+            var spikes = runs.SelectMany(r => r.SpikeOnsets.Select(s => new ChartMarker(s, "spike", $"{r.Definition.Id}: spike at step {s}"))).ToList();
+            AppendChart(html, ref chart, $"{group.Key}: 10-step mean loss", [.. runs.Select(r => new ChartSeries(r.Definition.Id, MovingMean(r.Trace.Losses, LossSpikes.DefaultWindow), Color: RoleColor(r.Definition.Role)))], [], spikes, maxStep);
+            AppendChart(html, ref chart, $"{group.Key}: sharpness / edge", [.. runs.Select(r => new ChartSeries(r.Definition.Id, r.Series(Indicators.SharpnessToEdge), Color: RoleColor(r.Definition.Role)))], [0.9, 1], [], maxStep);
+            AppendChart(html, ref chart, $"{group.Key}: alert level in force", [.. runs.Select(r => new ChartSeries(r.Definition.Id, LevelSeries(r), Color: RoleColor(r.Definition.Role)))], [], [], maxStep);
+        }
+
+        html.Append("</div>\n");
+    }
+
+    private static (double, double)[] LevelSeries(DemoRunResult result)
+    {
+        // A step function: one point where the level changes and one at the end (and at the start).
+        var points = new List<(double, double)> { (0, 0) };
+        double current = 0;
+        foreach (long step in result.Trace.AlertChanges.Select(a => a.Step).Distinct())
+        {
+            double level = (double)result.LevelAt(step);
+            if (level != current)
+            {
+                points.Add((step, current));
+                points.Add((step, level));
+                current = level;
+            }
+        }
+
+        points.Add((Math.Max(result.Trace.Losses.Count - 1, 1), current));
+        return [.. points];
+    }
+
+    private static string RoleColor(RunRole role) => role switch
+    {
+        RunRole.Stable => "#009E73",
+        RunRole.Unstable => "#D55E00",
+        _ => "#56B4E9",
+    };
 
     private static void AppendInvariants(StringBuilder html, DemoReport report)
     {
