@@ -63,7 +63,7 @@ internal static class DemoApp
 
         int defaultJobs = Math.Clamp(Environment.ProcessorCount, 1, 2);
         var seed = new Option<int>("--seed") { Description = $"Seed of the initial weights, batch order and probe batch (the runs were tuned for {DemoCatalog.DefaultSeed}).", DefaultValueFactory = _ => DemoCatalog.DefaultSeed };
-        var steps = new Option<int?>("--steps") { Description = $"Steps of every run (default {DemoCatalog.GptFullSteps}, or {DemoCatalog.GptQuickSteps} with --quick)." };
+        var steps = new Option<int?>("--steps") { Description = $"Steps of every run (default {DemoCatalog.GptFullSteps}; with --quick {DemoCatalog.GptQuickSteps} for the GPT, {DemoCatalog.CnnQuickSteps} for the CNN)." };
         var outputFolder = new Option<string>("--output") { Description = "Folder for report.html and summary.json.", DefaultValueFactory = _ => "artifacts" };
         var runs = new Option<string[]>("--runs")
         {

@@ -121,13 +121,13 @@ internal static class DemoCatalog
     public const int GptFullSteps = 600;
 
     /// <summary>Steps of a quick GPT run.</summary>
-    public const int GptQuickSteps = 260;
+    public const int GptQuickSteps = 220;
 
     /// <summary>Steps of a full CNN run.</summary>
     public const int CnnFullSteps = 600;
 
     /// <summary>Steps of a quick CNN run.</summary>
-    public const int CnnQuickSteps = 260;
+    public const int CnnQuickSteps = 200;
 
     /// <summary>Every run, in the order they are started.</summary>
     public static IReadOnlyList<DemoRunDefinition> All { get; } =
