@@ -301,6 +301,7 @@ internal sealed class LiveRunView(IAnsiConsole console, TextWriter output) : Run
         });
 
         var events = new Rows(_events.Count == 0 ? [new Markup("[grey]no alert yet[/]")] : _events.Select(e => (IRenderable)new Markup(e)));
-        return new Rows(runs, readings, new Panel(events).Header("alerts and backoffs").Border(BoxBorder.Rounded));
+        var panel = new Panel(events).Header("alerts and backoffs").Border(BoxBorder.Rounded);
+        return shown.Length > 0 ? new Rows(runs, readings, panel) : new Rows(runs, panel);
     }
 }
