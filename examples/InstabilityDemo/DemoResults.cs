@@ -49,57 +49,20 @@ internal sealed record DemoRunResult(DemoRunDefinition Definition, int Steps, Ru
     /// <summary>First spike minus <see cref="WarningStep"/> (steps of warning), when both exist.</summary>
     public long? LeadSteps => FirstSpikeStep is int s && WarningStep is long w ? s - w : null;
 
-    /// <summary>Whether an alert was in force (raised and not yet lowered back to OK) at the first spike.</summary>
+    /// <summary>Whether an alert was in force (the monitor's level above OK) after the step before the first spike.</summary>
     public bool AlertActiveAtFirstSpike => FirstSpikeStep is int spike && LevelAt(spike - 1) > AlertLevel.Ok;
 
-    /// <summary>Steps with at least one alert in force, over steps run.</summary>
-    public double AlarmTimeFraction
-    {
-        get
-        {
-            int steps = Trace.Losses.Count;
-            if (steps == 0)
-            {
-                return 0;
-            }
-
-            int on = 0;
-            var levels = new Dictionary<string, AlertLevel>(StringComparer.Ordinal);
-            int next = 0;
-            var changes = Trace.AlertChanges;
-            for (int t = 0; t < steps; t++)
-            {
-                while (next < changes.Count && changes[next].Step <= t)
-                {
-                    levels[changes[next].Rule] = changes[next].Level;
-                    next++;
-                }
-
-                if (levels.Values.Any(l => l > AlertLevel.Ok))
-                {
-                    on++;
-                }
-            }
-
-            return (double)on / steps;
-        }
-    }
+    /// <summary>Steps after which some alert was in force, over steps run.</summary>
+    public double AlarmTimeFraction =>
+        Trace.AlertLevels.Count == 0 ? 0 : (double)Trace.AlertLevels.Count(l => l > AlertLevel.Ok) / Trace.AlertLevels.Count;
 
     /// <summary>Every probe indicator name measured in this run, sorted.</summary>
     public IReadOnlyList<string> IndicatorNames =>
         [.. Trace.Probes.Where(p => p.Status == ProbeStatus.Succeeded).SelectMany(p => p.Indicators.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
-    /// <summary>The highest alert level in force after step <paramref name="step"/>'s changes.</summary>
-    public AlertLevel LevelAt(long step)
-    {
-        var levels = new Dictionary<string, AlertLevel>(StringComparer.Ordinal);
-        foreach (var change in Trace.AlertChanges.TakeWhile(c => c.Step <= step))
-        {
-            levels[change.Rule] = change.Level;
-        }
-
-        return levels.Count == 0 ? AlertLevel.Ok : levels.Values.Max();
-    }
+    /// <summary>The monitor's highest alert level after step <paramref name="step"/> (OK outside the run).</summary>
+    public AlertLevel LevelAt(long step) =>
+        step >= 0 && step < Trace.AlertLevels.Count ? Trace.AlertLevels[(int)step] : AlertLevel.Ok;
 
     /// <summary>The series (step, value) of a probe indicator over successful probes.</summary>
     /// <param name="indicator">The indicator's name (<see cref="Indicators"/>).</param>

@@ -93,21 +93,23 @@ internal static class HtmlReportWriter
 
     private static (double, double)[] LevelSeries(DemoRunResult result)
     {
-        // A step function: one point where the level changes and one at the end (and at the start).
-        var points = new List<(double, double)> { (0, 0) };
-        double current = 0;
-        foreach (long step in result.Trace.AlertChanges.Select(a => a.Step).Distinct())
+        // A step function from the per-step level: a point at the start, two where the level changes, one at the end.
+        var levels = result.Trace.AlertLevels;
+        var points = new List<(double, double)>();
+        for (int t = 0; t < levels.Count; t++)
         {
-            double level = (double)result.LevelAt(step);
-            if (level != current)
+            double level = (double)levels[t];
+            if (t == 0 || t == levels.Count - 1)
             {
-                points.Add((step, current));
-                points.Add((step, level));
-                current = level;
+                points.Add((t, level));
+            }
+            else if (levels[t] != levels[t - 1])
+            {
+                points.Add((t, (double)levels[t - 1]));
+                points.Add((t, level));
             }
         }
 
-        points.Add((Math.Max(result.Trace.Losses.Count - 1, 1), current));
         return [.. points];
     }
 

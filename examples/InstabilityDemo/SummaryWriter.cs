@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using SpectralMonitor.Examples.Workloads;
+using SpectralMonitor.Rules;
 
 namespace SpectralMonitor.Examples.InstabilityDemo;
 
@@ -152,6 +153,22 @@ internal static class SummaryWriter
             WriteNumber(writer, "value", alert.Value);
             WriteNumber(writer, "threshold", alert.Threshold);
             writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        // The monitor's level after each step, as [step, level] wherever it changes (0 OK, 1 warning, 2 critical; the
+        // level before the first entry is 0). Unlike the alert events, it includes rises within a rule's cooldown.
+        writer.WriteStartArray("alertLevelChanges");
+        var levels = t.AlertLevels;
+        for (int step = 0; step < levels.Count; step++)
+        {
+            if (levels[step] != (step == 0 ? AlertLevel.Ok : levels[step - 1]))
+            {
+                writer.WriteStartArray();
+                writer.WriteNumberValue(step);
+                writer.WriteNumberValue((int)levels[step]);
+                writer.WriteEndArray();
+            }
         }
 
         writer.WriteEndArray();

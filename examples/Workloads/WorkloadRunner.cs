@@ -48,7 +48,10 @@ public readonly record struct StepReport(
 /// <param name="LearningRates">Learning rate each step's update used.</param>
 /// <param name="GradientNorms">Gradient norm per step.</param>
 /// <param name="Probes">Every probe, in order.</param>
-/// <param name="AlertChanges">Every alert raised or lowered, in order.</param>
+/// <param name="AlertChanges">Every alert raised or lowered, in order, as the monitor's events report them.</param>
+/// <param name="AlertLevels">The monitor's highest alert level after each step (empty when unmonitored). Not
+/// derivable from <paramref name="AlertChanges"/>: a rule that rises again within its cooldown changes its level
+/// without raising an event.</param>
 /// <param name="Diverged">The loss became non-finite (the run stopped there).</param>
 /// <param name="Cancelled">The run was cancelled before its last step.</param>
 /// <param name="Elapsed">Wall time of the training loop, probes included.</param>
@@ -61,6 +64,7 @@ public sealed record RunTrace(
     IReadOnlyList<double> GradientNorms,
     IReadOnlyList<ProbeResult> Probes,
     IReadOnlyList<StabilityAlert> AlertChanges,
+    IReadOnlyList<AlertLevel> AlertLevels,
     bool Diverged,
     bool Cancelled,
     TimeSpan Elapsed,
@@ -162,6 +166,7 @@ public static class WorkloadRunner
         var losses = new List<double>(spec.Steps);
         var rates = new List<double>(spec.Steps);
         var norms = new List<double>(spec.Steps);
+        var levels = new List<AlertLevel>(monitor is null ? 0 : spec.Steps);
         var probeTime = TimeSpan.Zero;
         bool diverged = false;
         var total = Stopwatch.StartNew();
@@ -197,6 +202,11 @@ public static class WorkloadRunner
             }
 
             alerts.AddRange(stepAlerts);
+            if (monitor is not null)
+            {
+                levels.Add(monitor.Level);
+            }
+
             losses.Add(loss);
             rates.Add(rate);
             norms.Add(gradientNorm);
@@ -208,7 +218,7 @@ public static class WorkloadRunner
             }
         }
 
-        return new RunTrace(spec, parameterCount, losses, rates, norms, probes, alerts, diverged, !diverged && step < spec.Steps, total.Elapsed, probeTime);
+        return new RunTrace(spec, parameterCount, losses, rates, norms, probes, alerts, levels, diverged, !diverged && step < spec.Steps, total.Elapsed, probeTime);
     }
 
     /// <summary>Creates the model and the batch source of a spec (weights from torch's global generator).</summary>

@@ -16,7 +16,7 @@ public sealed class SummaryTests(QuickRun run)
         "id", "group", "role", "model", "parameters", "optimizer", "learningRate", "warmupSteps", "batchSize", "backoff", "steps", "stepsRun",
         "diverged", "spikes", "spikeSteps", "firstSpikeStep", "firstAlertStep", "warningStep", "leadSteps", "alertActiveAtFirstSpike",
         "alarmTimeFraction", "finalLoss", "minLearningRate", "probeInterval", "probeBatchSize", "probes", "failedProbes", "hessianVectorProducts",
-        "elapsedSeconds", "probeSeconds", "meanStepMilliseconds", "meanProbeMilliseconds", "alerts", "backoffs", "indicators",
+        "elapsedSeconds", "probeSeconds", "meanStepMilliseconds", "meanProbeMilliseconds", "alerts", "alertLevelChanges", "backoffs", "indicators",
     ];
 
     private JsonElement Summary()
@@ -165,21 +165,41 @@ public sealed class SummaryTests(QuickRun run)
             Assert.Equal(warning, NullableInt(r, "warningStep"));
             Assert.Equal(spike is int s2 && warning is int w ? s2 - w : null, NullableInt(r, "leadSteps"));
 
-            // Alarm time recomputed from the raised/lowered list: steps with some rule above OK.
+            // The monitor's level per step, from its change list: the alarm time is the share of steps above OK.
             int steps = r.GetProperty("stepsRun").GetInt32();
-            var levels = new Dictionary<string, int>();
-            int on = 0, next = 0;
+            var level = new int[steps];
+            foreach (var change in r.GetProperty("alertLevelChanges").EnumerateArray())
+            {
+                int from = change[0].GetInt32();
+                Array.Fill(level, change[1].GetInt32(), from, steps - from);
+            }
+
+            int on = level.Count(l => l > 0);
+            Assert.Equal(Math.Round((double)on / steps, 4), r.GetProperty("alarmTimeFraction").GetDouble());
+            Assert.Equal(spike is int s3 && s3 > 0 && level[s3 - 1] > 0, r.GetProperty("alertActiveAtFirstSpike").GetBoolean());
+
+            // Every raised alert shows in the level at its step (the level is the highest over the rules).
+            foreach (var alert in alerts.Where(a => a.GetProperty("raised").GetBoolean()))
+            {
+                int step = alert.GetProperty("step").GetInt32();
+                Assert.True(level[step] >= Rank(alert.GetProperty("level").GetString()!), $"{id}: {alert} but level {level[step]}");
+            }
+
+            // The raised/lowered events alone give a lower bound: a rule that rises again within its cooldown
+            // changes its level without an event, but every event's level is real.
+            var rules = new Dictionary<string, int>();
+            int byEvents = 0, next = 0;
             for (int t = 0; t < steps; t++)
             {
                 for (; next < alerts.Length && alerts[next].GetProperty("step").GetInt32() <= t; next++)
                 {
-                    levels[alerts[next].GetProperty("rule").GetString()!] = Rank(alerts[next].GetProperty("level").GetString()!);
+                    rules[alerts[next].GetProperty("rule").GetString()!] = Rank(alerts[next].GetProperty("level").GetString()!);
                 }
 
-                on += levels.Values.Any(l => l > 0) ? 1 : 0;
+                byEvents += rules.Values.Any(l => l > 0) && level[t] == 0 ? 1 : 0;
             }
 
-            Assert.Equal(Math.Round((double)on / steps, 4), r.GetProperty("alarmTimeFraction").GetDouble());
+            Assert.True(byEvents == 0, $"{id}: {byEvents} steps where an event said 'in force' but the monitor's level was OK");
             Assert.True(raised.Length == 0 || on > 0, $"{id}: alerts raised but never in force");
         }
     }

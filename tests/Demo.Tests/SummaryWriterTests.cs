@@ -9,7 +9,7 @@ public sealed class SummaryWriterTests
         new(
             definition,
             losses.Length,
-            new RunTrace(definition.ToSpec(1, losses.Length), 1000, losses, [.. losses.Select(_ => definition.LearningRate)], [.. losses.Select(_ => 1.0)], probes, [], diverged, Cancelled: false, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(0.5)),
+            new RunTrace(definition.ToSpec(1, losses.Length), 1000, losses, [.. losses.Select(_ => definition.LearningRate)], [.. losses.Select(_ => 1.0)], probes, [], [], diverged, Cancelled: false, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(0.5)),
             []);
 
     private static ProbeResult Probe(long step, double sharpnessToEdge) =>
