@@ -11,8 +11,12 @@ public enum RandomKind
 }
 
 /// <summary>
-/// The vector operations a Krylov method needs, and nothing more. A backend (CPU spans, device tensors)
-/// implements this once; every solver in this library is written against it.
+/// The vector operations a Krylov method needs, and nothing more (KrylovKit's minimal vector interface): create,
+/// release, random fill, clear, inner product, norm, axpy, scale, copy, and a basis for the bulk Gram–Schmidt
+/// operations. A backend (CPU spans, device tensors) implements this once; Lanczos, Arnoldi, stochastic Lanczos
+/// quadrature and the matrix-free non-normality measures are written against it alone (a test runs them on a space
+/// that implements nothing else). The element-wise operations of the optimizers' preconditioners are a separate
+/// interface, <see cref="IElementwiseVectorSpace{TVec}"/>.
 /// </summary>
 /// <remarks>
 /// Vectors are created by the space and belong to it: call <see cref="Release"/> when one is no longer
@@ -47,9 +51,6 @@ public interface IVectorSpace<TVec>
     /// <summary>Euclidean norm ‖x‖₂.</summary>
     double Norm(TVec x);
 
-    /// <summary>The largest absolute entry ‖x‖_∞ (NaN if any entry is NaN).</summary>
-    double MaxAbs(TVec x);
-
     /// <summary><c>y ← α·x + y</c>.</summary>
     void Axpy(double alpha, TVec x, TVec y);
 
@@ -58,6 +59,22 @@ public interface IVectorSpace<TVec>
 
     /// <summary><c>destination ← source</c>.</summary>
     void Copy(TVec source, TVec destination);
+
+    /// <summary>Creates an empty orthonormal-basis container able to hold <paramref name="capacity"/> vectors.</summary>
+    IBasis<TVec> CreateBasis(int capacity);
+}
+
+/// <summary>
+/// The element-wise operations that diagonal preconditioners (Adam, RMSprop) and the optimizers' update operators need
+/// on top of the Krylov operations: products, maxima and square roots entry by entry, and the largest magnitude.
+/// A Hessian whose space implements this can drive the optimizer operators; Krylov methods never need it.
+/// </summary>
+/// <typeparam name="TVec">The backend's vector type.</typeparam>
+public interface IElementwiseVectorSpace<TVec> : IVectorSpace<TVec>
+    where TVec : class
+{
+    /// <summary>The largest absolute entry ‖x‖_∞ (NaN if any entry is NaN).</summary>
+    double MaxAbs(TVec x);
 
     /// <summary><c>destination ← x ⊙ y</c> (elementwise product; <paramref name="destination"/> may alias an input).</summary>
     void Multiply(TVec x, TVec y, TVec destination);
@@ -73,9 +90,6 @@ public interface IVectorSpace<TVec>
     /// (<paramref name="destination"/> may alias <paramref name="x"/>).
     /// </summary>
     void InverseSqrtPlusEpsilon(TVec x, double scale, double epsilon, TVec destination);
-
-    /// <summary>Creates an empty orthonormal-basis container able to hold <paramref name="capacity"/> vectors.</summary>
-    IBasis<TVec> CreateBasis(int capacity);
 }
 
 /// <summary>

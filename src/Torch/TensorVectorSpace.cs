@@ -17,10 +17,10 @@ namespace SpectralMonitor.Torch;
 /// <para>Device memory of a probe: a Krylov solver with dimension <c>k</c> on this backend holds the basis
 /// (<c>k</c> parameter-sized vectors, one stacked tensor, see <see cref="TensorBasis"/>), plus at most four more
 /// parameter-sized vectors at any time (the current vector, the operator output, one temporary inside a Hessian-vector
-/// product, one temporary inside <see cref="TensorBasis.Transform"/>): at most <c>(k + 4)·n</c> elements,
+/// product, one temporary inside <see cref="Basis{TVec}.Transform"/>): at most <c>(k + 4)·n</c> elements,
 /// besides the first-order autograd graph of the probe batch, which the training step needs anyway.</para>
 /// </remarks>
-public sealed class TensorVectorSpace : IVectorSpace<Tensor>
+public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
 {
     /// <summary>Creates the space of flat vectors of length <paramref name="dimension"/>.</summary>
     /// <param name="dimension">Vector length <c>n</c>.</param>

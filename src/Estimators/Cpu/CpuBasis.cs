@@ -8,7 +8,7 @@ namespace SpectralMonitor.Estimators.Cpu;
 /// is read from memory once per call while the block of the operand stays in cache.
 /// </summary>
 /// <typeparam name="T"><see cref="double"/> or <see cref="float"/>.</typeparam>
-public sealed class CpuBasis<T> : IBasis<T[]>
+public sealed class CpuBasis<T> : Basis<T[]>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const int BlockLength = CpuVectorSpace<T>.BlockLength;
@@ -18,55 +18,32 @@ public sealed class CpuBasis<T> : IBasis<T[]>
     /// <summary>Creates an empty basis for vectors of length <paramref name="dimension"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A size is not positive.</exception>
     public CpuBasis(int dimension, int capacity)
+        : base(capacity)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dimension);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         _dimension = dimension;
         _vectors = new T[capacity][];
     }
 
     /// <inheritdoc/>
-    public int Count { get; private set; }
+    protected override T[] VectorAt(int index) => _vectors[index];
 
     /// <inheritdoc/>
-    public int Capacity => _vectors.Length;
-
-    /// <inheritdoc/>
-    public T[] this[int index]
+    protected override void AppendCore(T[] vector, int index)
     {
-        get
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(index);
-            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
-            return _vectors[index];
-        }
-    }
-
-    /// <inheritdoc/>
-    public void Append(T[] vector)
-    {
-        CheckVector(vector);
-        if (Count == Capacity)
-        {
-            throw new InvalidOperationException($"The basis is full (capacity {Capacity}).");
-        }
-
-        var slot = _vectors[Count] ??= new T[_dimension];
+        var slot = _vectors[index] ??= new T[_dimension];
         vector.AsSpan().CopyTo(slot);
-        Count++;
     }
 
     /// <inheritdoc/>
-    public void Project(T[] vector, Span<double> coefficients)
+    protected override void ProjectCore(T[] vector, Span<double> coefficients)
     {
-        CheckVector(vector);
-        CheckCoefficients(coefficients.Length, nameof(coefficients));
         coefficients.Clear();
         for (int start = 0; start < _dimension; start += BlockLength)
         {
             int length = Math.Min(BlockLength, _dimension - start);
             var block = vector.AsSpan(start, length);
-            for (int i = 0; i < Count; i++)
+            for (int i = 0; i < coefficients.Length; i++)
             {
                 coefficients[i] += CpuVectorSpace<T>.DotBlocked(_vectors[i].AsSpan(start, length), block);
             }
@@ -74,15 +51,13 @@ public sealed class CpuBasis<T> : IBasis<T[]>
     }
 
     /// <inheritdoc/>
-    public void SubtractProjection(T[] vector, ReadOnlySpan<double> coefficients)
+    protected override void SubtractProjectionCore(T[] vector, ReadOnlySpan<double> coefficients)
     {
-        CheckVector(vector);
-        CheckCoefficients(coefficients.Length, nameof(coefficients));
         for (int start = 0; start < _dimension; start += BlockLength)
         {
             int length = Math.Min(BlockLength, _dimension - start);
             var block = vector.AsSpan(start, length);
-            for (int i = 0; i < Count; i++)
+            for (int i = 0; i < coefficients.Length; i++)
             {
                 TensorPrimitives.MultiplyAdd<T>(_vectors[i].AsSpan(start, length), T.CreateChecked(-coefficients[i]), block, block);
             }
@@ -90,16 +65,14 @@ public sealed class CpuBasis<T> : IBasis<T[]>
     }
 
     /// <inheritdoc/>
-    public void Combine(ReadOnlySpan<double> coefficients, T[] destination)
+    protected override void CombineCore(ReadOnlySpan<double> coefficients, T[] destination)
     {
-        CheckVector(destination);
-        CheckCoefficients(coefficients.Length, nameof(coefficients));
         Array.Clear(destination);
         for (int start = 0; start < _dimension; start += BlockLength)
         {
             int length = Math.Min(BlockLength, _dimension - start);
             var block = destination.AsSpan(start, length);
-            for (int i = 0; i < Count; i++)
+            for (int i = 0; i < coefficients.Length; i++)
             {
                 TensorPrimitives.MultiplyAdd<T>(_vectors[i].AsSpan(start, length), T.CreateChecked(coefficients[i]), block, block);
             }
@@ -107,21 +80,10 @@ public sealed class CpuBasis<T> : IBasis<T[]>
     }
 
     /// <inheritdoc/>
-    public void Transform(double[,] matrix)
+    protected override void TransformCore(double[,] matrix)
     {
-        ArgumentNullException.ThrowIfNull(matrix);
         int rows = matrix.GetLength(0);
         int newCount = matrix.GetLength(1);
-        if (rows != Count)
-        {
-            throw new ArgumentException($"Transform matrix has {rows} rows; the basis holds {Count} vectors.", nameof(matrix));
-        }
-
-        if (newCount > Count)
-        {
-            throw new ArgumentException($"Transform matrix has {newCount} columns; at most {Count} are allowed.", nameof(matrix));
-        }
-
         var scratch = new T[newCount * BlockLength];
         for (int start = 0; start < _dimension; start += BlockLength)
         {
@@ -145,38 +107,15 @@ public sealed class CpuBasis<T> : IBasis<T[]>
                 scratch.AsSpan(j * BlockLength, length).CopyTo(_vectors[j].AsSpan(start, length));
             }
         }
-
-        Count = newCount;
     }
 
     /// <inheritdoc/>
-    public void Truncate(int count)
+    protected override void CheckVector(T[] vector, string parameterName)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Count);
-        Count = count;
-    }
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        // Managed memory only.
-    }
-
-    private void CheckVector(T[] vector)
-    {
-        ArgumentNullException.ThrowIfNull(vector);
+        ArgumentNullException.ThrowIfNull(vector, parameterName);
         if (vector.Length != _dimension)
         {
-            throw new ArgumentException($"Vector has length {vector.Length}; the basis holds vectors of length {_dimension}.", nameof(vector));
-        }
-    }
-
-    private void CheckCoefficients(int length, string parameterName)
-    {
-        if (length != Count)
-        {
-            throw new ArgumentException($"Expected {Count} coefficients (one per basis vector), got {length}.", parameterName);
+            throw new ArgumentException($"Vector has length {vector.Length}; the basis holds vectors of length {_dimension}.", parameterName);
         }
     }
 }

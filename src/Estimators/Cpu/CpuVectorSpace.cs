@@ -10,7 +10,7 @@ namespace SpectralMonitor.Estimators.Cpu;
 /// <remarks>Reductions of <see cref="float"/> vectors are accumulated per block in single precision and
 /// summed across blocks in double, so their error grows with the block length, not with <c>n</c>.</remarks>
 /// <typeparam name="T"><see cref="double"/> or <see cref="float"/>.</typeparam>
-public sealed class CpuVectorSpace<T> : IVectorSpace<T[]>
+public sealed class CpuVectorSpace<T> : IElementwiseVectorSpace<T[]>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Block length of the cache-blocked bulk operations (elements).</summary>

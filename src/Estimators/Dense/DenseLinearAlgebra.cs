@@ -9,9 +9,6 @@ namespace SpectralMonitor.Estimators.Dense;
 /// </summary>
 internal static class DenseLinearAlgebra
 {
-    /// <summary>Machine epsilon of <see cref="double"/> (2⁻⁵²).</summary>
-    internal const double Epsilon = 2.220446049250313e-16;
-
     /// <summary>Checks that <paramref name="matrix"/> is square, non-empty and finite; returns <c>n</c>.</summary>
     internal static int CheckSquare(double[,] matrix, string parameterName)
     {

@@ -1,34 +1,41 @@
-using MathNet.Numerics.LinearAlgebra;
+using SpectralMonitor.Estimators.Cpu;
+using SpectralMonitor.Estimators.Krylov;
+using SpectralMonitor.Estimators.Operators;
 
 namespace SpectralMonitor.Estimators.Dense;
 
 /// <summary>
-/// Largest eigenvalue of a real symmetric matrix given by its product, by explicitly restarted Lanczos with full
-/// reorthogonalization. Used by the numerical-radius search, which needs <c>λ_max</c> of many nearby symmetric
-/// matrices of size <c>2n</c>: a full MathNet EVD (<c>O(n³)</c> with vectors) per angle would dominate, while this
-/// costs a few dozen <c>O(n²)</c> products and warm-starts from the previous angle's eigenvector.
+/// Largest eigenvalue of many nearby real symmetric matrices given by their products, by the shared Krylov–Schur
+/// restart loop (<see cref="KrylovSchurDriver"/>, thick-restart Lanczos) on CPU vectors. Used by the numerical-radius
+/// search, which needs <c>λ_max</c> of one symmetric matrix of size <c>2n</c> per angle: a full MathNet EVD
+/// (<c>O(n³)</c> with vectors) per angle would dominate, while this costs a few dozen <c>O(n²)</c> products, reuses one
+/// factorization's storage across angles, and warm-starts from the previous angle's Ritz vector.
 /// </summary>
-internal sealed class DenseSymmetricLanczos
+/// <remarks>
+/// The convergence test is absolute, <c>‖M·x − θ·x‖ ≤ 10⁻¹¹·scale</c> with <c>scale ≥ ‖M‖</c> (the floor of
+/// <see cref="SymmetricRitz.Analyze"/>): λ_max may be near zero for some angles, where a relative test would never stop.
+/// </remarks>
+internal sealed class DenseSymmetricLanczos : IDisposable
 {
     private const int MaxRestarts = 50;
-    private readonly int _n;
-    private readonly int _m;
-    private readonly double[][] _basis;
-    private readonly double[] _w;
-    private readonly double[] _start;
+    private const double Tolerance = 1e-11;
+    private const double GenericWeight = 0.1;
+    private readonly CpuVectorSpace<double> _space;
+    private readonly KrylovSchurFactorization<double[]> _factorization;
+    private readonly int _keep;
+    private readonly double[] _previous;
     private readonly double[] _generic;
+    private readonly double[] _start;
+    private Action<double[], double[]> _apply = (_, _) => { };
 
     internal DenseSymmetricLanczos(int dimension)
     {
-        _n = dimension;
-        _m = Math.Min(dimension, 100);
-        _basis = new double[_m + 1][];
-        for (int i = 0; i <= _m; i++)
-        {
-            _basis[i] = new double[dimension];
-        }
-
-        _w = new double[dimension];
+        _space = new CpuVectorSpace<double>(dimension);
+        var op = new DelegateOperator<double[]>(_space, (x, y) => _apply(x, y), isSymmetric: true);
+        int m = Math.Min(dimension, 100);
+        _factorization = new KrylovSchurFactorization<double[]>(op, m, symmetric: true);
+        _keep = KrylovOptionChecks.KeepCount(1, m);
+        _previous = new double[dimension];
         _start = new double[dimension];
         _generic = new double[dimension];
         for (int i = 0; i < dimension; i++)
@@ -36,142 +43,35 @@ internal sealed class DenseSymmetricLanczos
             _generic[i] = 1 + (0.5 * Math.Sin(0.9 * (i + 1)));
         }
 
-        Normalize(_generic);
+        DenseVector.Normalize(_generic);
     }
 
-    /// <summary>λ_max of the symmetric matrix whose product <c>apply(x, y): y ← Mx</c> is given; <paramref name="scale"/> bounds ‖M‖.</summary>
-    internal double LargestEigenvalue(Action<double[], double[]> apply, double scale)
+    /// <summary>
+    /// λ_max of the symmetric matrix whose product <c>apply(x, y): y ← Mx</c> is given; <paramref name="scale"/> bounds
+    /// ‖M‖. Also says whether the Ritz value met the tolerance within the restart cap.
+    /// </summary>
+    internal (double Value, bool Converged) LargestEigenvalue(Action<double[], double[]> apply, double scale)
     {
-        double best = double.NegativeInfinity;
-        for (int restart = 0; restart < MaxRestarts; restart++)
-        {
-            var (value, converged) = Cycle(apply, scale, mixGeneric: restart == 0);
-            best = Math.Max(best, value);
-            if (converged)
-            {
-                break;
-            }
-        }
+        _apply = apply;
 
-        return best;
-    }
-
-    private (double Value, bool Converged) Cycle(Action<double[], double[]> apply, double scale, bool mixGeneric)
-    {
-        var alpha = new double[_m];
-        var beta = new double[_m];
         // The previous Ritz vector (warm start) plus a fixed generic vector: the warm start alone can be an exact
-        // eigenvector of a different eigenvalue (e.g. for a normal matrix every Re(e^{iθ}A) shares eigenvectors),
-        // which would end the Krylov space before it sees the top eigenvalue.
-        // Later restarts of the same call continue from the Ritz vector alone.
-        Copy(_start, _basis[0]);
-        if (mixGeneric)
-        {
-            Axpy(0.1, _generic, _basis[0]);
-        }
-
-        Normalize(_basis[0]);
-        int k = 0;
-        bool invariant = false;
-        for (; k < _m; k++)
-        {
-            apply(_basis[k], _w);
-            // Full reorthogonalization, twice (classical Gram–Schmidt is not enough on its own).
-            for (int pass = 0; pass < 2; pass++)
-            {
-                for (int j = 0; j <= k; j++)
-                {
-                    double c = Dot(_basis[j], _w);
-                    if (j == k)
-                    {
-                        alpha[k] += c;
-                    }
-
-                    Axpy(-c, _basis[j], _w);
-                }
-            }
-
-            double b = Math.Sqrt(Dot(_w, _w));
-            beta[k] = b;
-            if (b <= 1e-14 * scale)
-            {
-                invariant = true;
-                k++;
-                break;
-            }
-
-            if (k + 1 <= _m)
-            {
-                for (int i = 0; i < _n; i++)
-                {
-                    _basis[k + 1][i] = _w[i] / b;
-                }
-            }
-        }
-
-        int size = k;
-        var t = Matrix<double>.Build.Dense(size, size);
-        for (int i = 0; i < size; i++)
-        {
-            t[i, i] = alpha[i];
-            if (i + 1 < size)
-            {
-                t[i, i + 1] = beta[i];
-                t[i + 1, i] = beta[i];
-            }
-        }
-
-        var evd = t.Evd(Symmetricity.Symmetric);
-        int top = 0;
-        for (int i = 1; i < size; i++)
-        {
-            if (evd.EigenValues[i].Real > evd.EigenValues[top].Real)
-            {
-                top = i;
-            }
-        }
-
-        double value = evd.EigenValues[top].Real;
-        var s = evd.EigenVectors.Column(top);
-
-        // Ritz vector: the next cycle's (and the next call's) start.
-        Array.Clear(_start);
-        for (int j = 0; j < size; j++)
-        {
-            Axpy(s[j], _basis[j], _start);
-        }
-
-        double residual = invariant ? 0 : Math.Abs(beta[size - 1] * s[size - 1]);
-        return (value, invariant || size == _n || residual <= 1e-11 * scale);
+        // eigenvector of a different eigenvalue (for a normal matrix every Re(e^{iθ}A) shares eigenvectors), which
+        // would end the Krylov space, converged, before it sees the top eigenvalue.
+        _previous.AsSpan().CopyTo(_start);
+        DenseVector.Axpy(GenericWeight, _generic, _start);
+        _factorization.Initialize(_start);
+        var outcome = KrylovSchurDriver.Run(
+            _factorization,
+            new KrylovSchurLimits(Count: 1, Tolerance, MaxRestarts, MaxApplications: 0, Seed: 0),
+            f => SymmetricRitz.Analyze(f, EigenvalueSelection.LargestAlgebraic, 1, Tolerance, floor: scale),
+            ritz => ritz.KeptVectors(_keep),
+            CancellationToken.None);
+        int top = outcome.Ritz.Order[0];
+        _factorization.CombineBasis(outcome.Ritz.Coordinates(top), _previous);
+        DenseVector.Normalize(_previous);
+        return (outcome.Ritz.Values[top], outcome.Status == ConvergenceStatus.Converged);
     }
 
-    private static double Dot(double[] x, double[] y)
-    {
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            sum += x[i] * y[i];
-        }
-
-        return sum;
-    }
-
-    private static void Axpy(double a, double[] x, double[] y)
-    {
-        for (int i = 0; i < x.Length; i++)
-        {
-            y[i] += a * x[i];
-        }
-    }
-
-    private static void Copy(double[] source, double[] destination) => Array.Copy(source, destination, source.Length);
-
-    private static void Normalize(double[] x)
-    {
-        double norm = Math.Sqrt(Dot(x, x));
-        for (int i = 0; i < x.Length; i++)
-        {
-            x[i] /= norm;
-        }
-    }
+    /// <inheritdoc/>
+    public void Dispose() => _factorization.Dispose();
 }

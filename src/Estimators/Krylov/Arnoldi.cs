@@ -85,13 +85,34 @@ public static class Arnoldi
         }
 
         using var factorization = new KrylovSchurFactorization<TVec>(op, m, symmetric: false);
+        var failure = Start(factorization, startVector, options.Seed);
+        if (failure is not null)
+        {
+            basis?.Truncate(0);
+            return new ArnoldiResult([], new double[0, 0], new Complex[0, 0], failure);
+        }
+
+        var outcome = KrylovSchurDriver.Run(
+            factorization,
+            KrylovSchurLimits.From(options),
+            f => Analyze(f, options),
+            ritz => RestartBasis(ritz, k, m),
+            cancellationToken);
+        return Finish(factorization, outcome, basis);
+    }
+
+    /// <summary>Initializes the factorization from the start vector (Gaussian when null); returns the failure, or null.</summary>
+    private static ConvergenceInfo? Start<TVec>(KrylovSchurFactorization<TVec> factorization, TVec? startVector, int seed)
+        where TVec : class
+    {
         FactorizationStatus initial;
         if (startVector is null)
         {
+            var space = factorization.Space;
             var random = space.CreateVector();
             try
             {
-                space.FillRandom(random, RandomKind.Gaussian, options.Seed);
+                space.FillRandom(random, RandomKind.Gaussian, seed);
                 initial = factorization.Initialize(random);
             }
             finally
@@ -104,80 +125,7 @@ public static class Arnoldi
             initial = factorization.Initialize(startVector);
         }
 
-        if (initial != FactorizationStatus.Completed)
-        {
-            basis?.Truncate(0);
-            var status = initial == FactorizationStatus.ZeroStartVector ? ConvergenceStatus.Breakdown : ConvergenceStatus.NonFiniteOperatorOutput;
-            string reason = initial == FactorizationStatus.ZeroStartVector
-                ? "The start vector is zero: there is no Krylov space to build."
-                : "The start vector has non-finite entries.";
-            return new ArnoldiResult([], new double[0, 0], new Complex[0, 0], new ConvergenceInfo(status, reason, 0, [], 0, 0));
-        }
-
-        int restarts = 0;
-        int randomDirections = 0;
-        while (true)
-        {
-            int target = Math.Min(m, Math.Max(factorization.Size + 1, k));
-            var status = factorization.IsInvariant
-                ? FactorizationStatus.InvariantSubspace
-                : factorization.Expand(target, options.MaxApplications, cancellationToken);
-            var ritz = Analyze(factorization, options);
-
-            if (ritz.Schur is not null && !ritz.Schur.Converged)
-            {
-                return Finish(factorization, ritz, basis, ConvergenceStatus.Breakdown, restarts,
-                    $"The QR iteration on the {factorization.Size} × {factorization.Size} projected matrix did not converge.");
-            }
-
-            if (status == FactorizationStatus.NonFiniteOperatorOutput)
-            {
-                return Finish(factorization, ritz, basis, ConvergenceStatus.NonFiniteOperatorOutput, restarts,
-                    $"The operator returned a non-finite value at application {factorization.OperatorApplications}; results are from the Krylov space built before it.");
-            }
-
-            if (factorization.Size >= k && ritz.ConvergedCount == k)
-            {
-                string reason = factorization.IsInvariant
-                    ? $"Invariant subspace of dimension {factorization.Size} found: its eigenvalues are exact."
-                    : $"All {k} wanted eigenvalues met the tolerance {options.Tolerance:G3}.";
-                return Finish(factorization, ritz, basis, ConvergenceStatus.Converged, restarts, reason);
-            }
-
-            if (status == FactorizationStatus.InvariantSubspace)
-            {
-                if (!factorization.AddRandomDirection(unchecked(options.Seed + 1 + randomDirections++)))
-                {
-                    return Finish(factorization, ritz, basis, ConvergenceStatus.Converged, restarts,
-                        $"The Krylov space spans the whole space (dimension {factorization.Size}): its eigenvalues are exact.");
-                }
-
-                continue;
-            }
-
-            if (status == FactorizationStatus.Cancelled)
-            {
-                return Finish(factorization, ritz, basis, ConvergenceStatus.Cancelled, restarts, "Cancelled by the caller.");
-            }
-
-            if (status == FactorizationStatus.ApplicationLimitReached)
-            {
-                return Finish(factorization, ritz, basis, ConvergenceStatus.MaxIterationsReached, restarts,
-                    $"Operator-application cap {options.MaxApplications} reached with {ritz.ConvergedCount} of {k} eigenvalues converged.");
-            }
-
-            if (factorization.Size == m)
-            {
-                if (restarts >= options.MaxRestarts)
-                {
-                    return Finish(factorization, ritz, basis, ConvergenceStatus.MaxIterationsReached, restarts,
-                        $"Restart limit {options.MaxRestarts} reached with {ritz.ConvergedCount} of {k} eigenvalues converged.");
-                }
-
-                factorization.Restart(RestartBasis(ritz, k, m));
-                restarts++;
-            }
-        }
+        return KrylovSchurDriver.StartFailure(initial, "The start vector is zero: there is no Krylov space to build.", "The start vector has non-finite entries.");
     }
 
     /// <summary>
@@ -221,7 +169,10 @@ public static class Arnoldi
         var partner = Partners(values, order);
         if (!schur.Converged)
         {
-            return new RitzAnalysis(schur, values, order, partner, s, new Complex[j, 0], [], [], 0);
+            return new RitzAnalysis(schur, values, order, partner, s, new Complex[j, 0], [], [], 0)
+            {
+                Failure = $"The QR iteration on the {j} × {j} projected matrix did not converge.",
+            };
         }
 
         double normS = 0;
@@ -250,7 +201,7 @@ public static class Arnoldi
             }
 
             residuals[w] = Complex.Abs(projection);
-            converged[w] = residuals[w] <= options.Tolerance * Math.Max(Complex.Abs(values[order[w]]), normS * Orthogonalization.MachineEpsilon);
+            converged[w] = residuals[w] <= options.Tolerance * Math.Max(Complex.Abs(values[order[w]]), normS * Precision.MachineEpsilon);
             convergedCount += converged[w] ? 1 : 0;
         }
 
@@ -267,7 +218,7 @@ public static class Arnoldi
         w[index] = Complex.One;
 
         // A (near-)repeated eigenvalue makes T[r, r] − λ tiny: perturb it to ε·‖S‖ as LAPACK's ztrevc does.
-        double smallest = Math.Max(norm * Orthogonalization.MachineEpsilon, double.Epsilon);
+        double smallest = Math.Max(norm * Precision.MachineEpsilon, double.Epsilon);
         for (int r = index - 1; r >= 0; r--)
         {
             Complex sum = Complex.Zero;
@@ -328,15 +279,10 @@ public static class Arnoldi
         return partner;
     }
 
-    private static ArnoldiResult Finish<TVec>(
-        KrylovSchurFactorization<TVec> factorization,
-        RitzAnalysis ritz,
-        IBasis<TVec>? basis,
-        ConvergenceStatus status,
-        int restarts,
-        string reason)
+    private static ArnoldiResult Finish<TVec>(KrylovSchurFactorization<TVec> factorization, KrylovSchurOutcome<RitzAnalysis> outcome, IBasis<TVec>? basis)
         where TVec : class
     {
+        var ritz = outcome.Ritz;
         int reported = ritz.Residuals.Length;
         var values = new Complex[reported];
         for (int i = 0; i < reported; i++)
@@ -353,7 +299,7 @@ public static class Arnoldi
             }
         }
 
-        var info = new ConvergenceInfo(status, reason, ritz.ConvergedCount, ritz.Residuals, restarts, factorization.OperatorApplications);
+        var info = new ConvergenceInfo(outcome.Status, outcome.Reason, ritz.ConvergedCount, ritz.Residuals, outcome.Restarts, factorization.OperatorApplications);
         return new ArnoldiResult(values, ritz.Projected, ritz.Coordinates, info);
     }
 
@@ -366,5 +312,8 @@ public static class Arnoldi
         Complex[,] Coordinates,
         double[] Residuals,
         bool[] Converged,
-        int ConvergedCount);
+        int ConvergedCount) : IRitzAnalysis
+    {
+        public string? Failure { get; init; }
+    }
 }

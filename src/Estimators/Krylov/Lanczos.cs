@@ -1,5 +1,3 @@
-using MathNet.Numerics.LinearAlgebra;
-
 namespace SpectralMonitor.Estimators.Krylov;
 
 /// <summary>
@@ -63,103 +61,40 @@ public static class Lanczos
         }
 
         using var factorization = new KrylovSchurFactorization<TVec>(op, m, symmetric: true);
+        var failure = Start(factorization, startVectors, options.Seed);
+        if (failure is not null)
+        {
+            eigenvectors?.Truncate(0);
+            return new SymmetricEigenResult([], failure);
+        }
+
+        var outcome = KrylovSchurDriver.Run(
+            factorization,
+            KrylovSchurLimits.From(options),
+            f => SymmetricRitz.Analyze(f, options.Which, k, options.Tolerance),
+            ritz => ritz.KeptVectors(KrylovOptionChecks.KeepCount(k, m)),
+            cancellationToken);
+        return Finish(factorization, outcome, options, eigenvectors);
+    }
+
+    /// <summary>Builds the start vector and initializes the factorization; returns the failure, or null.</summary>
+    private static ConvergenceInfo? Start<TVec>(KrylovSchurFactorization<TVec> factorization, IReadOnlyList<TVec>? startVectors, int seed)
+        where TVec : class
+    {
+        var space = factorization.Space;
         var start = space.CreateVector();
-        FactorizationStatus initial;
-        string? startProblem;
         try
         {
-            startProblem = BuildStartVector(space, startVectors, options.Seed, start);
-            initial = startProblem is null ? factorization.Initialize(start) : FactorizationStatus.NonFiniteOperatorOutput;
+            string? startProblem = BuildStartVector(space, startVectors, seed, start);
+            var initial = startProblem is null ? factorization.Initialize(start) : FactorizationStatus.NonFiniteOperatorOutput;
+            return KrylovSchurDriver.StartFailure(
+                initial,
+                "The warm-start vectors are all zero: there is no start vector to build a Krylov space from.",
+                startProblem ?? "The start vector has non-finite entries.");
         }
         finally
         {
             space.Release(start);
-        }
-
-        if (initial == FactorizationStatus.ZeroStartVector)
-        {
-            eigenvectors?.Truncate(0);
-            return Empty(ConvergenceStatus.Breakdown, "The warm-start vectors are all zero: there is no start vector to build a Krylov space from.");
-        }
-
-        if (initial == FactorizationStatus.NonFiniteOperatorOutput)
-        {
-            eigenvectors?.Truncate(0);
-            return Empty(ConvergenceStatus.NonFiniteOperatorOutput, startProblem ?? "The start vector has non-finite entries.");
-        }
-
-        int restarts = 0;
-        int randomDirections = 0;
-        while (true)
-        {
-            // Grow to k at once, then one vector at a time so that convergence is noticed after the application
-            // that achieves it (the dense analysis of a ≤ m × m matrix costs far less than one operator application).
-            int target = Math.Min(m, Math.Max(factorization.Size + 1, k));
-            var status = factorization.IsInvariant
-                ? FactorizationStatus.InvariantSubspace
-                : factorization.Expand(target, options.MaxApplications, cancellationToken);
-            var ritz = Analyze(factorization, options);
-            bool allConverged = factorization.Size >= k && ritz.ConvergedAmongWanted(k) == k;
-
-            if (status == FactorizationStatus.NonFiniteOperatorOutput)
-            {
-                return Finish(factorization, ritz, options, eigenvectors, ConvergenceStatus.NonFiniteOperatorOutput, restarts,
-                    $"The operator returned a non-finite value at application {factorization.OperatorApplications}; results are from the Krylov space built before it.");
-            }
-
-            if (allConverged)
-            {
-                string reason = factorization.IsInvariant
-                    ? $"Invariant subspace of dimension {factorization.Size} found: its eigenvalues are exact."
-                    : $"All {k} wanted eigenvalues met the tolerance {options.Tolerance:G3}.";
-                return Finish(factorization, ritz, options, eigenvectors, ConvergenceStatus.Converged, restarts, reason);
-            }
-
-            if (status == FactorizationStatus.InvariantSubspace)
-            {
-                // Fewer than k directions: the start vector lies in a small invariant subspace. Continue in its complement.
-                if (!factorization.AddRandomDirection(unchecked(options.Seed + 1 + randomDirections++)))
-                {
-                    return Finish(factorization, ritz, options, eigenvectors, ConvergenceStatus.Converged, restarts,
-                        $"The Krylov space spans the whole space (dimension {factorization.Size}): its eigenvalues are exact.");
-                }
-
-                continue;
-            }
-
-            if (status == FactorizationStatus.Cancelled)
-            {
-                return Finish(factorization, ritz, options, eigenvectors, ConvergenceStatus.Cancelled, restarts, "Cancelled by the caller.");
-            }
-
-            if (status == FactorizationStatus.ApplicationLimitReached)
-            {
-                return Finish(factorization, ritz, options, eigenvectors, ConvergenceStatus.MaxIterationsReached, restarts,
-                    $"Operator-application cap {options.MaxApplications} reached with {ritz.ConvergedAmongWanted(k)} of {k} eigenvalues converged.");
-            }
-
-            if (factorization.Size == m)
-            {
-                if (restarts >= options.MaxRestarts)
-                {
-                    return Finish(factorization, ritz, options, eigenvectors, ConvergenceStatus.MaxIterationsReached, restarts,
-                        $"Restart limit {options.MaxRestarts} reached with {ritz.ConvergedAmongWanted(k)} of {k} eigenvalues converged.");
-                }
-
-                int keep = KrylovOptionChecks.KeepCount(k, m);
-                var u = new double[m, keep];
-                for (int c = 0; c < keep; c++)
-                {
-                    int index = ritz.Order[c];
-                    for (int r = 0; r < m; r++)
-                    {
-                        u[r, c] = ritz.Vectors[r, index];
-                    }
-                }
-
-                factorization.Restart(u);
-                restarts++;
-            }
         }
     }
 
@@ -208,55 +143,14 @@ public static class Lanczos
         }
     }
 
-    private static RitzPairs Analyze<TVec>(KrylovSchurFactorization<TVec> factorization, LanczosOptions options)
-        where TVec : class
-    {
-        int j = factorization.Size;
-        if (j == 0)
-        {
-            return new RitzPairs([], new double[0, 0], [], [], [], 0);
-        }
-
-        var s = factorization.ProjectedMatrix();
-        var b = factorization.ResidualCoupling();
-        var evd = Matrix<double>.Build.DenseOfArray(s).Evd(Symmetricity.Symmetric);
-        var values = new double[j];
-        var vectors = evd.EigenVectors.ToArray();
-        double normT = 0;
-        for (int i = 0; i < j; i++)
-        {
-            values[i] = evd.EigenValues[i].Real;
-            normT = Math.Max(normT, Math.Abs(values[i]));
-        }
-
-        var residuals = new double[j];
-        var converged = new bool[j];
-        for (int i = 0; i < j; i++)
-        {
-            double sum = 0;
-            for (int t = 0; t < j; t++)
-            {
-                sum += b[t] * vectors[t, i];
-            }
-
-            residuals[i] = Math.Abs(sum);
-            converged[i] = residuals[i] <= options.Tolerance * Math.Max(Math.Abs(values[i]), normT * Orthogonalization.MachineEpsilon);
-        }
-
-        var order = RitzSelection.RankReal(values, options.Which);
-        return new RitzPairs(values, vectors, residuals, converged, order, normT);
-    }
-
     private static SymmetricEigenResult Finish<TVec>(
         KrylovSchurFactorization<TVec> factorization,
-        RitzPairs ritz,
+        KrylovSchurOutcome<SymmetricRitz> outcome,
         LanczosOptions options,
-        IBasis<TVec>? eigenvectors,
-        ConvergenceStatus status,
-        int restarts,
-        string reason)
+        IBasis<TVec>? eigenvectors)
         where TVec : class
     {
+        var ritz = outcome.Ritz;
         int reported = Math.Min(options.Count, ritz.Values.Length);
         var picked = ritz.Order.AsSpan(0, reported).ToArray();
         if (options.Which == EigenvalueSelection.BothEnds)
@@ -280,14 +174,13 @@ public static class Lanczos
             FillEigenvectors(factorization, ritz, picked, eigenvectors);
         }
 
-        var info = new ConvergenceInfo(status, reason, convergedCount, residuals, restarts, factorization.OperatorApplications);
+        var info = new ConvergenceInfo(outcome.Status, outcome.Reason, convergedCount, residuals, outcome.Restarts, factorization.OperatorApplications);
         return new SymmetricEigenResult(values, info);
     }
 
-    private static void FillEigenvectors<TVec>(KrylovSchurFactorization<TVec> factorization, RitzPairs ritz, int[] picked, IBasis<TVec> eigenvectors)
+    private static void FillEigenvectors<TVec>(KrylovSchurFactorization<TVec> factorization, SymmetricRitz ritz, int[] picked, IBasis<TVec> eigenvectors)
         where TVec : class
     {
-        int j = factorization.Size;
         if (picked.Length == 0)
         {
             return;
@@ -297,15 +190,9 @@ public static class Lanczos
         var x = space.CreateVector();
         try
         {
-            var y = new double[j];
             foreach (int index in picked)
             {
-                for (int t = 0; t < j; t++)
-                {
-                    y[t] = ritz.Vectors[t, index];
-                }
-
-                factorization.CombineBasis(y, x);
+                factorization.CombineBasis(ritz.Coordinates(index), x);
                 double norm = space.Norm(x);
                 if (norm > 0)
                 {
@@ -318,23 +205,6 @@ public static class Lanczos
         finally
         {
             space.Release(x);
-        }
-    }
-
-    private static SymmetricEigenResult Empty(ConvergenceStatus status, string reason) =>
-        new([], new ConvergenceInfo(status, reason, 0, [], 0, 0));
-
-    private sealed record RitzPairs(double[] Values, double[,] Vectors, double[] Residuals, bool[] Converged, int[] Order, double Norm)
-    {
-        public int ConvergedAmongWanted(int k)
-        {
-            int count = 0;
-            for (int i = 0; i < Math.Min(k, Order.Length); i++)
-            {
-                count += Converged[Order[i]] ? 1 : 0;
-            }
-
-            return count;
         }
     }
 }

@@ -23,9 +23,6 @@ internal static class Orthogonalization
     /// <summary>DGKS threshold: a second pass is made when a pass removes more than 1 − 1/√2 of the norm.</summary>
     private const double ReorthogonalizationThreshold = 0.7071067811865476;
 
-    /// <summary>Unit roundoff of <see cref="double"/> (2⁻⁵²); <see cref="double.Epsilon"/> is the smallest subnormal instead.</summary>
-    internal const double MachineEpsilon = 2.220446049250313e-16;
-
     /// <summary>
     /// Rounding level of an orthogonalized vector relative to the norm it started with. A remainder below
     /// <c>(√n + j)·ε</c> (times a safety factor 4) is indistinguishable from the rounding error of the two passes,
@@ -34,7 +31,7 @@ internal static class Orthogonalization
     /// breakdown where a residual of 10⁻⁸ is still meaningful.)
     /// </summary>
     internal static double BreakdownThreshold(int dimension, int basisCount) =>
-        4 * (Math.Sqrt(dimension) + basisCount) * MachineEpsilon;
+        4 * (Math.Sqrt(dimension) + basisCount) * Precision.MachineEpsilon;
 
     /// <summary>
     /// Orthogonalizes <paramref name="vector"/> against every vector of <paramref name="basis"/>, accumulating the

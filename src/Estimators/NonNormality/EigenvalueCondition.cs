@@ -54,7 +54,7 @@ public static class EigenvalueCondition
             return new EigenvalueConditionResult(leading, s, "eigenvector-inverse", null);
         }
 
-        double threshold = EigenvectorCondition.DefectiveFactor * n * DenseLinearAlgebra.Epsilon;
+        double threshold = EigenvectorCondition.DefectiveFactor * n * Precision.MachineEpsilon;
         string? reason = null;
         for (int c = 0; c < count; c++)
         {

@@ -90,7 +90,7 @@ public static class EigenvectorCondition
         var svd = Matrix<Complex>.Build.DenseOfArray(unit).Svd(computeVectors: false);
         double largest = svd.S[0].Magnitude;
         double smallest = svd.S[columns - 1].Magnitude;
-        double threshold = DefectiveFactor * Math.Max(rows, columns) * DenseLinearAlgebra.Epsilon * largest;
+        double threshold = DefectiveFactor * Math.Max(rows, columns) * Precision.MachineEpsilon * largest;
         if (smallest <= threshold)
         {
             string reason = $"The {columns} eigenvectors are linearly dependent to working precision (σ_min(V) = {smallest:G3} ≤ c·n·ε·σ_max = {threshold:G3}): the matrix is defective or numerically defective.";

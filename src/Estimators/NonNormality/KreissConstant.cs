@@ -7,9 +7,19 @@ namespace SpectralMonitor.Estimators.NonNormality;
 /// <param name="Value"><c>K(A) ≥ 1</c>; +∞ when <c>ρ(A) ≥ 1</c>.</param>
 /// <param name="Maximizer">The point <c>z</c> where the supremum was found (NaN when <see cref="Value"/> is infinite or the supremum is the limit |z| → ∞).</param>
 /// <param name="SpectralRadius"><c>ρ(A)</c>.</param>
-/// <param name="ResolventEvaluations">How many <c>σ_min(zI − A)</c> evaluations the search used.</param>
-/// <param name="Reason">Why <see cref="Value"/> is infinite; null otherwise.</param>
-public sealed record KreissResult(double Value, Complex Maximizer, double SpectralRadius, long ResolventEvaluations, string? Reason);
+/// <param name="Convergence">
+/// Converged when every local refinement met <see cref="KreissOptions.Tolerance"/> (or <c>ρ(A) ≥ 1</c> makes the
+/// value exactly +∞); <see cref="ConvergenceStatus.MaxIterationsReached"/> when a refinement hit its evaluation cap.
+/// Iterations: refinements; operator applications: <c>σ_min(zI − A)</c> evaluations; no residual norms.
+/// </param>
+public sealed record KreissResult(double Value, Complex Maximizer, double SpectralRadius, ConvergenceInfo Convergence)
+{
+    /// <summary>How many <c>σ_min(zI − A)</c> evaluations the search used.</summary>
+    public long ResolventEvaluations => Convergence.OperatorApplications;
+
+    /// <summary>Why <see cref="Value"/> is infinite; null otherwise.</summary>
+    public string? Reason => double.IsPositiveInfinity(Value) ? Convergence.Reason : null;
+}
 
 /// <summary>Options of the global Kreiss search.</summary>
 public sealed record KreissOptions
@@ -53,16 +63,12 @@ public static class KreissConstant
     {
         DenseLinearAlgebra.CheckSquare(matrix, nameof(matrix));
         options ??= new KreissOptions();
-        if (options.RadialPoints < 2 || options.AngularPoints < 4 || options.RefinementStarts < 1
-            || !(options.MinDistance > 0) || !(options.MaxDistance > options.MinDistance) || !(options.Tolerance > 0))
-        {
-            throw new ArgumentException($"Invalid Kreiss options: RadialPoints = {options.RadialPoints} (≥ 2), AngularPoints = {options.AngularPoints} (≥ 4), RefinementStarts = {options.RefinementStarts} (≥ 1), 0 < MinDistance = {options.MinDistance} < MaxDistance = {options.MaxDistance}, Tolerance = {options.Tolerance} (> 0).", nameof(options));
-        }
-
+        Validate(options);
         double rho = SpectralRadius.Dense(matrix).Value;
         if (rho >= 1)
         {
-            return new KreissResult(double.PositiveInfinity, new Complex(double.NaN, double.NaN), rho, 0, $"ρ(A) = {rho:G6} ≥ 1: the resolvent is unbounded on |z| > 1.");
+            var unbounded = new ConvergenceInfo(ConvergenceStatus.Converged, $"ρ(A) = {rho:G6} ≥ 1: the resolvent is unbounded on |z| > 1.", 1, [], 0, 0);
+            return new KreissResult(double.PositiveInfinity, new Complex(double.NaN, double.NaN), rho, unbounded);
         }
 
         var resolvent = HessenbergResolvent.FromMatrix(matrix);
@@ -75,31 +81,42 @@ public static class KreissConstant
             return s == 0 ? double.PositiveInfinity : distance / s;
         }
 
-        // Real matrices: σ_min(z̄I − A) = σ_min(zI − A), so the upper half-plane suffices.
-        int angles = options.AngularPoints;
-        double angleStep = Math.PI / (angles / 2);
-        int angleCount = (angles / 2) + 1;
-        double logMin = Math.Log(options.MinDistance);
-        double logMax = Math.Log(options.MaxDistance);
-        double logStep = (logMax - logMin) / (options.RadialPoints - 1);
-        var grid = new double[options.RadialPoints, angleCount];
-        for (int i = 0; i < options.RadialPoints; i++)
+        var grid = new PolarGrid(options);
+        var values = grid.Evaluate(Objective);
+        var (best, bestPoint, refinements, unconverged) = Refine(Objective, grid, values, options);
+        if (bestPoint.Imaginary < 0)
         {
-            for (int j = 0; j < angleCount; j++)
-            {
-                grid[i, j] = Objective(logMin + (i * logStep), j * angleStep);
-            }
+            bestPoint = Complex.Conjugate(bestPoint);
         }
 
+        var info = unconverged == 0
+            ? new ConvergenceInfo(ConvergenceStatus.Converged, $"{refinements} local refinements met the relative tolerance {options.Tolerance:G3}.", 1, [], refinements, resolvent.Evaluations)
+            : new ConvergenceInfo(ConvergenceStatus.MaxIterationsReached, $"{unconverged} of {refinements} local refinements stopped at their evaluation cap before the tolerance {options.Tolerance:G3}.", 0, [], refinements, resolvent.Evaluations);
+        return new KreissResult(best, bestPoint, rho, info);
+    }
+
+    private static void Validate(KreissOptions options)
+    {
+        if (options.RadialPoints < 2 || options.AngularPoints < 4 || options.RefinementStarts < 1
+            || !(options.MinDistance > 0) || !(options.MaxDistance > options.MinDistance) || !(options.Tolerance > 0))
+        {
+            throw new ArgumentException($"Invalid Kreiss options: RadialPoints = {options.RadialPoints} (≥ 2), AngularPoints = {options.AngularPoints} (≥ 4), RefinementStarts = {options.RefinementStarts} (≥ 1), 0 < MinDistance = {options.MinDistance} < MaxDistance = {options.MaxDistance}, Tolerance = {options.Tolerance} (> 0).", nameof(options));
+        }
+    }
+
+    /// <summary>Nelder–Mead refinements from the best distinct local maxima of the grid; the largest value wins.</summary>
+    private static (double Best, Complex Point, int Refinements, int Unconverged) Refine(
+        Func<double, double, double> objective, PolarGrid grid, double[,] values, KreissOptions options)
+    {
         // Local maxima of the grid (8-neighbourhood, angle periodic), best first.
         var candidates = new List<(double Value, int I, int J)>();
-        for (int i = 0; i < options.RadialPoints; i++)
+        for (int i = 0; i < grid.RadialCount; i++)
         {
-            for (int j = 0; j < angleCount; j++)
+            for (int j = 0; j < grid.AngleCount; j++)
             {
-                if (IsLocalMax(grid, i, j))
+                if (IsLocalMax(values, i, j))
                 {
-                    candidates.Add((grid[i, j], i, j));
+                    candidates.Add((values[i, j], i, j));
                 }
             }
         }
@@ -107,12 +124,14 @@ public static class KreissConstant
         candidates.Sort((p, q) => q.Value.CompareTo(p.Value));
         double best = 1;
         var bestPoint = new Complex(double.NaN, double.NaN);
+        int refinements = 0;
+        int unconverged = 0;
         foreach (var (value, i, j) in candidates.Take(options.RefinementStarts))
         {
             if (value > best)
             {
                 best = value;
-                bestPoint = Complex.FromPolarCoordinates(1 + Math.Exp(logMin + (i * logStep)), j * angleStep);
+                bestPoint = Complex.FromPolarCoordinates(1 + Math.Exp(grid.LogDistance(i)), grid.Angle(j));
             }
 
             if (double.IsPositiveInfinity(value))
@@ -120,7 +139,9 @@ public static class KreissConstant
                 break;
             }
 
-            var (refined, logD, theta) = NelderMead.Maximize(Objective, logMin + (i * logStep), j * angleStep, logStep, angleStep, options.Tolerance);
+            var (refined, logD, theta, converged) = NelderMead.Maximize(objective, grid.LogDistance(i), grid.Angle(j), grid.LogStep, grid.AngleStep, options.Tolerance);
+            refinements++;
+            unconverged += converged ? 0 : 1;
             if (refined > best)
             {
                 best = refined;
@@ -128,12 +149,40 @@ public static class KreissConstant
             }
         }
 
-        if (bestPoint.Imaginary < 0)
-        {
-            bestPoint = Complex.Conjugate(bestPoint);
-        }
+        return (best, bestPoint, refinements, unconverged);
+    }
 
-        return new KreissResult(best, bestPoint, rho, resolvent.Evaluations, null);
+    /// <summary>The polar grid in <c>(log(|z| − 1), θ)</c>; real matrices need only the upper half θ ∈ [0, π].</summary>
+    private sealed class PolarGrid(KreissOptions options)
+    {
+        private readonly double _logMin = Math.Log(options.MinDistance);
+
+        public int RadialCount { get; } = options.RadialPoints;
+
+        // Real matrices: σ_min(z̄I − A) = σ_min(zI − A), so the upper half-plane suffices.
+        public int AngleCount { get; } = (options.AngularPoints / 2) + 1;
+
+        public double AngleStep { get; } = Math.PI / (options.AngularPoints / 2);
+
+        public double LogStep { get; } = (Math.Log(options.MaxDistance) - Math.Log(options.MinDistance)) / (options.RadialPoints - 1);
+
+        public double LogDistance(int i) => _logMin + (i * LogStep);
+
+        public double Angle(int j) => j * AngleStep;
+
+        public double[,] Evaluate(Func<double, double, double> objective)
+        {
+            var values = new double[RadialCount, AngleCount];
+            for (int i = 0; i < RadialCount; i++)
+            {
+                for (int j = 0; j < AngleCount; j++)
+                {
+                    values[i, j] = objective(LogDistance(i), Angle(j));
+                }
+            }
+
+            return values;
+        }
     }
 
     private static bool IsLocalMax(double[,] grid, int i, int j)

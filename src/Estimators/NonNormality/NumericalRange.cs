@@ -5,8 +5,16 @@ namespace SpectralMonitor.Estimators.NonNormality;
 /// <summary>The numerical radius <c>r(A) = max{|xᴴAx| : ‖x‖ = 1} = max_θ λ_max(Re(e^{iθ}A))</c>.</summary>
 /// <param name="Value"><c>r(A)</c>; <c>ρ(A) ≤ r(A) ≤ ‖A‖₂ ≤ 2r(A)</c>.</param>
 /// <param name="Angle">The maximizing θ (in [0, π] for a real matrix, by conjugate symmetry).</param>
-/// <param name="Evaluations">How many <c>λ_max</c> evaluations the search used.</param>
-public sealed record NumericalRadiusResult(double Value, double Angle, int Evaluations);
+/// <param name="Convergence">
+/// Converged when every <c>λ_max</c> evaluation met its tolerance (always for the dense path; restarted Lanczos may
+/// stop at its restart cap) and the golden-section refinements met theirs. Iterations: <c>λ_max</c> evaluations;
+/// operator applications: products with the <c>2n × 2n</c> embedding (0 on the dense path); no residual norms.
+/// </param>
+public sealed record NumericalRadiusResult(double Value, double Angle, ConvergenceInfo Convergence)
+{
+    /// <summary>How many <c>λ_max</c> evaluations the search used.</summary>
+    public int Evaluations => Convergence.Iterations;
+}
 
 /// <summary>Numerical abscissa and numerical radius of a dense real matrix (the extent of its field of values).</summary>
 public static class NumericalRange
@@ -66,8 +74,10 @@ public static class NumericalRange
         }
 
         double scale = Math.Max(DenseLinearAlgebra.FrobeniusNorm(matrix), double.Epsilon);
-        var lanczos = n > DenseEigenLimit ? new DenseSymmetricLanczos(2 * n) : null;
+        using var lanczos = n > DenseEigenLimit ? new DenseSymmetricLanczos(2 * n) : null;
         int evaluations = 0;
+        int unconverged = 0;
+        long products = 0;
         double F(double theta)
         {
             evaluations++;
@@ -75,29 +85,38 @@ public static class NumericalRange
             double s = Math.Sin(theta);
             if (lanczos is null)
             {
-                var embedded = new double[2 * n, 2 * n];
-                for (int i = 0; i < n; i++)
-                {
-                    for (int j = 0; j < n; j++)
-                    {
-                        embedded[i, j] = c * sym[i, j];
-                        embedded[n + i, n + j] = c * sym[i, j];
-                        embedded[i, n + j] = -s * skew[i, j];
-                        embedded[n + i, j] = s * skew[i, j];
-                    }
-                }
-
-                return DenseLinearAlgebra.LargestSymmetricEigenvalue(embedded);
+                return DenseLinearAlgebra.LargestSymmetricEigenvalue(Embedded(sym, skew, c, s));
             }
 
-            return lanczos.LargestEigenvalue((x, y) => EmbeddedProduct(sym, skew, c, s, n, x, y), scale);
+            var (value, converged) = lanczos.LargestEigenvalue(
+                (x, y) =>
+                {
+                    products++;
+                    EmbeddedProduct(sym, skew, c, s, n, x, y);
+                },
+                scale);
+            unconverged += converged ? 0 : 1;
+            return value;
         }
 
+        var (best, bestAngle) = GlobalMaximum(F, gridPoints);
+        var info = unconverged == 0
+            ? new ConvergenceInfo(ConvergenceStatus.Converged, $"Grid of {gridPoints} angles refined by golden section to {GoldenTolerance:G3}; every λ_max converged.", 1, [], evaluations, products)
+            : new ConvergenceInfo(ConvergenceStatus.MaxIterationsReached, $"{unconverged} of {evaluations} λ_max evaluations stopped at the Lanczos restart cap.", 0, [], evaluations, products);
+        return new NumericalRadiusResult(Math.Max(best, 0), bestAngle, info);
+    }
+
+    /// <summary>
+    /// max over θ ∈ [0, π] of <paramref name="f"/>: a grid, then golden-section refinement around the three best grid maxima.
+    /// Returns the maximum and its angle in [0, π] (the angle is only meaningful modulo the symmetry).
+    /// </summary>
+    private static (double Best, double Angle) GlobalMaximum(Func<double, double> f, int gridPoints)
+    {
         double step = Math.PI / (gridPoints - 1);
         var values = new double[gridPoints];
         for (int i = 0; i < gridPoints; i++)
         {
-            values[i] = F(i * step);
+            values[i] = f(i * step);
         }
 
         // Local maxima of the grid; the ends reflect (f is even about 0 and about π for a real matrix).
@@ -117,7 +136,7 @@ public static class NumericalRange
         double bestAngle = 0;
         foreach (int i in maxima.Take(3))
         {
-            var (value, angle) = GoldenSection(F, (i - 1) * step, (i + 1) * step);
+            var (value, angle) = GoldenSection(f, (i - 1) * step, (i + 1) * step);
             if (values[i] > value)
             {
                 (value, angle) = (values[i], i * step);
@@ -129,14 +148,27 @@ public static class NumericalRange
             }
         }
 
-        // The angle is only meaningful modulo the symmetry; report it in [0, π].
         bestAngle = Math.Abs(bestAngle);
-        if (bestAngle > Math.PI)
+        return (best, bestAngle > Math.PI ? (2 * Math.PI) - bestAngle : bestAngle);
+    }
+
+    /// <summary>The real symmetric <c>2n × 2n</c> embedding <c>[[cS, −sT], [sT, cS]]</c> of the Hermitian <c>cS + i·sT</c>.</summary>
+    private static double[,] Embedded(double[,] sym, double[,] skew, double c, double s)
+    {
+        int n = sym.GetLength(0);
+        var embedded = new double[2 * n, 2 * n];
+        for (int i = 0; i < n; i++)
         {
-            bestAngle = (2 * Math.PI) - bestAngle;
+            for (int j = 0; j < n; j++)
+            {
+                embedded[i, j] = c * sym[i, j];
+                embedded[n + i, n + j] = c * sym[i, j];
+                embedded[i, n + j] = -s * skew[i, j];
+                embedded[n + i, j] = s * skew[i, j];
+            }
         }
 
-        return new NumericalRadiusResult(Math.Max(best, 0), bestAngle, evaluations);
+        return embedded;
     }
 
     private static void EmbeddedProduct(double[,] sym, double[,] skew, double c, double s, int n, double[] x, double[] y)

@@ -8,10 +8,20 @@ namespace SpectralMonitor.Estimators.NonNormality;
 /// <param name="Value">The pseudospectral radius <c>max |z|</c> or abscissa <c>max Re z</c> over <c>Λ_ε(A)</c>.</param>
 /// <param name="Point">A point of the boundary of <c>Λ_ε(A)</c> where <see cref="Value"/> is attained.</param>
 /// <param name="Epsilon">The ε used.</param>
-/// <param name="Iterations">Criss-cross iterations (one global search plus local searches each).</param>
-/// <param name="Converged">Whether the iteration stopped because no further improvement exists (rather than by the iteration cap).</param>
 /// <param name="Method">"criss-cross (Burke–Lewis–Overton)" or "criss-cross (Mengi–Overton)".</param>
-public sealed record PseudospectralResult(double Value, Complex Point, double Epsilon, int Iterations, bool Converged, string Method);
+/// <param name="Convergence">
+/// Converged when the last global search certified that no further improvement exists; otherwise the iteration cap
+/// ended it. Iterations: criss-cross iterations (one global search plus local searches each); operator applications:
+/// <c>σ_min(zI − A)</c> evaluations of the local searches; no residual norms.
+/// </param>
+public sealed record PseudospectralResult(double Value, Complex Point, double Epsilon, string Method, ConvergenceInfo Convergence)
+{
+    /// <summary>Criss-cross iterations.</summary>
+    public int Iterations => Convergence.Iterations;
+
+    /// <summary>Whether the iteration stopped because no further improvement exists (rather than by the iteration cap).</summary>
+    public bool Converged => Convergence.IsConverged;
+}
 
 /// <summary>
 /// ε-pseudospectral abscissa <c>α_ε(A)</c> and radius <c>ρ_ε(A)</c> of a real dense matrix by criss-cross algorithms.
@@ -82,14 +92,14 @@ public static class Pseudospectra
 
             if (next <= x + (1e-14 * Math.Max(1, Math.Abs(x))))
             {
-                return new PseudospectralResult(Math.Max(x, next), new Complex(Math.Max(x, next), Math.Abs(y)), epsilon, iteration, true, AbscissaMethod);
+                return Result(Math.Max(x, next), new Complex(Math.Max(x, next), Math.Abs(y)), epsilon, AbscissaMethod, iteration, converged: true, resolvent);
             }
 
             x = next;
             y = nextY;
         }
 
-        return new PseudospectralResult(x, new Complex(x, Math.Abs(y)), epsilon, maxIterations, false, AbscissaMethod);
+        return Result(x, new Complex(x, Math.Abs(y)), epsilon, AbscissaMethod, maxIterations, converged: false, resolvent);
     }
 
     /// <summary>The ε-pseudospectral radius <c>ρ_ε(A) = max{|z| : σ_min(zI − A) ≤ ε}</c>.</summary>
@@ -135,14 +145,22 @@ public static class Pseudospectra
 
             if (next <= r + (1e-14 * Math.Max(1, r)))
             {
-                return new PseudospectralResult(r, UpperHalf(Complex.FromPolarCoordinates(r, theta)), epsilon, iteration, true, RadiusMethod);
+                return Result(r, UpperHalf(Complex.FromPolarCoordinates(r, theta)), epsilon, RadiusMethod, iteration, converged: true, resolvent);
             }
 
             r = next;
             theta = nextTheta;
         }
 
-        return new PseudospectralResult(r, UpperHalf(Complex.FromPolarCoordinates(r, theta)), epsilon, maxIterations, false, RadiusMethod);
+        return Result(r, UpperHalf(Complex.FromPolarCoordinates(r, theta)), epsilon, RadiusMethod, maxIterations, converged: false, resolvent);
+    }
+
+    private static PseudospectralResult Result(double value, Complex point, double epsilon, string method, int iterations, bool converged, HessenbergResolvent resolvent)
+    {
+        var info = converged
+            ? new ConvergenceInfo(ConvergenceStatus.Converged, "The last global search found no point of the pseudospectrum beyond the current one.", 1, [], iterations, resolvent.Evaluations)
+            : new ConvergenceInfo(ConvergenceStatus.MaxIterationsReached, $"Iteration cap {iterations} reached while the iterates were still improving.", 0, [], iterations, resolvent.Evaluations);
+        return new PseudospectralResult(value, point, epsilon, method, info);
     }
 
     private static Complex UpperHalf(Complex z) => z.Imaginary < 0 ? Complex.Conjugate(z) : z;
@@ -183,7 +201,7 @@ public static class Pseudospectra
             hi = lo + step;
         }
 
-        while (hi - lo > 4 * DenseLinearAlgebra.Epsilon * Math.Max(1, Math.Abs(hi)))
+        while (hi - lo > 4 * Precision.MachineEpsilon * Math.Max(1, Math.Abs(hi)))
         {
             double mid = 0.5 * (lo + hi);
             if (smallestSingularValue(mid) < epsilon)

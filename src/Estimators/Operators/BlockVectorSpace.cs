@@ -6,8 +6,13 @@ namespace SpectralMonitor.Estimators.Operators;
 /// reductions summed over blocks. This lets a Krylov method written against <see cref="IVectorSpace{TVec}"/> run on
 /// an optimizer's augmented state, for example (θ, m) or (θ, m, v), on any backend.
 /// </summary>
+/// <remarks>
+/// The Krylov operations need only <see cref="IVectorSpace{TVec}"/> of the block space; the element-wise operations
+/// (<see cref="IElementwiseVectorSpace{TVec}"/>) are available when the block space has them too, and throw
+/// <see cref="NotSupportedException"/> otherwise.
+/// </remarks>
 /// <typeparam name="TVec">The underlying backend's vector type.</typeparam>
-public sealed class BlockVectorSpace<TVec> : IVectorSpace<BlockVector<TVec>>
+public sealed class BlockVectorSpace<TVec> : IElementwiseVectorSpace<BlockVector<TVec>>
     where TVec : class
 {
     /// <summary>Creates the product of <paramref name="blockCount"/> copies of <paramref name="blockSpace"/>.</summary>
@@ -116,13 +121,15 @@ public sealed class BlockVectorSpace<TVec> : IVectorSpace<BlockVector<TVec>>
     }
 
     /// <inheritdoc/>
+    /// <exception cref="NotSupportedException">The block space has no element-wise operations.</exception>
     public double MaxAbs(BlockVector<TVec> x)
     {
         Check(x);
+        var elementwise = Elementwise();
         double largest = 0;
         for (int b = 0; b < BlockCount; b++)
         {
-            double value = BlockSpace.MaxAbs(x[b]);
+            double value = elementwise.MaxAbs(x[b]);
             if (double.IsNaN(value))
             {
                 return double.NaN;
@@ -200,48 +207,56 @@ public sealed class BlockVectorSpace<TVec> : IVectorSpace<BlockVector<TVec>>
     }
 
     /// <inheritdoc/>
+    /// <exception cref="NotSupportedException">The block space has no element-wise operations.</exception>
     public void Multiply(BlockVector<TVec> x, BlockVector<TVec> y, BlockVector<TVec> destination)
     {
         Check(x);
         Check(y);
         Check(destination);
+        var elementwise = Elementwise();
         for (int b = 0; b < BlockCount; b++)
         {
-            BlockSpace.Multiply(x[b], y[b], destination[b]);
+            elementwise.Multiply(x[b], y[b], destination[b]);
         }
     }
 
     /// <inheritdoc/>
+    /// <exception cref="NotSupportedException">The block space has no element-wise operations.</exception>
     public void Maximum(BlockVector<TVec> x, BlockVector<TVec> y, BlockVector<TVec> destination)
     {
         Check(x);
         Check(y);
         Check(destination);
+        var elementwise = Elementwise();
         for (int b = 0; b < BlockCount; b++)
         {
-            BlockSpace.Maximum(x[b], y[b], destination[b]);
+            elementwise.Maximum(x[b], y[b], destination[b]);
         }
     }
 
     /// <inheritdoc/>
+    /// <exception cref="NotSupportedException">The block space has no element-wise operations.</exception>
     public void Sqrt(BlockVector<TVec> x, BlockVector<TVec> destination)
     {
         Check(x);
         Check(destination);
+        var elementwise = Elementwise();
         for (int b = 0; b < BlockCount; b++)
         {
-            BlockSpace.Sqrt(x[b], destination[b]);
+            elementwise.Sqrt(x[b], destination[b]);
         }
     }
 
     /// <inheritdoc/>
+    /// <exception cref="NotSupportedException">The block space has no element-wise operations.</exception>
     public void InverseSqrtPlusEpsilon(BlockVector<TVec> x, double scale, double epsilon, BlockVector<TVec> destination)
     {
         Check(x);
         Check(destination);
+        var elementwise = Elementwise();
         for (int b = 0; b < BlockCount; b++)
         {
-            BlockSpace.InverseSqrtPlusEpsilon(x[b], scale, epsilon, destination[b]);
+            elementwise.InverseSqrtPlusEpsilon(x[b], scale, epsilon, destination[b]);
         }
     }
 
@@ -261,6 +276,10 @@ public sealed class BlockVectorSpace<TVec> : IVectorSpace<BlockVector<TVec>>
             return (int)(z & 0x7FFFFFFF);
         }
     }
+
+    private IElementwiseVectorSpace<TVec> Elementwise() =>
+        BlockSpace as IElementwiseVectorSpace<TVec>
+        ?? throw new NotSupportedException($"The block space ({BlockSpace.GetType().Name}) has no element-wise operations (it does not implement IElementwiseVectorSpace).");
 
     internal void Check(BlockVector<TVec> vector, string? parameterName = null)
     {

@@ -40,7 +40,7 @@ public sealed class DenseMatrixOperator<T> : LinearOperator<T[]>
         if (assumeSymmetric)
         {
             // Entries that differ by rounding only (a matrix read from text, a product formed two ways) pass.
-            double tolerance = 100 * 2.220446049250313e-16 * maxAbs;
+            double tolerance = 100 * Precision.MachineEpsilon * maxAbs;
             for (int i = 0; i < n; i++)
             {
                 for (int j = i + 1; j < n; j++)

@@ -30,7 +30,7 @@ public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
     /// <param name="hessian">The symmetric Hessian of the loss at the current parameters (one HVP per application).</param>
     /// <exception cref="ArgumentException">A hyperparameter or state vector is invalid; the message names it.</exception>
     public AdamUpdateOperator(AdamSnapshot<TVec> snapshot, LinearOperator<TVec> hessian)
-        : this(snapshot, AdamSettings.Resolve(snapshot, CheckHessian(hessian).Space), hessian)
+        : this(snapshot, AdamSettings.Resolve(snapshot, CheckElementwiseHessian(hessian).Space), hessian)
     {
     }
 
@@ -42,7 +42,7 @@ public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
         Beta1 = settings.Beta1;
         ParameterDecay = settings.Decay;
         Curvature = new ShiftedOperator<TVec>(hessian, settings.L2, settings.Sign);
-        Preconditioner = Own(OptimizerPreconditioners.FrozenAdam(snapshot, hessian.Space, settings));
+        Preconditioner = Own(OptimizerPreconditioners.FrozenAdam(snapshot, ElementwiseSpace, settings));
         _scratch = NewVector();
     }
 
@@ -65,7 +65,7 @@ public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
     protected override void ApplyCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
-        var s = ParameterSpace;
+        var s = ElementwiseSpace;
         var k = _scratch;
         Curvature.Apply(x[0], k);
         if (!_hasMoment)
@@ -90,7 +90,7 @@ public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
     protected override void ApplyTransposeCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
-        var s = ParameterSpace;
+        var s = ElementwiseSpace;
         var w = _scratch;
 
         // w = P⊙x_θ

@@ -22,7 +22,7 @@ public static class OptimizerPreconditioners
     /// <param name="snapshot">Adam/AdamW state before the step.</param>
     /// <param name="space">The parameter space; the caller owns (and releases) the result.</param>
     /// <exception cref="ArgumentException">The snapshot is invalid; the message names the field.</exception>
-    public static TVec Adam<TVec>(AdamSnapshot<TVec> snapshot, IVectorSpace<TVec> space)
+    public static TVec Adam<TVec>(AdamSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space)
         where TVec : class
     {
         ArgumentNullException.ThrowIfNull(space);
@@ -35,7 +35,7 @@ public static class OptimizerPreconditioners
     /// <param name="snapshot">RMSprop state before the step.</param>
     /// <param name="space">The parameter space; the caller owns (and releases) the result.</param>
     /// <exception cref="ArgumentException">The snapshot is invalid; the message names the field.</exception>
-    public static TVec RmsProp<TVec>(RmsPropSnapshot<TVec> snapshot, IVectorSpace<TVec> space)
+    public static TVec RmsProp<TVec>(RmsPropSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space)
         where TVec : class
     {
         ArgumentNullException.ThrowIfNull(space);
@@ -44,7 +44,7 @@ public static class OptimizerPreconditioners
     }
 
     /// <summary>Adam's P for a validated snapshot.</summary>
-    internal static TVec FrozenAdam<TVec>(AdamSnapshot<TVec> snapshot, IVectorSpace<TVec> space, AdamSettings settings)
+    internal static TVec FrozenAdam<TVec>(AdamSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space, AdamSettings settings)
         where TVec : class
     {
         var u = space.CreateVector();
@@ -61,7 +61,7 @@ public static class OptimizerPreconditioners
     }
 
     /// <summary>RMSprop's P for a validated snapshot.</summary>
-    internal static TVec FrozenRmsProp<TVec>(RmsPropSnapshot<TVec> snapshot, IVectorSpace<TVec> space)
+    internal static TVec FrozenRmsProp<TVec>(RmsPropSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space)
         where TVec : class
     {
         var h = snapshot.Hyperparameters;

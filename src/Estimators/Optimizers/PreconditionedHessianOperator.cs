@@ -12,6 +12,7 @@ public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, 
 {
     private readonly TVec _scratch;
     private readonly ShiftedOperator<TVec> _curvature;
+    private readonly IElementwiseVectorSpace<TVec> _elementwise;
     private bool _disposed;
 
     /// <summary>Creates <c>S·(α·H + σ·I)·S</c> with <c>S = √P</c>.</summary>
@@ -19,14 +20,15 @@ public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, 
     /// <param name="preconditioner">The diagonal of <c>P</c>: non-negative and finite (copied).</param>
     /// <param name="shift">σ (the L2 weight decay λ for <c>H̃</c>).</param>
     /// <param name="scale">α (−1 for a maximizing optimizer).</param>
-    /// <exception cref="ArgumentException">An argument is invalid; the message names it.</exception>
+    /// <exception cref="ArgumentException">An argument is invalid (the Hessian's space must have element-wise operations); the message names it.</exception>
     public PreconditionedHessianOperator(LinearOperator<TVec> hessian, TVec preconditioner, double shift = 0, double scale = 1)
         : base(CheckHessianSpace(hessian))
     {
+        _elementwise = (IElementwiseVectorSpace<TVec>)Space;
         _curvature = new ShiftedOperator<TVec>(hessian, shift, scale);
         SnapshotValidation.Vector(hessian.Space, preconditioner, "preconditioner", required: true, parameterName: nameof(preconditioner));
         SquareRoot = Space.CreateVector();
-        Space.Sqrt(preconditioner, SquareRoot);
+        _elementwise.Sqrt(preconditioner, SquareRoot);
         if (!double.IsFinite(Space.Dot(SquareRoot, SquareRoot)))
         {
             Space.Release(SquareRoot);
@@ -48,6 +50,9 @@ public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, 
     /// <inheritdoc/>
     public override bool IsSymmetric => true;
 
+    /// <summary>The element-wise operations of the space (the commutator estimate needs them too).</summary>
+    internal IElementwiseVectorSpace<TVec> ElementwiseSpace => _elementwise;
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -65,14 +70,13 @@ public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, 
     protected override void ApplyCore(TVec x, TVec y)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Space.Multiply(SquareRoot, x, _scratch);
+        _elementwise.Multiply(SquareRoot, x, _scratch);
         _curvature.Apply(_scratch, y);
-        Space.Multiply(SquareRoot, y, y);
+        _elementwise.Multiply(SquareRoot, y, y);
     }
 
     private static IVectorSpace<TVec> CheckHessianSpace(LinearOperator<TVec> hessian)
     {
-        SnapshotValidation.Hessian(hessian);
-        return hessian.Space;
+        return SnapshotValidation.ElementwiseSpace(hessian);
     }
 }

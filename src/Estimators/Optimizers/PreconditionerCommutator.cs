@@ -36,7 +36,7 @@ public static class PreconditionerCommutator
     {
         ArgumentNullException.ThrowIfNull(@operator);
         ArgumentOutOfRangeException.ThrowIfLessThan(probes, 1);
-        var space = @operator.Space;
+        var space = @operator.ElementwiseSpace;
         var k = @operator.Curvature;
         long before = @operator.Hessian.TotalApplications;
         var p = space.CreateVector();

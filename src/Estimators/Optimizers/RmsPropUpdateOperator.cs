@@ -28,7 +28,7 @@ public sealed class RmsPropUpdateOperator<TVec> : UpdateOperator<TVec>
     /// <param name="hessian">The symmetric Hessian of the loss at the current parameters (one HVP per application).</param>
     /// <exception cref="ArgumentException">A hyperparameter or state vector is invalid; the message names it.</exception>
     public RmsPropUpdateOperator(RmsPropSnapshot<TVec> snapshot, LinearOperator<TVec> hessian)
-        : this(Validated(snapshot, CheckHessian(hessian)), hessian, validated: true)
+        : this(Validated(snapshot, CheckElementwiseHessian(hessian)), hessian, validated: true)
     {
     }
 
@@ -41,7 +41,7 @@ public sealed class RmsPropUpdateOperator<TVec> : UpdateOperator<TVec>
         LearningRate = h.LearningRate;
         Momentum = h.Momentum;
         Curvature = new ShiftedOperator<TVec>(hessian, h.WeightDecay, h.Maximize ? -1 : 1);
-        Preconditioner = Own(OptimizerPreconditioners.FrozenRmsProp(snapshot, hessian.Space));
+        Preconditioner = Own(OptimizerPreconditioners.FrozenRmsProp(snapshot, ElementwiseSpace));
         _scratch = NewVector();
     }
 
@@ -61,7 +61,7 @@ public sealed class RmsPropUpdateOperator<TVec> : UpdateOperator<TVec>
     protected override void ApplyCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
-        var s = ParameterSpace;
+        var s = ElementwiseSpace;
         var k = _scratch;
         Curvature.Apply(x[0], k);
         s.Multiply(Preconditioner, k, k);
@@ -85,7 +85,7 @@ public sealed class RmsPropUpdateOperator<TVec> : UpdateOperator<TVec>
     protected override void ApplyTransposeCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
-        var s = ParameterSpace;
+        var s = ElementwiseSpace;
         var w = _scratch;
 
         // y_θ = x_θ + K P (x_b − η·x_θ)   (x_b = 0 without momentum)

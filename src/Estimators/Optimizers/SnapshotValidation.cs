@@ -15,6 +15,15 @@ internal static class SnapshotValidation
         }
     }
 
+    /// <summary>Checks the Hessian and that its space has the element-wise operations a diagonal preconditioner needs.</summary>
+    internal static IElementwiseVectorSpace<TVec> ElementwiseSpace<TVec>(LinearOperator<TVec> hessian)
+        where TVec : class
+    {
+        Hessian(hessian);
+        return hessian.Space as IElementwiseVectorSpace<TVec>
+            ?? throw new ArgumentException($"The Hessian's vector space ({hessian.Space.GetType().Name}) has no element-wise operations; the adaptive optimizers' operators need IElementwiseVectorSpace (entry-wise products and square roots for the diagonal preconditioner).", nameof(hessian));
+    }
+
     internal static void LearningRate(string field, double value, string parameterName = SnapshotParameter)
     {
         if (!(value > 0) || !double.IsFinite(value))

@@ -107,6 +107,9 @@ public abstract class UpdateOperator<TVec> : LinearOperator<BlockVector<TVec>>, 
     /// <summary>The parameter-space vector operations.</summary>
     protected IVectorSpace<TVec> ParameterSpace => Hessian.Space;
 
+    /// <summary>The parameter space's element-wise operations (adaptive operators only: checked by <see cref="CheckElementwiseHessian"/>).</summary>
+    private protected IElementwiseVectorSpace<TVec> ElementwiseSpace => (IElementwiseVectorSpace<TVec>)Hessian.Space;
+
     /// <inheritdoc/>
     public override bool SupportsTranspose => true;
 
@@ -155,6 +158,13 @@ public abstract class UpdateOperator<TVec> : LinearOperator<BlockVector<TVec>>, 
     private protected static LinearOperator<TVec> CheckHessian(LinearOperator<TVec> hessian)
     {
         SnapshotValidation.Hessian(hessian);
+        return hessian;
+    }
+
+    /// <summary>As <see cref="CheckHessian"/>, and checks that its space has element-wise operations (adaptive optimizers).</summary>
+    private protected static LinearOperator<TVec> CheckElementwiseHessian(LinearOperator<TVec> hessian)
+    {
+        SnapshotValidation.ElementwiseSpace(hessian);
         return hessian;
     }
 }

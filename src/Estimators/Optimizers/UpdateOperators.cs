@@ -68,8 +68,7 @@ public static class UpdateOperators
         where TVec : class
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        SnapshotValidation.Hessian(hessian);
-        var space = hessian.Space;
+        var space = SnapshotValidation.ElementwiseSpace(hessian);
         TVec p;
         double shift;
         double sign;
