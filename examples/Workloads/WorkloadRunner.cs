@@ -155,7 +155,7 @@ public static class WorkloadRunner
         ProbeResult? stepProbe = null;
         using var monitor = monitorOptions is null
             ? null
-            : optimizer.AttachSpectralMonitor(model, probeLoss: () => Loss(model.forward(probe.Inputs), probe.Targets), monitorOptions, loggerFactory, meterFactory);
+            : optimizer.AttachSpectralMonitor(model, probeLoss: () => Loss(model.forward(probe.Inputs), probe.Targets), new TorchSharpMonitorOptions { Monitor = monitorOptions, LoggerFactory = loggerFactory, MeterFactory = meterFactory });
         if (monitor is not null)
         {
             monitor.AlertRaised += (_, alert) => stepAlerts.Add(alert);
