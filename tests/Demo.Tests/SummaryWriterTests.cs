@@ -13,7 +13,7 @@ public sealed class SummaryWriterTests
             []);
 
     private static ProbeResult Probe(long step, double sharpnessToEdge) =>
-        new(step, ProbeStatus.Succeeded, null, "structured", TimeSpan.FromMilliseconds(10), 10, new Dictionary<string, double> { [Indicators.SharpnessToEdge] = sharpnessToEdge }, [], null);
+        new(step, ProbeStatus.Succeeded, null, ProbePath.Structured, TimeSpan.FromMilliseconds(10), 10, new Dictionary<string, double> { [Indicators.SharpnessToEdge] = sharpnessToEdge }, [], null);
 
     [Fact]
     public void Non_finite_values_are_strings_and_missing_values_are_null()

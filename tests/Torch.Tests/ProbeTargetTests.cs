@@ -261,7 +261,7 @@ public class ProbeTargetTests
         {
             lossCalls++;
             return mlp.Loss();
-        }, options);
+        }, new() { Monitor = options });
         monitored.Monitor.ProbeCompleted += (_, p) => hvpCounts.Add(p.HvpCount);
         for (int step = 0; step < 10; step++)
         {
