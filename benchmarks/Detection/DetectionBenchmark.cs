@@ -108,8 +108,15 @@ internal static class DetectionBenchmark
         RecordedRun[] runs;
         if (command.Mode == "rescore")
         {
-            runs = [.. plan.Select(r => Path.Combine(traces, r.FileName)).Where(File.Exists).Select(RecordedRun.Read)];
-            Console.Error.WriteLine($"detection: rescoring {runs.Length} of {plan.Count} planned traces from {traces}");
+            // Every trace in the folder, whichever plan wrote it (detectors and scoring may have changed since).
+            runs = Directory.Exists(traces) ? [.. Directory.GetFiles(traces, "*.json").Order(StringComparer.Ordinal).Select(RecordedRun.Read)] : [];
+            if (runs.Length == 0)
+            {
+                Console.Error.WriteLine($"detection: no traces in {traces}");
+                return 2;
+            }
+
+            Console.Error.WriteLine($"detection: rescoring the {runs.Length} traces in {traces}");
         }
         else
         {

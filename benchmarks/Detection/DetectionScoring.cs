@@ -197,7 +197,7 @@ public static class DetectionScoring
     /// <summary>
     /// z-score of each value against an exponentially weighted mean and variance of the previous ones (weight
     /// <paramref name="alpha"/> on the past), the statistic the monitor and ZClip use: NaN for the first
-    /// max(<paramref name="warmup"/>, 2) values; NaN (not measured) gives NaN, an infinity +∞, and neither is folded in; 0 when the variance is 0.
+    /// max(<paramref name="warmup"/>, 2) values; a non-finite value gives +∞ and is not folded in; 0 when the variance is 0.
     /// </summary>
     public static double[] EmaZScores(IReadOnlyList<double> values, double alpha, int warmup)
     {
@@ -216,7 +216,7 @@ public static class DetectionScoring
             double value = values[i];
             if (!double.IsFinite(value))
             {
-                z[i] = double.IsNaN(value) ? double.NaN : double.PositiveInfinity;
+                z[i] = double.PositiveInfinity;
                 continue;
             }
 
