@@ -46,7 +46,8 @@ public static class SpikeDefinitions
     /// Material spikes, what a user would call a spike: with m_t the mean loss of steps t−4 … t and r_t the smallest
     /// m over the previous <see cref="RecentSteps"/> steps, a spike is under way at t ≥ <see cref="BurnIn"/> when
     /// m_t ≥ <see cref="Factor"/>·r_t AND m_t − r_t ≥ <see cref="MaterialFraction"/>·L₀ (L₀ the mean of the first
-    /// five losses), or when the loss is not finite. An onset is a step where a spike is under way after at least
+    /// five losses) AND r_t &lt; L₀, or when the loss is not finite. The last condition asks for a run that had learned
+    /// something: once a run has blown up above its initial loss, its swings up there are one failure, not new spikes. An onset is a step where a spike is under way after at least
     /// <see cref="Separation"/> steps without one, so a spike whose window mean flickers around the bar counts once. The
     /// absolute bar keeps single noisy mini-batches of a near-zero loss from counting: they double the window mean but
     /// move it by a few hundredths of the initial loss.
@@ -87,7 +88,7 @@ public static class SpikeDefinitions
                         recent = Math.Min(recent, means[s]);
                     }
 
-                    under = double.IsFinite(recent) && means[t] >= factor * recent && means[t] - recent >= fraction * initial;
+                    under = recent < initial && means[t] >= factor * recent && means[t] - recent >= fraction * initial;
                 }
             }
 

@@ -83,4 +83,18 @@ public class SpikeDefinitionsTests
         Assert.Empty(SpikeDefinitions.Material([]));
         Assert.Throws<ArgumentException>(() => SpikeDefinitions.Of("other", [1.0]));
     }
+
+    [Fact]
+    public void SwingsOfARunThatBlewUpAboveItsInitialLossAreNotNewSpikes()
+    {
+        // From step 100 the loss alternates 60 steps at 10 and 60 steps at 40 (all above the initial 1.9333): one
+        // spike at the blow-up (step 100), none at the later doublings from 10 to 40.
+        var changes = Enumerable.Range(100, 500).Select(t => (t, ((t - 100) / 60) % 2 == 0 ? 10.0 : 40.0)).ToArray();
+
+        Assert.Equal(new[] { 100 }, SpikeDefinitions.Material(Losses(600, changes)));
+
+        // The same swings with a floor below the initial loss are spikes: 0.5 ↔ 1.5 (rise 1 ≥ 0.193, factor 3).
+        var low = Enumerable.Range(100, 500).Select(t => (t, ((t - 100) / 60) % 2 == 0 ? 0.5 : 1.5)).ToArray();
+        Assert.True(SpikeDefinitions.Material(Losses(600, low)).Count > 2);
+    }
 }
