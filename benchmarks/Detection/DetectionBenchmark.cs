@@ -24,6 +24,11 @@ internal static class DetectionBenchmark
 
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "warnings")
+        {
+            return WarningStudy.Run(args[1..]);
+        }
+
         if (!TryParse(args, out var command, out string? error))
         {
             Console.Error.WriteLine($"detection: {error}. {Usage}");

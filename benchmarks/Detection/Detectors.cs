@@ -180,7 +180,7 @@ internal static class DetectorCatalog
         Probe(Indicators.WeightTopSingularValue, SeriesTransform.Trend, true, 1.02, 1.05, 1.1);
         Step(StepSignalNames.GradientNorm, DetectorCost.Free, 2.5, 3, 4, 6);
         Step(StepSignalNames.Loss, DetectorCost.Free, 2, 2.5, 3, 4, 6);
-        foreach (string signal in StepSensors.SignalNames())
+        foreach (string signal in StepSensors.SignalNames().Where(s => s != OptimizerStateSensor.ReadMilliseconds))
         {
             Step(signal, DetectorCost.StepSensor, 2.5, 3, 4, 6);
         }

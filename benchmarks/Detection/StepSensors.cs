@@ -32,7 +32,7 @@ internal interface IStepSensor : IDisposable
 internal static class StepSensors
 {
     /// <summary>New instances of every step sensor (one set per pass).</summary>
-    public static IReadOnlyList<IStepSensor> Create() => [new UpdateSizeSensor()];
+    public static IReadOnlyList<IStepSensor> Create() => [new UpdateSizeSensor(), new OptimizerStateSensor()];
 
     /// <summary>The names of every signal the sensors of <see cref="Create"/> record.</summary>
     public static IReadOnlyList<string> SignalNames()
