@@ -24,7 +24,17 @@ internal sealed record StepThresholdDetector(string Signal, double Value, bool A
             return new bool[run.StepsRun];
         }
 
-        return [.. values.Take(run.StepsRun).Select(v => Above ? v >= Value : v <= Value)];
+        var alarm = values.Take(run.StepsRun).Select(v => Above ? v >= Value : v <= Value).ToArray();
+
+        // Before the z-score detectors' warm-up the state is that of the first scored step, so that an alarm on from
+        // the start has no onset (issue 12: an alarm already on and never cleared does not warn a later spike).
+        int first = Math.Min(StepZScoreDetector.Warmup, alarm.Length - 1);
+        for (int t = 0; t < first; t++)
+        {
+            alarm[t] = alarm[first];
+        }
+
+        return alarm;
     }
 }
 
@@ -117,16 +127,18 @@ internal static class WarningStudy
         }
 
         // Cost of the step sensors: their time over the unmonitored pass's CPU time, per workload.
-        // Cost of the library's optimizer-state read: its own timed milliseconds per step over the pass's CPU time
-        // without the sensors (the sensors run inside the pass, on its thread).
-        text.AppendLine("\n| workload | runs | training CPU s/run (sensors excluded) | ms per state read (median) | state read / training CPU | both sensors / training CPU |\n|---|---|---|---|---|---|");
+        // Cost of the library's optimizer-state read: its own timed wall milliseconds over the pass's wall time without
+        // the sensors, side by side in the same process (both wall times suffer the machine's load alike; CPU time is
+        // not comparable with a wall-clock read on a machine with more runnable threads than cores).
+        text.AppendLine("\n| workload | runs | training wall ms/step (sensors excluded) | state read ms (median) | state reads / training wall | both sensors / training wall |\n|---|---|---|---|---|---|");
         foreach (var group in runs.GroupBy(r => r.Setting.WorkloadName))
         {
             var passes = group.Select(r => (r, p: r.Passes[^1])).ToArray();
-            double training = passes.Sum(x => x.p.CpuSeconds - x.p.SensorSeconds);
+            double training = passes.Sum(x => x.p.WallSeconds - x.p.SensorSeconds);
             double sensors = passes.Sum(x => x.p.SensorSeconds);
             var reads = passes.SelectMany(x => x.r.StepSignals.TryGetValue(OptimizerStateSensor.ReadMilliseconds, out var ms) ? ms : []).Where(double.IsFinite).ToArray();
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {passes.Length} | {training / passes.Length:F1} | {DetectionScoring.Median(reads):F3} | {reads.Sum() / 1000 / training:P2} | {sensors / training:P2} |");
+            double steps = passes.Sum(x => (double)x.r.StepsRun);
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {passes.Length} | {1000 * training / steps:F1} | {DetectionScoring.Median(reads):F2} | {reads.Sum() / 1000 / training:P2} | {sensors / training:P2} |");
         }
 
         var detectors = Detectors();

@@ -98,3 +98,31 @@ public class OptimizerStepStatisticsTests
         Assert.True(double.IsNaN(s.EpsilonDominatedShare) && double.IsNaN(s.SaturatedShare) && double.IsNaN(s.MaxNormalizedUpdate));
     }
 }
+
+public class StepSensorMonitorTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(0)]
+    public void SensorReadingsReachTheRulesAtTheFirstDueStep(int interval)
+    {
+        using var run = new RegressionRun(seed: 5, hidden: 8);
+        using var optimizer = torch.optim.Adam(run.Model.parameters(), 0.01);
+
+        // A rule any finite update-to-weight ratio trips: it is raised at the first step whose readings carry the
+        // sensor's indicator (a step without the reading leaves the rule's level as it was), and never when off.
+        var rule = new SpectralMonitor.Rules.AlertRule("u2w", Indicators.UpdateToWeight, SpectralMonitor.Rules.RuleComparison.Absolute, Warning: 0, Critical: 1e9);
+        var options = new StabilityMonitorOptions { StepSensorInterval = interval, Estimators = ProbeEstimators.None, Rules = [rule] };
+        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, options);
+        var raised = new List<long>();
+        monitor.AlertRaised += (_, alert) => raised.Add(alert.Step);
+        for (int step = 1; step <= 10; step++)
+        {
+            monitor.OnStep(step, run.Step(optimizer));
+        }
+
+        // Reads happen at steps divisible by the interval: the first one (step = interval) raises the Warning.
+        Assert.Equal(interval == 0 ? [] : [(long)interval], raised);
+    }
+}
