@@ -10,15 +10,6 @@ public class OptimizerStepStatisticsTests
     // be off by factors such as c₁, √c₂ or ε).
     private const double Relative = 1e-5;
 
-    private static void Step(TinyMlp mlp, optim.Optimizer optimizer)
-    {
-        using var scope = torch.NewDisposeScope();
-        optimizer.zero_grad();
-        using var loss = mlp.Loss();
-        loss.backward();
-        optimizer.step();
-    }
-
     private static double Norm(IEnumerable<double> x) => Math.Sqrt(x.Sum(v => v * v));
 
     private static void Close(double expected, double actual, string what) =>
@@ -34,11 +25,11 @@ public class OptimizerStepStatisticsTests
         Assert.NotNull(none);
         for (int k = 0; k < 3; k++)
         {
-            Step(mlp, optimizer);
+            OptimizerStateReaderTests.Step(mlp, optimizer);
         }
 
         var before = mlp.ParametersToArray();
-        Step(mlp, optimizer);
+        OptimizerStateReaderTests.Step(mlp, optimizer);
         var after = mlp.ParametersToArray();
         var s = OptimizerStepStatisticsReader.TryRead(optimizer, out string? reason);
         Assert.Null(reason);
@@ -83,10 +74,10 @@ public class OptimizerStepStatisticsTests
         using var mlp = new TinyMlp(ScalarType.Float64, seed: 4);
         const double lr = 0.05;
         using var optimizer = torch.optim.SGD(mlp.Model.parameters(), lr, momentum: 0.9);
-        Step(mlp, optimizer);
-        Step(mlp, optimizer);
+        OptimizerStateReaderTests.Step(mlp, optimizer);
+        OptimizerStateReaderTests.Step(mlp, optimizer);
         var before = mlp.ParametersToArray();
-        Step(mlp, optimizer);
+        OptimizerStateReaderTests.Step(mlp, optimizer);
         var after = mlp.ParametersToArray();
         var s = OptimizerStepStatisticsReader.TryRead(optimizer, out _);
         Assert.NotNull(s);
