@@ -108,6 +108,7 @@ public static class WorkloadRunner
     /// <param name="loggerFactory">Logging of the monitor.</param>
     /// <param name="meterFactory">Meter factory of the monitor (null: the monitor creates its Meter, which OpenTelemetry listens to by name).</param>
     /// <param name="torchThreads">When positive, <c>torch.set_num_threads</c> (process-wide) is set to it first; 1 gives reproducible runs.</param>
+    /// <param name="onStart">Called once before the first step with the model and the optimizer (on the training thread), e.g. to attach per-step sensors that read them.</param>
     /// <param name="cancellationToken">Stops the run between steps.</param>
     /// <returns>The trace of the run.</returns>
     /// <exception cref="ArgumentException">The spec or the monitor options are invalid.</exception>
@@ -119,6 +120,7 @@ public static class WorkloadRunner
         ILoggerFactory? loggerFactory = null,
         IMeterFactory? meterFactory = null,
         int torchThreads = 1,
+        Action<nn.Module<Tensor, Tensor>, optim.Optimizer>? onStart = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -163,6 +165,7 @@ public static class WorkloadRunner
             monitor.ProbeCompleted += (_, result) => stepProbe = result;
         }
 
+        onStart?.Invoke(model, optimizer);
         var losses = new List<double>(spec.Steps);
         var rates = new List<double>(spec.Steps);
         var norms = new List<double>(spec.Steps);

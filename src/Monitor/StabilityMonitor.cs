@@ -38,6 +38,7 @@ public sealed class StabilityMonitor : IDisposable
     private readonly StepClock _clock;
     private readonly StepStatistics _statistics;
     private readonly BackoffController? _backoff;
+    private readonly IStepSensor? _sensor;
     private readonly MonitorInstruments _instruments;
     private readonly ActivitySource _activitySource;
     private readonly object _gate = new();
@@ -45,9 +46,10 @@ public sealed class StabilityMonitor : IDisposable
     private MonitorState _state = MonitorState.Initial;
     private bool _disposed;
 
-    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy)
+    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy, IStepSensor? sensor)
     {
         _runner = runner;
+        _sensor = options.StepSensorInterval > 0 ? sensor : null;
         _options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<StabilityMonitor>();
         _time = timeProvider ?? TimeProvider.System;
@@ -123,7 +125,7 @@ public sealed class StabilityMonitor : IDisposable
         options ??= new StabilityMonitorOptions();
         options.Validate();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<StabilityMonitor>();
-        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, loggerFactory, meterFactory, timeProvider, backoffPolicy);
+        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, loggerFactory, meterFactory, timeProvider, backoffPolicy, target as IStepSensor);
     }
 
     /// <summary>
@@ -214,6 +216,7 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         var observation = _statistics.Observe(step, loss, gradientNorm);
+        var sensorReadings = ReadSensor(step, observation.Indicators);
         var changes = new List<StabilityAlert>();
         if (observation.NonFinite is { } nonFinite)
         {
@@ -240,6 +243,40 @@ public sealed class StabilityMonitor : IDisposable
 
         changes.AddRange(_rules.Evaluate(step, readings));
         Conclude(step, changes, probe, observation);
+        if (sensorReadings is not null)
+        {
+            Volatile.Write(ref _state, _state with { SensorReadings = sensorReadings });
+        }
+    }
+
+    /// <summary>Reads the step sensor when it is due into <paramref name="readings"/>; its readings alone, or null when not read. A failing sensor is logged and skipped.</summary>
+    private Dictionary<string, double>? ReadSensor(long step, Dictionary<string, double> readings)
+    {
+        if (_sensor is null || step % _options.StepSensorInterval != 0)
+        {
+            return null;
+        }
+
+        var own = new Dictionary<string, double>(StringComparer.Ordinal);
+        try
+        {
+            if (!_sensor.TryReadStep(step, own))
+            {
+                return null;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.InternalError(_logger, step, ex);
+            return null;
+        }
+
+        foreach (var (name, value) in own)
+        {
+            readings[name] = value;
+        }
+
+        return own;
     }
 
     /// <summary>
