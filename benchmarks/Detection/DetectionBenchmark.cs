@@ -120,8 +120,8 @@ internal static class DetectionBenchmark
         }
         else
         {
-            Console.Error.WriteLine($"detection: {plan.Count} runs ({plan.Count(r => r.Role == SeedRole.Tune)} tune, {plan.Count(r => r.Role == SeedRole.Report)} report), {command.Workers} worker process(es), configurations {string.Join(", ", MonitorConfigurations.All)}; load average at start {LoadAverage()}");
-            var jobs = plan.Select(r => new WorkerJob(r, MonitorConfigurations.All, Path.Combine(traces, r.FileName), Sensors: true)).ToArray();
+            Console.Error.WriteLine($"detection: {plan.Count} runs ({plan.Count(r => r.Role == SeedRole.Tune)} tune, {plan.Count(r => r.Role == SeedRole.Report)} report), {command.Workers} worker process(es), configurations {string.Join(", ", MonitorConfigurations.All)} on report runs, {MonitorConfigurations.Dense} on tune runs; load average at start {LoadAverage()}");
+            var jobs = plan.Select(r => new WorkerJob(r, r.Configurations, Path.Combine(traces, r.FileName), Sensors: true)).ToArray();
             runs = WorkerPool.Run(jobs, command.Workers, Path.Combine(command.Output, "jobs"), Console.Error, command.Resume);
         }
 
