@@ -10,7 +10,8 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// <param name="Output">Output folder.</param>
 /// <param name="JobPath">The job file of a worker.</param>
 /// <param name="Resume">Reuse the traces already in the output folder (the sweep always does).</param>
-internal sealed record DetectionCommand(string Mode, int Workers, string Output, string? JobPath, bool Resume = false);
+/// <param name="Filter">Train only the planned runs whose name contains this text (null: all).</param>
+internal sealed record DetectionCommand(string Mode, int Workers, string Output, string? JobPath, bool Resume = false, string? Filter = null);
 
 /// <summary>
 /// The detection benchmark. <c>dotnet run -c Release --project benchmarks -- detection [--smoke | sweep | --rescore]
@@ -20,7 +21,7 @@ internal sealed record DetectionCommand(string Mode, int Workers, string Output,
 /// </summary>
 internal static class DetectionBenchmark
 {
-    public const string Usage = "usage: detection [--smoke | --rescore | sweep] [--resume] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
+    public const string Usage = "usage: detection [--smoke | --rescore | sweep] [--resume] [--filter TEXT] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
 
     public static int Run(string[] args)
     {
@@ -48,7 +49,7 @@ internal static class DetectionBenchmark
     {
         string mode = "full";
         int workers = Math.Clamp(Environment.ProcessorCount, 1, 2);
-        string? output = null, job = null;
+        string? output = null, job = null, filter = null;
         bool resume = false;
         command = new DetectionCommand(mode, workers, "", null);
         error = null;
@@ -85,6 +86,15 @@ internal static class DetectionBenchmark
 
                     i++;
                     break;
+                case "--filter" when mode != "worker":
+                    if (i + 1 >= args.Count || string.IsNullOrWhiteSpace(args[i + 1]))
+                    {
+                        error = "--filter needs a text that run names contain";
+                        return false;
+                    }
+
+                    filter = args[++i];
+                    break;
                 case "--out":
                     if (i + 1 >= args.Count || string.IsNullOrWhiteSpace(args[i + 1]))
                     {
@@ -101,7 +111,7 @@ internal static class DetectionBenchmark
         }
 
         output ??= Path.Combine(RepositoryRoot(), "benchmarks", "Detection", mode == "smoke" ? "smoke" : "results");
-        command = new DetectionCommand(mode, workers, Path.GetFullPath(output), job, resume);
+        command = new DetectionCommand(mode, workers, Path.GetFullPath(output), job, resume, filter);
         return true;
     }
 
@@ -109,6 +119,11 @@ internal static class DetectionBenchmark
     {
         var total = Stopwatch.StartNew();
         var plan = command.Mode == "smoke" ? DetectionPlan.Smoke() : DetectionPlan.Full();
+        if (command.Filter is { } filter)
+        {
+            plan = [.. plan.Where(r => r.Name.Contains(filter, StringComparison.Ordinal))];
+        }
+
         string traces = Path.Combine(command.Output, "traces");
         RecordedRun[] runs;
         if (command.Mode == "rescore")
@@ -125,8 +140,8 @@ internal static class DetectionBenchmark
         }
         else
         {
-            Console.Error.WriteLine($"detection: {plan.Count} runs ({plan.Count(r => r.Role == SeedRole.Tune)} tune, {plan.Count(r => r.Role == SeedRole.Report)} report), {command.Workers} worker process(es), configurations {string.Join(", ", MonitorConfigurations.All)}; load average at start {LoadAverage()}");
-            var jobs = plan.Select(r => new WorkerJob(r, MonitorConfigurations.All, Path.Combine(traces, r.FileName), Sensors: true)).ToArray();
+            Console.Error.WriteLine($"detection: {plan.Count} runs ({plan.Count(r => r.Role == SeedRole.Tune)} tune, {plan.Count(r => r.Role == SeedRole.Report)} report), {command.Workers} worker process(es), configurations {string.Join(", ", MonitorConfigurations.All)} on report runs, {MonitorConfigurations.Dense} on tune runs; load average at start {LoadAverage()}");
+            var jobs = plan.Select(r => new WorkerJob(r, r.Configurations, Path.Combine(traces, r.FileName), Sensors: true)).ToArray();
             runs = WorkerPool.Run(jobs, command.Workers, Path.Combine(command.Output, "jobs"), Console.Error, command.Resume);
         }
 

@@ -158,6 +158,11 @@ internal static class DetectionCharts
         ];
         for (int k = 0; k < shown.Length; k++)
         {
+            if (!shown[k].Applies(run))
+            {
+                continue;
+            }
+
             var alarm = shown[k].Alarm(run);
             var state = alarms.Add.Scatter(steps, alarm.Select(on => (on ? 0.8 : 0) + (1.2 * k)).ToArray());
             state.ConnectStyle = ConnectStyle.StepHorizontal;

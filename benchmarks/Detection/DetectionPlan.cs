@@ -76,6 +76,13 @@ internal sealed record PlannedRun(Setting Setting, int Seed, SeedRole Role)
     /// <summary>The run's spec.</summary>
     public RunSpec Spec => Setting.Spec(Seed);
 
+    /// <summary>
+    /// The monitor configurations the run is trained under: all of them on report runs; only dense probing on tune
+    /// runs, which choose thresholds of the offline detectors (the monitor's own configurations are not tuned, and
+    /// overheads are measured on the report runs).
+    /// </summary>
+    public IReadOnlyList<string> Configurations => Role == SeedRole.Report ? MonitorConfigurations.All : [MonitorConfigurations.Dense];
+
     /// <summary>The run's name (unique within a plan).</summary>
     public string Name => Spec.Name;
 
@@ -120,13 +127,13 @@ internal static class DetectionPlan
     /// </summary>
     public static IReadOnlyList<Setting> Settings { get; } =
     [
-        .. Rates(WorkloadKind.CharGpt, OptimizerKind.Adam, 0, [3e-3, 3e-2]),
+        .. Rates(WorkloadKind.CharGpt, OptimizerKind.Adam, 0, [3e-3]),
         .. Rates(WorkloadKind.CharGpt, OptimizerKind.Adam, GptWarmup, [1.0]),
         .. Rates(WorkloadKind.CharGpt, OptimizerKind.AdamW, 0, [1e-2]),
         .. Rates(WorkloadKind.CharGpt, OptimizerKind.AdamW, GptWarmup, [1.0]),
         .. Rates(WorkloadKind.DigitsCnn, OptimizerKind.SgdMomentum, 0, [0.03, 0.1]),
         .. Rates(WorkloadKind.DigitsCnn, OptimizerKind.Adam, 0, [3e-3, 2e-2]),
-        .. Rates(WorkloadKind.DigitsMlp, OptimizerKind.SgdMomentum, 0, [0.03, 0.1, 0.3]),
+        .. Rates(WorkloadKind.DigitsMlp, OptimizerKind.SgdMomentum, 0, [0.1, 0.3]),
         .. Rates(WorkloadKind.DigitsMlp, OptimizerKind.Adam, 0, [3e-3, 3e-2]),
     ];
 

@@ -83,13 +83,13 @@ internal static class DetectionReport
             r => (IReadOnlyDictionary<string, IReadOnlyList<int>>)Definitions.ToDictionary(d => d, d => SpikeDefinitions.Of(d, r.Losses)));
 
         var results = new List<DetectorResult>();
-        var alarms = DetectorCatalog.All.ToDictionary(d => d, d => scored.ToDictionary(r => r.Name, d.Alarm));
+        var alarms = DetectorCatalog.All.ToDictionary(d => d, d => scored.Where(d.Applies).ToDictionary(r => r.Name, d.Alarm));
         foreach (var detector in DetectorCatalog.All)
         {
             var byFamily = new Dictionary<string, FamilyScores>();
             foreach (string family in Families)
             {
-                var inFamily = scored.Where(r => r.Setting.Family == family).ToArray();
+                var inFamily = scored.Where(r => r.Setting.Family == family && detector.Applies(r)).ToArray();
                 DetectorMetrics Score(IEnumerable<RecordedRun> subset, string definition, int horizon) =>
                     DetectionScoring.Aggregate([.. subset.Select(r => DetectionScoring.Score(alarms[detector][r.Name], spikes[r.Name][definition], horizon))]);
                 var report = inFamily.Where(r => r.Role == SeedRole.Report).ToArray();
@@ -252,7 +252,7 @@ internal static class DetectionReport
         foreach (var group in results.Scored.Where(r => r.Role == SeedRole.Report).GroupBy(r => r.Setting).OrderBy(g => g.Key.Setup, StringComparer.Ordinal).ThenBy(g => g.Key.LearningRate))
         {
             var runs = group.ToArray();
-            DetectorMetrics M(IDetector d) => DetectionScoring.Aggregate([.. runs.Select(r => DetectionScoring.Score(d.Alarm(r), results.Spikes[r.Name][SpikeDefinitions.MaterialName], 100))]);
+            DetectorMetrics M(IDetector d) => DetectionScoring.Aggregate([.. runs.Where(d.Applies).Select(r => DetectionScoring.Score(d.Alarm(r), results.Spikes[r.Name][SpikeDefinitions.MaterialName], 100))]);
             var (md, mn, mz) = (M(defaults), M(dense), M(zclip));
             int material = runs.Sum(r => results.Spikes[r.Name][SpikeDefinitions.MaterialName].Count);
             double plain = runs.Sum(r => r.Pass(MonitorConfigurations.Unmonitored)?.CpuSeconds ?? double.NaN);

@@ -38,6 +38,9 @@ internal interface IDetector
     /// <summary>Where its cost comes from.</summary>
     DetectorCost Cost { get; }
 
+    /// <summary>Whether <paramref name="run"/> has what the detector reads (the pass it needs was trained).</summary>
+    bool Applies(RecordedRun run);
+
     /// <summary>The alarm state at each step of <paramref name="run"/>.</summary>
     bool[] Alarm(RecordedRun run);
 }
@@ -52,6 +55,8 @@ internal sealed record MonitorLevelDetector(string Configuration, AlertLevel Min
     public double? Threshold => null;
 
     public DetectorCost Cost => Configuration == MonitorConfigurations.Default ? DetectorCost.DefaultOptions : DetectorCost.DenseProbing;
+
+    public bool Applies(RecordedRun run) => run?.Pass(Configuration) is not null;
 
     public bool[] Alarm(RecordedRun run)
     {
@@ -96,6 +101,8 @@ internal sealed record ProbeIndicatorDetector(string Indicator, SeriesTransform 
 
     public DetectorCost Cost => DetectorCost.DenseProbing;
 
+    public bool Applies(RecordedRun run) => run?.Pass(MonitorConfigurations.Dense) is not null;
+
     public bool[] Alarm(RecordedRun run)
     {
         ArgumentNullException.ThrowIfNull(run);
@@ -131,14 +138,12 @@ internal sealed record StepZScoreDetector(string Signal, double Value, DetectorC
 
     public double? Threshold => Value;
 
+    public bool Applies(RecordedRun run) => run?.StepSignals.ContainsKey(Signal) == true;
+
     public bool[] Alarm(RecordedRun run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        if (!run.StepSignals.TryGetValue(Signal, out var values))
-        {
-            return new bool[run.StepsRun];
-        }
-
+        var values = run.StepSignals[Signal];
         var z = DetectionScoring.EmaZScores(values, Alpha, Warmup);
         return [.. z.Take(run.StepsRun).Select(v => v >= Value)];
     }
