@@ -20,7 +20,7 @@ internal sealed record ProbeRecord(long Step, bool Succeeded, double Millisecond
 /// <param name="CpuSeconds">Process CPU time of the pass.</param>
 /// <param name="WallSeconds">Wall time of the pass.</param>
 /// <param name="ProbeSeconds">Wall time spent in probes.</param>
-/// <param name="SensorSeconds">Wall time spent in the step sensors attached to this pass (0 when none).</param>
+/// <param name="SensorSeconds">CPU time of the training thread spent in the step sensors attached to this pass (0 when none).</param>
 /// <param name="SameLosses">The pass's per-step losses equal the unmonitored pass's bit for bit.</param>
 /// <param name="Probes">Every probe.</param>
 /// <param name="LevelChanges">The monitor's alert level (0 Ok, 1 Warning, 2 Critical) as [step, level] pairs, one per change; the level holds until the next pair.</param>

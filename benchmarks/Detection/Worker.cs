@@ -88,7 +88,7 @@ internal static class Worker
         var buffer = new double[names.Length];
         var levels = new List<long[]>();
         int lastLevel = 0;
-        var sensorTime = new Stopwatch();
+        double sensorSeconds = 0;
 
         void OnStart(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> model, torch.optim.Optimizer optimizer)
         {
@@ -108,7 +108,7 @@ internal static class Worker
 
             if (sensors.Count > 0)
             {
-                sensorTime.Start();
+                double before = ThreadCpuTime.Seconds();
                 Array.Fill(buffer, double.NaN);
                 int offset = 0;
                 foreach (var sensor in sensors)
@@ -117,7 +117,7 @@ internal static class Worker
                     offset += sensor.Signals.Count;
                 }
 
-                sensorTime.Stop();
+                sensorSeconds += ThreadCpuTime.Seconds() - before;
                 for (int i = 0; i < buffer.Length; i++)
                 {
                     columns[i].Add(buffer[i]);
@@ -138,8 +138,38 @@ internal static class Worker
             p.Duration.TotalMilliseconds,
             p.HvpCount,
             new SortedDictionary<string, double>(p.Indicators.ToDictionary(kv => kv.Key, kv => kv.Value), StringComparer.Ordinal))).ToArray();
-        var pass = new PassRecord(configuration, cpu, wall.Elapsed.TotalSeconds, trace.ProbeTime.TotalSeconds, sensorTime.Elapsed.TotalSeconds, SameLosses: true, probes, levels);
+        var pass = new PassRecord(configuration, cpu, wall.Elapsed.TotalSeconds, trace.ProbeTime.TotalSeconds, sensorSeconds, SameLosses: true, probes, levels);
         var sensorValues = names.Select((n, i) => (n, columns[i].ToArray())).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
         return (pass, trace, sensorValues);
+    }
+}
+
+/// <summary>
+/// CPU time of the calling thread (Linux <c>clock_gettime(CLOCK_THREAD_CPUTIME_ID)</c>), so that the cost of the step
+/// sensors does not count the time their thread waited for a processor on a loaded machine; elsewhere the process CPU
+/// time (an over-estimate when other threads run).
+/// </summary>
+internal static partial class ThreadCpuTime
+{
+    private const int ClockThreadCpuTimeId = 3;
+
+    public static double Seconds()
+    {
+        if (OperatingSystem.IsLinux() && ClockGetTime(ClockThreadCpuTimeId, out var time) == 0)
+        {
+            return time.Seconds + (time.Nanoseconds * 1e-9);
+        }
+
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime.TotalSeconds;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec time);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
     }
 }

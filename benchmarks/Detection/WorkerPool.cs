@@ -83,6 +83,11 @@ internal static class WorkerPool
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+
+        // No tiered JIT in the workers: with it, whichever pass runs first also pays for re-compiling the hot paths
+        // at tier 1, which biased small overheads low (the default-options pass of a short digits run came out
+        // cheaper than the unmonitored pass before it). Everything is compiled once, in the warm-up run.
+        start.Environment["DOTNET_TieredCompilation"] = "0";
         var (fileName, prefix) = Self();
         start.FileName = fileName;
         foreach (string argument in prefix.Concat(["detection", "worker", jobPath]))
