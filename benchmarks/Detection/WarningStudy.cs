@@ -16,6 +16,8 @@ internal sealed record StepThresholdDetector(string Signal, double Value, bool A
 
     public DetectorCost Cost => DetectorCost.StepSensor;
 
+    public bool Applies(RecordedRun run) => run?.StepSignals.ContainsKey(Signal) == true;
+
     public bool[] Alarm(RecordedRun run)
     {
         ArgumentNullException.ThrowIfNull(run);

@@ -105,7 +105,7 @@ public class StepSensorMonitorTests
         // sensor's indicator (a step without the reading leaves the rule's level as it was), and never when off.
         var rule = new SpectralMonitor.Rules.AlertRule("u2w", Indicators.UpdateToWeight, SpectralMonitor.Rules.RuleComparison.Absolute, Warning: 0, Critical: 1e9);
         var options = new StabilityMonitorOptions { StepSensorInterval = interval, Estimators = ProbeEstimators.None, Rules = [rule] };
-        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, options);
+        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, new() { Monitor = options });
         var raised = new List<long>();
         monitor.AlertRaised += (_, alert) => raised.Add(alert.Step);
         for (int step = 1; step <= 10; step++)
