@@ -50,6 +50,7 @@ public sealed class StabilityMonitor : IDisposable
     private readonly StepClock _clock;
     private readonly StepStatistics _statistics;
     private readonly BackoffController? _backoff;
+    private readonly IStepSensor? _sensor;
     private readonly MonitorInstruments _instruments;
     private readonly ActivitySource _activitySource;
     private readonly object _gate = new();
@@ -67,10 +68,11 @@ public sealed class StabilityMonitor : IDisposable
     private int _refusedCalls;
     private string? _lastFailureReason;
 
-    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILogger logger, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy)
+    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILogger logger, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy, IStepSensor? sensor)
     {
         _runner = runner;
         _logger = logger;
+        _sensor = options.StepSensorInterval > 0 ? sensor : null;
         string runName = UniqueRunName(options.RunName);
         if (runName != options.RunName)
         {
@@ -157,7 +159,7 @@ public sealed class StabilityMonitor : IDisposable
         options ??= new StabilityMonitorOptions();
         options.Validate();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<StabilityMonitor>();
-        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, logger, meterFactory, timeProvider, backoffPolicy);
+        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, logger, meterFactory, timeProvider, backoffPolicy, target as IStepSensor);
     }
 
     /// <summary>
@@ -399,6 +401,7 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         var observation = _statistics.Observe(step, loss, gradientNorm);
+        var sensorReadings = ReadSensor(step, observation.Indicators);
         var changes = new List<StabilityAlert>();
         if (observation.NonFinite is { } nonFinite)
         {
@@ -430,6 +433,40 @@ public sealed class StabilityMonitor : IDisposable
 
         changes.AddRange(_rules.Evaluate(step, readings, position));
         Conclude(step, position, changes, probe, observation);
+        if (sensorReadings is not null && !DisposeRequested)
+        {
+            Volatile.Write(ref _state, _state with { SensorReadings = sensorReadings });
+        }
+    }
+
+    /// <summary>Reads the step sensor when it is due into <paramref name="readings"/>; its readings alone, or null when not read. A failing sensor is logged and skipped.</summary>
+    private Dictionary<string, double>? ReadSensor(long step, Dictionary<string, double> readings)
+    {
+        if (_sensor is null || step % _options.StepSensorInterval != 0)
+        {
+            return null;
+        }
+
+        var own = new Dictionary<string, double>(StringComparer.Ordinal);
+        try
+        {
+            if (!_sensor.TryReadStep(step, own))
+            {
+                return null;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.InternalError(_logger, step, ex);
+            return null;
+        }
+
+        foreach (var (name, value) in own)
+        {
+            readings[name] = value;
+        }
+
+        return own;
     }
 
     /// <summary>

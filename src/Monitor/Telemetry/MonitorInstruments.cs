@@ -49,6 +49,11 @@ internal sealed class MonitorInstruments : IDisposable
 
         _meter.CreateObservableGauge("stability.gradient_norm_zscore", () => Step(s => s.GradientNormZScore), description: "Gradient-norm z-score against its EMA.");
         _meter.CreateObservableGauge("stability.loss_zscore", () => Step(s => s.LossZScore), description: "Loss z-score against its EMA.");
+        foreach (string indicator in Indicators.StepSensor)
+        {
+            _meter.CreateObservableGauge("stability." + indicator, () => Sensor(indicator), unit: "1", description: $"Step sensor reading '{indicator}' (optimizer-state statistics, latest read).");
+        }
+
         _meter.CreateObservableGauge("stability.alert_level", () => Step(s => (double)s.Level), description: "Highest current alert level: 0 OK, 1 Warning, 2 Critical.");
         _meter.CreateObservableGauge("stability.backoff_factor", () => Step(s => s.BackoffFactor), unit: "1", description: "Learning-rate backoff factor in force (1 = none).");
 
@@ -187,6 +192,9 @@ internal sealed class MonitorInstruments : IDisposable
         }
     }
 
+    private IEnumerable<Measurement<double>> Sensor(string indicator) =>
+        _state().SensorReadings.TryGetValue(indicator, out double value) ? [new Measurement<double>(value, _tags)] : [];
+
     private IEnumerable<Measurement<double>> ObserveLearningRates()
     {
         if (_disposed)
@@ -212,6 +220,7 @@ internal sealed class MonitorInstruments : IDisposable
 /// <param name="BackoffFactor">The backoff factor in force.</param>
 /// <param name="LearningRates">The learning rate of each group.</param>
 /// <param name="Probe">The latest successful probe, or null.</param>
+/// <param name="SensorReadings">The latest step-sensor readings by indicator (empty before the first read).</param>
 internal sealed record MonitorState(
     long Step,
     double Loss,
@@ -220,7 +229,8 @@ internal sealed record MonitorState(
     AlertLevel Level,
     double BackoffFactor,
     IReadOnlyList<double> LearningRates,
-    ProbeResult? Probe)
+    ProbeResult? Probe,
+    IReadOnlyDictionary<string, double> SensorReadings)
 {
-    public static MonitorState Initial { get; } = new(-1, double.NaN, double.NaN, double.NaN, AlertLevel.Ok, 1, [], null);
+    public static MonitorState Initial { get; } = new(-1, double.NaN, double.NaN, double.NaN, AlertLevel.Ok, 1, [], null, new Dictionary<string, double>());
 }
