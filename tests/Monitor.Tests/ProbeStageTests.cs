@@ -13,22 +13,26 @@ public class ProbeStageTests
 {
     private static readonly double[] Curvatures = [10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05];
 
-    private static StabilityMonitorOptions Options(int maxHvps) => new()
+    /// <summary>One probe of the fake target (diagonal Hessian, heavy ball) with 60 HVPs and the given stages.</summary>
+    private static ProbeResult Probe(ProbeStage<double[]>[] stages)
     {
-        TopModes = 1,
-        KrylovDimension = 6,
-        MaxHvpsPerProbe = maxHvps,
-        Tolerance = 1e-10,
-        Estimators = ProbeEstimators.Sharpness | ProbeEstimators.Modes,
-    };
+        var options = new StabilityMonitorOptions
+        {
+            TopModes = 1,
+            KrylovDimension = 6,
+            MaxHvpsPerProbe = 60,
+            Tolerance = 1e-10,
+            Estimators = ProbeEstimators.Sharpness | ProbeEstimators.Modes,
+        };
+        using var runner = new ProbeRunner<double[]>(new FakeTarget(Curvatures), options, NullLogger.Instance, stages);
+        return runner.Run(0, TimeProvider.System, TimeProvider.System.GetTimestamp(), TestContext.Current.CancellationToken);
+    }
 
     [Fact]
     public void AnAddedStageRunsWithWhatIsLeftOfTheBudgetAndReadsEarlierStages()
     {
-        var target = new FakeTarget(Curvatures);
         var trace = new RayleighStage(minimumHvps: 2);
-        using var runner = new ProbeRunner<double[]>(target, Options(maxHvps: 60), NullLogger.Instance, [.. ProbeStages.Default<double[]>(), trace]);
-        var probe = runner.Run(0, TimeProvider.System, TimeProvider.System.GetTimestamp(), TestContext.Current.CancellationToken);
+        var probe = Probe([.. ProbeStages.Default<double[]>(), trace]);
 
         Assert.Equal(ProbeStatus.Succeeded, probe.Status);
         long sharpnessHvps = probe.Convergence!.OperatorApplications;
@@ -47,10 +51,8 @@ public class ProbeStageTests
     [Fact]
     public void AStageIsSkippedWhenFewerHvpsAreLeftThanItsMinimum()
     {
-        var target = new FakeTarget(Curvatures);
         var trace = new RayleighStage(minimumHvps: 1000);
-        using var runner = new ProbeRunner<double[]>(target, Options(maxHvps: 60), NullLogger.Instance, [.. ProbeStages.Default<double[]>(), trace]);
-        var probe = runner.Run(0, TimeProvider.System, TimeProvider.System.GetTimestamp(), TestContext.Current.CancellationToken);
+        var probe = Probe([.. ProbeStages.Default<double[]>(), trace]);
 
         Assert.Equal(ProbeStatus.Succeeded, probe.Status);
         Assert.Equal(-1, trace.BudgetSeen);
@@ -61,9 +63,7 @@ public class ProbeStageTests
     [Fact]
     public void AFailingStageFailsTheProbeWithItsReason()
     {
-        var target = new FakeTarget(Curvatures);
-        using var runner = new ProbeRunner<double[]>(target, Options(maxHvps: 60), NullLogger.Instance, [new RayleighStage(minimumHvps: 0) { Fail = true }]);
-        var probe = runner.Run(3, TimeProvider.System, TimeProvider.System.GetTimestamp(), TestContext.Current.CancellationToken);
+        var probe = Probe([new RayleighStage(minimumHvps: 0) { Fail = true }]);
 
         Assert.Equal(ProbeStatus.Failed, probe.Status);
         Assert.Equal("no sharpness reading to compare with", probe.FailureReason);
