@@ -62,6 +62,22 @@ internal sealed class AssembledMatrix
         }
 
         // Scale by the largest entry first, so that the sums of duplicates cannot overflow.
+        var (keys, values, kept) = SumDuplicates(matrix, n, first);
+        int second = LargestExponent(values.AsSpan(0, kept));
+        if (second == int.MinValue)
+        {
+            return new AssembledMatrix(n, 0, [], [], [], symmetric);
+        }
+
+        int exponent = first + second;
+        exponent -= exponent & 1;
+        var (rows, columns, scaled) = Expand(keys, values, kept, n, exponent - first, matrix.Symmetry);
+        return new AssembledMatrix(n, exponent, rows, columns, scaled, symmetric);
+    }
+
+    /// <summary>Entries scaled by 2^−<paramref name="first"/>, sorted by (row, column), duplicates summed, zeros dropped: the first <c>Kept</c> of the arrays.</summary>
+    private static (long[] Keys, double[] Values, int Kept) SumDuplicates(MatrixMarketMatrix matrix, int n, int first)
+    {
         int count = matrix.Values.Length;
         var keys = new long[count];
         var values = new double[count];
@@ -90,17 +106,14 @@ internal sealed class AssembledMatrix
             }
         }
 
-        int second = LargestExponent(values.AsSpan(0, kept));
-        if (second == int.MinValue)
-        {
-            return new AssembledMatrix(n, 0, [], [], [], symmetric);
-        }
+        return (keys, values, kept);
+    }
 
-        int exponent = first + second;
-        exponent -= exponent & 1;
-        int shift = exponent - first;
-        bool mirror = matrix.Symmetry != MatrixSymmetry.General;
-        double mirrorSign = matrix.Symmetry == MatrixSymmetry.SkewSymmetric ? -1 : 1;
+    /// <summary>Coordinate arrays of the kept entries scaled by 2^−<paramref name="shift"/>, the stored half mirrored for (skew-)symmetric files.</summary>
+    private static (int[] Rows, int[] Columns, double[] Values) Expand(long[] keys, double[] values, int kept, int n, int shift, MatrixSymmetry symmetry)
+    {
+        bool mirror = symmetry != MatrixSymmetry.General;
+        double mirrorSign = symmetry == MatrixSymmetry.SkewSymmetric ? -1 : 1;
         int total = kept;
         if (mirror)
         {
@@ -132,7 +145,7 @@ internal sealed class AssembledMatrix
             }
         }
 
-        return new AssembledMatrix(n, exponent, rows, columns, scaled, symmetric);
+        return (rows, columns, scaled);
     }
 
     /// <summary><c>S</c> as a dense array.</summary>

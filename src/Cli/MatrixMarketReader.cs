@@ -106,24 +106,7 @@ internal static class MatrixMarketReader
 
         var header = ParseHeader(line);
         long commentCharacters = 0;
-
-        // Size line: the first line after the comments.
-        while (true)
-        {
-            if (!lines.TryReadLine(out line))
-            {
-                throw new MatrixMarketFormatException(lines.LineNumber + 1, "the file ends before the size line.");
-            }
-
-            if (IsCommentOrBlank(line))
-            {
-                CountComment(ref commentCharacters, line, lines.LineNumber);
-                continue;
-            }
-
-            break;
-        }
-
+        line = ReadSizeLine(lines, ref commentCharacters);
         int sizeLine = lines.LineNumber;
         var (n, expected) = ParseSizeLine(line, sizeLine, header, limits);
         var entries = new EntryBuffer();
@@ -143,36 +126,9 @@ internal static class MatrixMarketReader
                 throw new MatrixMarketFormatException(lineNumber, $"more entries than the {expected} declared on the size line (line {sizeLine}).");
             }
 
-            var tokens = new Tokens(line);
-            int i;
-            int j;
-            double value;
-            if (header.Format == "coordinate")
-            {
-                int fields = header.Field == "pattern" ? 2 : 3;
-                if (tokens.Count != fields)
-                {
-                    throw new MatrixMarketFormatException(lineNumber, $"a {(fields == 2 ? "pattern entry must be 'row column'" : "coordinate entry must be 'row column value'")}; found {tokens.Count} field(s) in '{Excerpt(line)}'.");
-                }
-
-                i = ParseIndex(tokens[0], n, lineNumber, "row");
-                j = ParseIndex(tokens[1], n, lineNumber, "column");
-                value = fields == 2 ? 1 : ParseValue(tokens[2], header.Field, lineNumber);
-                CheckStoredHalf(i, j, value, header.Symmetry, lineNumber);
-            }
-            else
-            {
-                if (tokens.Count != 1)
-                {
-                    throw new MatrixMarketFormatException(lineNumber, $"an array entry must be a single value on its own line; found {tokens.Count} fields in '{Excerpt(line)}'.");
-                }
-
-                // Column-major; symmetric files list the lower triangle, skew-symmetric the strict lower triangle.
-                (i, j) = arrayPosition;
-                value = ParseValue(tokens[0], header.Field, lineNumber);
-                arrayPosition = NextArrayPosition(arrayPosition, n, header.Symmetry);
-            }
-
+            var (i, j, value) = header.Format == "coordinate"
+                ? ParseCoordinateEntry(line, lineNumber, header, n)
+                : ParseArrayEntry(line, lineNumber, header, n, ref arrayPosition);
             entries.Add(i, j, value);
             read++;
         }
@@ -184,6 +140,58 @@ internal static class MatrixMarketReader
 
         var (rows, columns, values) = entries.ToArrays();
         return new MatrixMarketMatrix(n, rows, columns, values, header.Format, header.Symmetry);
+    }
+
+    /// <summary>Skips comments and blank lines after the header and returns the size line.</summary>
+    private static ReadOnlySpan<char> ReadSizeLine(LineReader lines, scoped ref long commentCharacters)
+    {
+        while (true)
+        {
+            if (!lines.TryReadLine(out var line))
+            {
+                throw new MatrixMarketFormatException(lines.LineNumber + 1, "the file ends before the size line.");
+            }
+
+            if (!IsCommentOrBlank(line))
+            {
+                return line;
+            }
+
+            CountComment(ref commentCharacters, line, lines.LineNumber);
+        }
+    }
+
+    /// <summary>One 'row column [value]' entry of a coordinate file (indices zero-based on return).</summary>
+    private static (int Row, int Column, double Value) ParseCoordinateEntry(ReadOnlySpan<char> line, int lineNumber, Header header, int n)
+    {
+        var tokens = new Tokens(line);
+        int fields = header.Field == "pattern" ? 2 : 3;
+        if (tokens.Count != fields)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"a {(fields == 2 ? "pattern entry must be 'row column'" : "coordinate entry must be 'row column value'")}; found {tokens.Count} field(s) in '{Excerpt(line)}'.");
+        }
+
+        int i = ParseIndex(tokens[0], n, lineNumber, "row");
+        int j = ParseIndex(tokens[1], n, lineNumber, "column");
+        double value = fields == 2 ? 1 : ParseValue(tokens[2], header.Field, lineNumber);
+        CheckStoredHalf(i, j, value, header.Symmetry, lineNumber);
+        return (i, j, value);
+    }
+
+    /// <summary>One value of an array file, at <paramref name="position"/>, which then moves on.</summary>
+    private static (int Row, int Column, double Value) ParseArrayEntry(ReadOnlySpan<char> line, int lineNumber, Header header, int n, ref (int Row, int Column) position)
+    {
+        var tokens = new Tokens(line);
+        if (tokens.Count != 1)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"an array entry must be a single value on its own line; found {tokens.Count} fields in '{Excerpt(line)}'.");
+        }
+
+        // Column-major; symmetric files list the lower triangle, skew-symmetric the strict lower triangle.
+        var (i, j) = position;
+        double value = ParseValue(tokens[0], header.Field, lineNumber);
+        position = NextArrayPosition(position, n, header.Symmetry);
+        return (i, j, value);
     }
 
     private static bool IsCommentOrBlank(ReadOnlySpan<char> line)

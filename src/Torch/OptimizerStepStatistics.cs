@@ -66,8 +66,24 @@ public static class OptimizerStepStatisticsReader
         var groups = optimizer.ParamGroups.OfType<ParamGroup>().ToArray();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
+        var rows = Rows(dictionary, groups, out long step);
+        if (rows.Count == 0)
+        {
+            reason = "The optimizer holds no state yet (no step taken).";
+            return null;
+        }
+
+        // One host transfer: per tensor [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count].
+        double[] values = torch.stack([.. rows]).to(float64).cpu().data<double>().ToArray();
+        reason = null;
+        return Summarize(values, step, adaptive: optimizer is not SGD);
+    }
+
+    /// <summary>One row of per-tensor sums for every parameter with state (in the current dispose scope), and the optimizer's step count.</summary>
+    private static List<Tensor> Rows(OptimizerHelper.StateDictionary dictionary, ParamGroup[] groups, out long step)
+    {
         var rows = new List<Tensor>();
-        long step = -1;
+        step = -1;
         int entry = 0;
         for (int g = 0; g < groups.Length && g < dictionary.Options.Count; g++)
         {
@@ -88,14 +104,12 @@ public static class OptimizerStepStatisticsReader
             }
         }
 
-        if (rows.Count == 0)
-        {
-            reason = "The optimizer holds no state yet (no step taken).";
-            return null;
-        }
+        return rows;
+    }
 
-        // One host transfer: per tensor [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count].
-        double[] values = torch.stack([.. rows]).to(float64).cpu().data<double>().ToArray();
+    /// <summary>The statistics from the rows' values, read to the host (seven per tensor).</summary>
+    private static OptimizerStepStatistics Summarize(double[] values, long step, bool adaptive)
+    {
         const int Width = 7;
         double update = 0, scaledUpdate = 0, weight = 0, epsilon = 0, saturated = 0, maxUpdate = double.NaN, count = 0;
         double maxLayerRatio = double.NaN, maxLayerEpsilon = double.NaN;
@@ -116,8 +130,6 @@ public static class OptimizerStepStatisticsReader
             maxLayerEpsilon = Max(maxLayerEpsilon, values[i + 6] > 0 ? values[i + 3] / values[i + 6] : double.NaN);
         }
 
-        reason = null;
-        bool adaptive = optimizer is not SGD;
         return new OptimizerStepStatistics(
             step,
             Math.Sqrt(update),

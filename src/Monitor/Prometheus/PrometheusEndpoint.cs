@@ -121,42 +121,7 @@ public sealed class PrometheusEndpoint
             return;
         }
 
-        var port = options.Port;
-        Exception? failure = null;
-        for (var attempt = 0; attempt < (options.Port == 0 ? FreePortAttempts : 1); attempt++)
-        {
-            try
-            {
-                port = options.Port == 0 ? binding.FindFreePort() : options.Port;
-            }
-            catch (SocketException exception)
-            {
-                failure = exception;
-                break;
-            }
-
-            lock (this.gate)
-            {
-                this.prefix = binding.Prefix(port, options.Path);
-            }
-
-            try
-            {
-                // In the build phase this adds the reader at once, so a failure to listen surfaces here, not from Build().
-                builder.AddPrometheusHttpListener(this.OptionsName, configure: null);
-                failure = null;
-                break;
-            }
-            catch (InvalidOperationException exception) when (exception.InnerException is not null)
-            {
-                failure = exception.InnerException;
-                if (!PrometheusBinding.IsAddressInUse(failure))
-                {
-                    break;
-                }
-            }
-        }
-
+        var (port, failure) = this.Listen(builder, binding);
         if (failure is not null)
         {
             this.Fail(options.Port == 0 ? requested : binding.Address(port, options.Path).ToString(), binding.Explain(failure, port), failure);
@@ -176,6 +141,50 @@ public sealed class PrometheusEndpoint
         {
             PrometheusLog.NotLoopback(this.logger, bound, where, options.Host);
         }
+    }
+
+    /// <summary>
+    /// Adds the exporter's listener on the configured port, or (port 0) on a free port, trying again when another
+    /// process takes the port first; returns the port and the failure, null when it listens.
+    /// </summary>
+    private (int Port, Exception? Failure) Listen(MeterProviderBuilder builder, PrometheusBinding binding)
+    {
+        var options = this.Options;
+        var port = options.Port;
+        Exception? failure = null;
+        for (var attempt = 0; attempt < (options.Port == 0 ? FreePortAttempts : 1); attempt++)
+        {
+            try
+            {
+                port = options.Port == 0 ? binding.FindFreePort() : options.Port;
+            }
+            catch (SocketException exception)
+            {
+                return (port, exception);
+            }
+
+            lock (this.gate)
+            {
+                this.prefix = binding.Prefix(port, options.Path);
+            }
+
+            try
+            {
+                // In the build phase this adds the reader at once, so a failure to listen surfaces here, not from Build().
+                builder.AddPrometheusHttpListener(this.OptionsName, configure: null);
+                return (port, null);
+            }
+            catch (InvalidOperationException exception) when (exception.InnerException is not null)
+            {
+                failure = exception.InnerException;
+                if (!PrometheusBinding.IsAddressInUse(failure))
+                {
+                    break;
+                }
+            }
+        }
+
+        return (port, failure);
     }
 
     private void ConfigureListener(HttpListener created)
