@@ -99,7 +99,7 @@ internal sealed record DemoRunDefinition(
 
 /// <summary>
 /// The runs of the demo. Learning rates come from a sweep (600 steps, no monitor, material spikes by
-/// <see cref="LossSpikes.Onsets"/>; examples/InstabilityDemo/README.md has the table):
+/// <see cref="LossSpikes.Onsets(IReadOnlyList{double})"/>; examples/InstabilityDemo/README.md has the table):
 /// <list type="bullet">
 /// <item>char-GPT, AdamW, linear warm-up over 50 steps, batch 32: lr 0.003–0.03 learn smoothly to 1.9–2.3 nats
 /// without a spike; from lr 0.1 the model no longer gets past the unigram loss (≈ 3.1); at 0.4 and 0.5 it blows up

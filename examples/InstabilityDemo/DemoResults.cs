@@ -26,7 +26,7 @@ internal sealed record DemoRunResult(DemoRunDefinition Definition, int Steps, Ru
     /// <summary>How far before a spike an alert onset counts as a warning of it (issue: H = 100).</summary>
     public const int WarningHorizon = 100;
 
-    /// <summary>Material spike onsets (<see cref="LossSpikes.Onsets"/>).</summary>
+    /// <summary>Material spike onsets (<see cref="LossSpikes.Onsets(IReadOnlyList{double})"/>).</summary>
     public IReadOnlyList<int> SpikeOnsets { get; } = LossSpikes.Onsets(Trace.Losses);
 
     /// <summary>First spike step, or null.</summary>

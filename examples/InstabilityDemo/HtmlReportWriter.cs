@@ -77,13 +77,13 @@ internal static class HtmlReportWriter
     private static void AppendOverview(StringBuilder html, DemoReport report, ref int chart)
     {
         var groups = report.Results.GroupBy(r => r.Definition.Group).ToArray();
-        html.Append("<h2>Overview</h2>\n<p class=\"note\">Per group: the 10-step mean loss of each run (grey lines: spike onsets), the sharpness against its stability edge at every probe (grey lines: the rules' thresholds 0.9 and 1), and the alert level in force (0 OK, 1 warning, 2 critical).</p>\n<div class=\"charts\">\n");
+        html.Append(CultureInfo.InvariantCulture, $"<h2>Overview</h2>\n<p class=\"note\">Per group: the {LossSpikes.DefaultWindow}-step mean loss of each run (grey lines: spike onsets), the sharpness against its stability edge at every probe (grey lines: the rules' thresholds 0.9 and 1), and the alert level in force (0 OK, 1 warning, 2 critical).</p>\n<div class=\"charts\">\n");
         foreach (var group in groups)
         {
             var runs = group.ToArray();
             double maxStep = Math.Max(runs.Max(r => r.Steps) - 1, 1);
             var spikes = runs.SelectMany(r => r.SpikeOnsets.Select(s => new ChartMarker(s, "spike", $"{r.Definition.Id}: spike at step {s}"))).ToList();
-            AppendChart(html, ref chart, $"{group.Key}: 10-step mean loss", [.. runs.Select(r => new ChartSeries(r.Definition.Id, MovingMean(r.Trace.Losses, LossSpikes.DefaultWindow), Color: RoleColor(r.Definition.Role)))], [], spikes, maxStep);
+            AppendChart(html, ref chart, $"{group.Key}: {LossSpikes.DefaultWindow}-step mean loss", [.. runs.Select(r => new ChartSeries(r.Definition.Id, MovingMean(r.Trace.Losses, LossSpikes.DefaultWindow), Color: RoleColor(r.Definition.Role)))], [], spikes, maxStep);
             AppendChart(html, ref chart, $"{group.Key}: sharpness / edge", [.. runs.Select(r => new ChartSeries(r.Definition.Id, r.Series(Indicators.SharpnessToEdge), Color: RoleColor(r.Definition.Role)))], [0.9, 1], [], maxStep);
             AppendChart(html, ref chart, $"{group.Key}: alert level in force", [.. runs.Select(r => new ChartSeries(r.Definition.Id, LevelSeries(r), Color: RoleColor(r.Definition.Role)))], [], [], maxStep);
         }
@@ -218,7 +218,7 @@ internal static class HtmlReportWriter
         double maxStep = Math.Max(result.Steps - 1, 1);
         var losses = trace.Losses.Select((v, i) => ((double)i, v)).ToArray();
         var smoothed = MovingMean(trace.Losses, LossSpikes.DefaultWindow);
-        AppendChart(html, ref chart, "Training loss: per batch, and its 10-step mean", [new("loss", losses, Faint: true), new("10-step mean", smoothed)], [], markers, maxStep);
+        AppendChart(html, ref chart, $"Training loss: per batch, and its {LossSpikes.DefaultWindow}-step mean", [new("loss", losses, Faint: true), new($"{LossSpikes.DefaultWindow}-step mean", smoothed)], [], markers, maxStep);
         AppendChart(html, ref chart, "Learning rate", [new("learning rate", [.. trace.LearningRates.Select((v, i) => ((double)i, v))])], [], markers, maxStep);
         AppendChart(html, ref chart, "Gradient norm", [new("gradient norm", [.. trace.GradientNorms.Select((v, i) => ((double)i, v))])], [], markers, maxStep);
         foreach (var (title, indicators, references) in ProbeCharts)
