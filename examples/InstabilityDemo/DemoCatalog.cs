@@ -103,10 +103,10 @@ internal sealed record DemoRunDefinition(
 /// <list type="bullet">
 /// <item>char-GPT, AdamW, linear warm-up over 50 steps, batch 32: lr 0.003–0.03 learn smoothly to 1.9–2.3 nats
 /// without a spike; from lr 0.1 the model no longer gets past the unigram loss (≈ 3.1); at 0.4 and 0.5 it blows up
-/// (10-step mean loss 30–250) 110–190 steps after the warm-up and comes back to ≈ 3.1 by step 500; at 1.0 it is chaotic
+/// (10-step mean loss up to 180–250) 140–200 steps after the warm-up and comes back to ≈ 3.1 by step 600; at 1.0 it is chaotic
 /// from the start. Chosen: stable 0.01, unstable 0.5.</item>
 /// <item>digits CNN, SGD momentum 0.9, batch 64: lr 0.05–0.12 train to ≈ 0.001 without a spike; 0.15 is noisy with
-/// late bumps; 0.2 learns to ≈ 0.2, spikes from step 100–300 and collapses to chance (2.30) for all three seeds; 0.3
+/// late bumps; 0.2 learns to ≈ 0.2, spikes from step 77–121 and collapses to chance (2.31) for all three seeds; 0.3
 /// collapses within 150 steps. Chosen: stable 0.05, unstable 0.2.</item>
 /// </list>
 /// Quick runs are exact prefixes of the full ones (the seed fixes everything), long enough to contain the first
