@@ -1,6 +1,6 @@
 namespace SpectralMonitor.Benchmarks.Load;
 
-/// <summary>A cheap check that a scrape payload looks like a Prometheus text-format document from the monitor.</summary>
+/// <summary>A cheap check that a scrape payload looks like a Prometheus text-format document from the monitor (the exporter starts it with <c># TYPE</c>).</summary>
 internal static class PayloadShape
 {
     /// <summary>The family the payload must carry a sample of: it exists only once the monitor has probed.</summary>

@@ -1,396 +1,202 @@
-using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 
 namespace SpectralMonitor.Prometheus;
 
 /// <summary>
-/// A Prometheus scrape endpoint fed by an OpenTelemetry MeterProvider: every GET (or HEAD) of
-/// <see cref="PrometheusEndpointOptions.Path"/> makes the provider collect once and answers the result in the text
-/// exposition format 0.0.4 (gzip when the request's Accept-Encoding allows it). Scrapes are serialized, so two
-/// concurrent scrapes never interleave and each sees one complete collection.
+/// The Prometheus scrape endpoint of a MeterProvider, served by OpenTelemetry's own exporter
+/// (<c>OpenTelemetry.Exporter.Prometheus.HttpListener</c>): it tells where the endpoint really listens, or why it
+/// could not.
 /// </summary>
 /// <remarks>
-/// Create it with <c>MeterProviderBuilder.AddSpectralMonitorPrometheusEndpoint(options, out var endpoint)</c>; it
-/// starts listening when the provider is built and stops when the provider or the endpoint is disposed, whichever
-/// comes first. Other paths answer 404, other methods 405.
+/// Create it with <c>MeterProviderBuilder.AddSpectralMonitorPrometheusEndpoint(options, out var endpoint)</c>. It
+/// starts listening when the provider is built and stops when the provider is disposed (the provider owns the
+/// exporter). Each scrape makes the provider collect; what is served (formats, status codes, caching) is the
+/// exporter's behaviour, described in examples/observability/README.md.
 /// </remarks>
-public sealed class PrometheusEndpoint : IDisposable
+public sealed class PrometheusEndpoint
 {
-    /// <summary>How many free ports to try when <see cref="PrometheusEndpointOptions.Port"/> is 0 and another process takes the one found.</summary>
+    /// <summary>How many free ports to try when <see cref="PrometheusEndpointOptions.Port"/> is 0 and another process takes the one found first.</summary>
     private const int FreePortAttempts = 10;
 
-    private readonly PrometheusPullExporter exporter;
-    private readonly SemaphoreSlim scrapeGate = new(1, 1);
-    private readonly object stateGate = new();
+    private readonly object gate = new();
     private ILogger logger;
     private HttpListener? listener;
-    private int started;
-    private bool disposed;
+    private HttpListener? candidate;
+    private string prefix = string.Empty;
+    private Uri? address;
 
     internal PrometheusEndpoint(PrometheusEndpointOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.Options = options;
         this.logger = options.Logger ?? NullLogger.Instance;
-        this.exporter = new PrometheusPullExporter(new DeferredLogger(this), options.IncludeScopeLabels, options.IncludeTargetInfo);
-        this.exporter.ShuttingDown += (_, _) => this.Stop();
-        this.Reader = new BaseExportingMetricReader(this.exporter);
+        this.OptionsName = "SpectralMonitor.Prometheus." + Guid.NewGuid().ToString("N");
     }
 
     /// <summary>The options the endpoint was created with.</summary>
     public PrometheusEndpointOptions Options { get; }
 
     /// <summary>
-    /// The URL Prometheus should scrape (with the actual port when <see cref="PrometheusEndpointOptions.Port"/> was 0),
-    /// or <see langword="null"/> before the MeterProvider is built, after a startup failure, and after disposal.
-    /// Wildcard hosts (<c>*</c>, <c>+</c>, <c>0.0.0.0</c>) are reported as <c>localhost</c>.
+    /// The URL Prometheus should scrape, with the real port (also when <see cref="PrometheusEndpointOptions.Port"/>
+    /// was 0) and the real bound address: <c>0.0.0.0</c> for <c>*</c>, <c>+</c> and <c>0.0.0.0</c>, the configured
+    /// name for a host name (requests must carry it in their Host header). <see langword="null"/> before the
+    /// MeterProvider is built, after a startup failure, and once the provider is disposed.
     /// </summary>
-    public Uri? Address { get; private set; }
+    public Uri? Address
+    {
+        get
+        {
+            lock (this.gate)
+            {
+                return this.listener is { IsListening: true } ? this.address : null;
+            }
+        }
+    }
 
     /// <summary>Whether the endpoint is accepting scrapes.</summary>
     public bool IsListening
     {
         get
         {
-            lock (this.stateGate)
+            lock (this.gate)
             {
                 return this.listener is { IsListening: true };
             }
         }
     }
 
-    /// <summary>Why the endpoint could not start listening (logged, or thrown when <see cref="PrometheusEndpointOptions.FailOnStartupError"/> is set); <see langword="null"/> otherwise.</summary>
+    /// <summary>
+    /// Why the endpoint could not start listening, naming the address and the real cause (also logged, or thrown
+    /// from <c>Build()</c> when <see cref="PrometheusEndpointOptions.FailOnStartupError"/> is set);
+    /// <see langword="null"/> otherwise.
+    /// </summary>
     public Exception? StartupError { get; private set; }
 
-    /// <summary>The pull reader to register with the MeterProvider.</summary>
-    internal MetricReader Reader { get; }
+    /// <summary>The name under which this endpoint's exporter options are registered (unique per endpoint).</summary>
+    internal string OptionsName { get; }
 
-    /// <summary>Stops listening and frees the port. The MeterProvider keeps running; disposing it also stops the endpoint.</summary>
-    public void Dispose()
+    /// <summary>Copies the options into the exporter's options; runs when the provider resolves them.</summary>
+    internal void ConfigureExporter(PrometheusHttpListenerOptions exporter)
     {
-        lock (this.stateGate)
-        {
-            if (this.disposed)
-            {
-                return;
-            }
-
-            this.disposed = true;
-        }
-
-        this.Stop();
+        // Host and Port only feed the exporter's default prefix, which ConfigureListener replaces; they must merely be valid.
+        exporter.Host = "127.0.0.1";
+        exporter.Port = PrometheusEndpointOptions.DefaultPort;
+        exporter.ScrapeEndpointPath = this.Options.Path;
+        exporter.ScopeInfoEnabled = this.Options.IncludeScopeLabels;
+        exporter.TargetInfoEnabled = this.Options.IncludeTargetInfo;
+        exporter.ScrapeResponseTimeoutMilliseconds = (int)this.Options.CollectTimeout.TotalMilliseconds;
+        exporter.ConfigureHttpListener = (_, created) => this.ConfigureListener(created);
     }
 
-    /// <summary>Uses <paramref name="factory"/> for logging when the options named no logger.</summary>
-    internal void UseLoggerFactory(ILoggerFactory? factory)
+    /// <summary>
+    /// Registers the exporter with the provider under construction and starts it. On failure, throws when
+    /// <see cref="PrometheusEndpointOptions.FailOnStartupError"/> is set, else logs the failure and records it in
+    /// <see cref="StartupError"/>; the provider is built without the endpoint either way.
+    /// </summary>
+    /// <param name="services">The provider's services (for the logger factory).</param>
+    /// <param name="builder">The provider's builder in its build phase, where readers are added at once.</param>
+    /// <exception cref="InvalidOperationException">Listening failed and the options make that fatal; the message names the address and the cause.</exception>
+    internal void Start(IServiceProvider services, MeterProviderBuilder builder)
     {
-        if (this.Options.Logger is null && factory is not null)
+        if (this.Options.Logger is null && services.GetService(typeof(ILoggerFactory)) is ILoggerFactory factory)
         {
             this.logger = factory.CreateLogger("SpectralMonitor.Prometheus");
         }
-    }
-
-    /// <summary>
-    /// Starts listening. On failure, throws when <see cref="PrometheusEndpointOptions.FailOnStartupError"/> is set,
-    /// else logs the failure and records it in <see cref="StartupError"/>.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">Listening failed and the options make that fatal; the message names the address.</exception>
-    internal void Start()
-    {
-        if (Interlocked.Exchange(ref this.started, 1) == 1)
-        {
-            return;
-        }
 
         var options = this.Options;
-        var prefixHost = options.Host is "*" or "+" or "0.0.0.0" ? "*" : options.Host;
-        var reportHost = prefixHost == "*" ? "localhost" : options.Host;
-        HttpListener? bound = null;
+        var requested = $"http://{options.Host}:{options.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}{options.Path}";
+        PrometheusBinding binding;
+        try
+        {
+            binding = PrometheusBinding.Resolve(options.Host);
+        }
+        catch (SocketException exception)
+        {
+            this.Fail(requested, $"the host name '{options.Host}' does not resolve ({exception.Message})", exception);
+            return;
+        }
+
         var port = options.Port;
         Exception? failure = null;
-        for (var attempt = 0; attempt < (options.Port == 0 ? FreePortAttempts : 1) && bound is null; attempt++)
+        for (var attempt = 0; attempt < (options.Port == 0 ? FreePortAttempts : 1); attempt++)
         {
             try
             {
-                if (options.Port == 0)
-                {
-                    port = FindFreePort(options.Host);
-                }
-
-                var candidate = new HttpListener { IgnoreWriteExceptions = true };
-                candidate.Prefixes.Add($"http://{prefixHost}:{port}/");
-                try
-                {
-                    candidate.Start();
-                    bound = candidate;
-                }
-                catch
-                {
-                    candidate.Close();
-                    throw;
-                }
+                port = options.Port == 0 ? binding.FindFreePort() : options.Port;
             }
-            catch (Exception exception) when (exception is HttpListenerException or SocketException or ArgumentException)
+            catch (SocketException exception)
             {
                 failure = exception;
-            }
-        }
-
-        if (bound is null)
-        {
-            var address = $"http://{reportHost}:{(options.Port == 0 ? "0 (any free port)" : port.ToString(System.Globalization.CultureInfo.InvariantCulture))}{options.Path}";
-            var error = new InvalidOperationException(
-                $"The Prometheus endpoint could not listen on {address}: {failure?.Message} (is another process using the port?)",
-                failure);
-            this.StartupError = error;
-            if (options.FailOnStartupError)
-            {
-                throw error;
+                break;
             }
 
-            PrometheusLog.StartFailed(this.logger, address, error);
-            return;
-        }
-
-        lock (this.stateGate)
-        {
-            if (this.disposed)
+            lock (this.gate)
             {
-                bound.Close();
-                return;
+                this.prefix = binding.Prefix(port, options.Path);
             }
 
-            this.listener = bound;
-            this.Address = new Uri($"http://{reportHost}:{port}{options.Path}");
-            _ = Task.Run(() => this.AcceptLoopAsync(bound));
-        }
-
-        PrometheusLog.Listening(this.logger, this.Address);
-    }
-
-    /// <summary>
-    /// Collects once and returns the text-format document, or <see langword="null"/> when the MeterProvider did not
-    /// collect (not built yet, shut down, or timed out). Concurrent calls run one at a time.
-    /// </summary>
-    internal async Task<byte[]?> ScrapeAsync(CancellationToken cancellationToken)
-    {
-        await this.scrapeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var timeoutMs = (int)this.Options.CollectTimeout.TotalMilliseconds;
-            if (this.exporter.Collect is not { } collect || !collect(timeoutMs))
+            try
             {
-                PrometheusLog.CollectFailed(this.logger, timeoutMs);
-                return null;
+                // In the build phase this adds the reader at once, so a failure to listen surfaces here, not from Build().
+                builder.AddPrometheusHttpListener(this.OptionsName, configure: null);
+                failure = null;
+                break;
             }
-
-            return this.exporter.Latest;
-        }
-        finally
-        {
-            this.scrapeGate.Release();
-        }
-    }
-
-    /// <summary>Whether an Accept-Encoding header value admits gzip (explicitly or through <c>*</c>) with a non-zero quality.</summary>
-    internal static bool AcceptsGzip(string? acceptEncoding)
-    {
-        if (string.IsNullOrWhiteSpace(acceptEncoding))
-        {
-            return false;
-        }
-
-        double? gzip = null;
-        double? any = null;
-        foreach (var entry in acceptEncoding.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var parts = entry.Split(';', StringSplitOptions.TrimEntries);
-            var quality = 1.0;
-            for (var i = 1; i < parts.Length; i++)
+            catch (InvalidOperationException exception) when (exception.InnerException is not null)
             {
-                if (parts[i].StartsWith("q=", StringComparison.OrdinalIgnoreCase)
-                    && double.TryParse(parts[i].AsSpan(2), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var q))
+                failure = exception.InnerException;
+                if (!PrometheusBinding.IsAddressInUse(failure))
                 {
-                    quality = q;
+                    break;
                 }
             }
-
-            if (parts[0].Equals("gzip", StringComparison.OrdinalIgnoreCase) || parts[0].Equals("x-gzip", StringComparison.OrdinalIgnoreCase))
-            {
-                gzip = quality;
-            }
-            else if (parts[0] == "*")
-            {
-                any = quality;
-            }
         }
 
-        return (gzip ?? any ?? 0) > 0;
-    }
-
-    private static int FindFreePort(string host)
-    {
-        var address = IPAddress.TryParse(host.Trim('[', ']'), out var parsed) ? parsed
-            : host is "*" or "+" ? IPAddress.Any
-            : IPAddress.Loopback;
-        var probe = new TcpListener(address, 0);
-        probe.Start();
-        try
+        if (failure is not null)
         {
-            return ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-        finally
-        {
-            probe.Stop();
-        }
-    }
-
-    private static byte[] Gzip(byte[] document)
-    {
-        using var buffer = new MemoryStream(document.Length / 4 + 64);
-        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
-        {
-            gzip.Write(document);
-        }
-
-        return buffer.ToArray();
-    }
-
-    private void Stop()
-    {
-        HttpListener? toClose;
-        Uri? address;
-        lock (this.stateGate)
-        {
-            toClose = this.listener;
-            address = this.Address;
-            this.listener = null;
-            this.Address = null;
-        }
-
-        if (toClose is null)
-        {
+            this.Fail(options.Port == 0 ? requested : binding.Address(port, options.Path).ToString(), binding.Explain(failure, port), failure);
             return;
         }
 
-        try
+        Uri bound;
+        lock (this.gate)
         {
-            toClose.Stop();
-        }
-        finally
-        {
-            toClose.Close();
+            this.listener = this.candidate;
+            this.address = bound = binding.Address(port, options.Path);
         }
 
-        if (address is not null)
+        var where = binding.DescribeBound(port);
+        PrometheusLog.Listening(this.logger, bound, where);
+        if (!binding.IsLoopback)
         {
-            PrometheusLog.Stopped(this.logger, address);
-        }
-    }
-
-    private async Task AcceptLoopAsync(HttpListener listening)
-    {
-        while (listening.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await listening.GetContextAsync().ConfigureAwait(false);
-            }
-            catch (Exception exception) when (exception is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => this.HandleAsync(context));
+            PrometheusLog.NotLoopback(this.logger, bound, where, options.Host);
         }
     }
 
-    private async Task HandleAsync(HttpListenerContext context)
+    private void ConfigureListener(HttpListener created)
     {
-        var request = context.Request;
-        var response = context.Response;
-        try
+        lock (this.gate)
         {
-            var method = request.HttpMethod;
-            if (!string.Equals(request.Url?.AbsolutePath, this.Options.Path, StringComparison.Ordinal))
-            {
-                await WritePlainAsync(response, HttpStatusCode.NotFound, $"Not found. Metrics are served at {this.Options.Path}\n", method).ConfigureAwait(false);
-                return;
-            }
-
-            if (method is not ("GET" or "HEAD"))
-            {
-                response.AddHeader("Allow", "GET, HEAD");
-                await WritePlainAsync(response, HttpStatusCode.MethodNotAllowed, "Method not allowed: use GET or HEAD\n", method).ConfigureAwait(false);
-                return;
-            }
-
-            var document = await this.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
-            if (document is null)
-            {
-                await WritePlainAsync(response, HttpStatusCode.ServiceUnavailable, "Metrics collection failed or timed out\n", method).ConfigureAwait(false);
-                return;
-            }
-
-            var gzip = AcceptsGzip(request.Headers["Accept-Encoding"]);
-            var body = gzip ? Gzip(document) : document;
-            response.StatusCode = (int)HttpStatusCode.OK;
-            response.ContentType = PrometheusText.ContentType;
-            response.AddHeader("Vary", "Accept-Encoding");
-            if (gzip)
-            {
-                response.AddHeader("Content-Encoding", "gzip");
-            }
-
-            response.ContentLength64 = body.Length;
-            if (method == "GET")
-            {
-                await response.OutputStream.WriteAsync(body).ConfigureAwait(false);
-            }
-        }
-        catch (Exception exception) when (exception is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            PrometheusLog.RequestFailed(this.logger, request.RemoteEndPoint, exception);
-        }
-        finally
-        {
-            try
-            {
-                response.Close();
-            }
-            catch (Exception exception) when (exception is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException)
-            {
-                PrometheusLog.RequestFailed(this.logger, request.RemoteEndPoint, exception);
-            }
+            created.Prefixes.Clear();
+            created.Prefixes.Add(this.prefix);
+            this.candidate = created;
         }
     }
 
-    private static async Task WritePlainAsync(HttpListenerResponse response, HttpStatusCode status, string message, string method)
+    private void Fail(string address, string reason, Exception cause)
     {
-        var body = System.Text.Encoding.UTF8.GetBytes(message);
-        response.StatusCode = (int)status;
-        response.ContentType = "text/plain; charset=utf-8";
-        response.ContentLength64 = body.Length;
-        if (method != "HEAD")
+        var error = new InvalidOperationException($"The Prometheus endpoint could not listen on {address}: {reason}.", cause);
+        this.StartupError = error;
+        if (this.Options.FailOnStartupError)
         {
-            await response.OutputStream.WriteAsync(body).ConfigureAwait(false);
+            throw error;
         }
-    }
 
-    /// <summary>Lets the exporter log through the endpoint's logger, which is known only once the provider is built.</summary>
-    private sealed class DeferredLogger(PrometheusEndpoint owner) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => owner.logger.BeginScope(state);
-
-        public bool IsEnabled(LogLevel logLevel) => owner.logger.IsEnabled(logLevel);
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            => owner.logger.Log(logLevel, eventId, state, exception, formatter);
+        PrometheusLog.StartFailed(this.logger, address, reason, cause);
     }
 }

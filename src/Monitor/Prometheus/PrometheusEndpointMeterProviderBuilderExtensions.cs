@@ -1,4 +1,5 @@
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Exporter;
 using SpectralMonitor.Prometheus;
 
 namespace OpenTelemetry.Metrics;
@@ -7,8 +8,9 @@ namespace OpenTelemetry.Metrics;
 public static class PrometheusEndpointMeterProviderBuilderExtensions
 {
     /// <summary>
-    /// Serves the provider's metrics for Prometheus at <c>http://127.0.0.1:9464/metrics</c> from the moment the
-    /// provider is built until it is disposed. A failure to listen is logged and the program continues.
+    /// Serves the provider's metrics for Prometheus at <c>http://127.0.0.1:9464/metrics</c>, through OpenTelemetry's
+    /// Prometheus HttpListener exporter, from the moment the provider is built until it is disposed. A failure to
+    /// listen is logged and the program continues.
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <returns>The builder, for chaining.</returns>
@@ -36,13 +38,14 @@ public static class PrometheusEndpointMeterProviderBuilderExtensions
     /// <summary>
     /// Serves the provider's metrics for Prometheus with <paramref name="options"/> and hands back the endpoint,
     /// whose <see cref="PrometheusEndpoint.Address"/> gives the bound URL once the provider is built (useful with
-    /// port 0).
+    /// port 0). A host that is not loopback is logged as a warning naming the bound address.
     /// </summary>
     /// <param name="builder">The builder.</param>
     /// <param name="options">Where to listen and how to fail.</param>
     /// <param name="endpoint">The endpoint; it starts listening when the provider is built.</param>
     /// <returns>The builder, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="builder"/> is not an SDK builder (it cannot defer configuration to build time).</exception>
     /// <remarks>
     /// With <see cref="PrometheusEndpointOptions.FailOnStartupError"/>, <c>Build()</c> throws an
     /// <see cref="InvalidOperationException"/> naming the address when the endpoint cannot listen.
@@ -56,11 +59,16 @@ public static class PrometheusEndpointMeterProviderBuilderExtensions
         ArgumentNullException.ThrowIfNull(options);
         var created = new PrometheusEndpoint(options);
         endpoint = created;
-        return builder.AddReader(services =>
+
+        // The exporter's options live under a name of this endpoint's own, so other Prometheus exporters in the same
+        // provider or service collection keep theirs. The exporter is added in the build phase (ConfigureBuilder
+        // runs then), where a failure to listen can be caught instead of failing Build().
+        if (builder is not IDeferredMeterProviderBuilder deferred)
         {
-            created.UseLoggerFactory(services.GetService(typeof(ILoggerFactory)) as ILoggerFactory);
-            created.Start();
-            return created.Reader;
-        });
+            throw new NotSupportedException($"The MeterProviderBuilder ({builder.GetType().Name}) does not support deferred configuration, which the Prometheus endpoint needs.");
+        }
+
+        builder.ConfigureServices(services => services.Configure<PrometheusHttpListenerOptions>(created.OptionsName, created.ConfigureExporter));
+        return deferred.Configure((services, building) => created.Start(services, building));
     }
 }

@@ -8,8 +8,9 @@ namespace SpectralMonitor.Prometheus;
 /// </summary>
 /// <remarks>
 /// The default is <c>http://127.0.0.1:9464/metrics</c> (loopback only; 9464 is the port OpenTelemetry's
-/// Prometheus exporters use). Use <see cref="Host"/> <c>*</c> to listen on every interface (the endpoint has no
-/// authentication: expose it only on trusted networks).
+/// Prometheus exporters use). Listening beyond loopback must be asked for explicitly (<see cref="Host"/> <c>*</c>,
+/// <c>+</c>, <c>0.0.0.0</c> or a non-loopback address or name) and is logged as a warning naming the bound address,
+/// because the endpoint has no authentication: expose it only on trusted networks.
 /// </remarks>
 public sealed record PrometheusEndpointOptions
 {
@@ -22,10 +23,16 @@ public sealed record PrometheusEndpointOptions
     private readonly TimeSpan collectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Host part of the listening prefix: an IPv4 address, a bracketed IPv6 address (<c>[::1]</c>), a host name
-    /// such as <c>localhost</c> (requests must then carry that name in their Host header), or <c>*</c> / <c>+</c> /
-    /// <c>0.0.0.0</c> for every interface and any Host header. Default <c>127.0.0.1</c>.
+    /// Where to listen: an IPv4 address, a host name (on Linux and macOS the endpoint binds the first address DNS
+    /// gives for it, and requests must carry the name in their Host header), a bracketed IPv6 address, or <c>*</c> /
+    /// <c>+</c> / <c>0.0.0.0</c> for every interface (0.0.0.0, IPv4, on Linux and macOS) and any Host header.
+    /// Default <c>127.0.0.1</c>.
     /// </summary>
+    /// <remarks>
+    /// On Linux and macOS, <see cref="System.Net.HttpListener"/> (which the exporter uses) rejects IPv6 literals
+    /// such as <c>[::1]</c>; the endpoint then reports that cause in <see cref="PrometheusEndpoint.StartupError"/>.
+    /// Windows (HTTP.sys) accepts them.
+    /// </remarks>
     /// <exception cref="ArgumentException">The value is empty or contains whitespace, <c>/</c>, <c>?</c>, <c>#</c> or <c>:</c> outside brackets.</exception>
     public string Host
     {
@@ -49,7 +56,10 @@ public sealed record PrometheusEndpointOptions
         }
     }
 
-    /// <summary>Path that serves the metrics; must start with <c>/</c>. Every other path answers 404. Default <c>/metrics</c>.</summary>
+    /// <summary>
+    /// Path that serves the metrics; must start with <c>/</c>. The exporter serves this path and every path below it
+    /// (<c>/metrics/x</c>); other paths answer 404. Default <c>/metrics</c>.
+    /// </summary>
     /// <exception cref="ArgumentException">The value does not start with <c>/</c> or contains whitespace, <c>?</c> or <c>#</c>.</exception>
     public string Path
     {
@@ -66,24 +76,32 @@ public sealed record PrometheusEndpointOptions
     public bool FailOnStartupError { get; init; }
 
     /// <summary>
-    /// Where the endpoint logs startup, shutdown and scrape failures. When <see langword="null"/>, the endpoint uses
+    /// Where the endpoint logs where it listens, a non-loopback binding (warning) and a failure to start. Scrape-time
+    /// problems are the exporter's, reported through its EventSource "OpenTelemetry-Exporter-Prometheus". When
+    /// <see langword="null"/>, the endpoint uses
     /// the <see cref="ILoggerFactory"/> of the MeterProvider's service provider if there is one, else logs nowhere.
     /// </summary>
     public ILogger? Logger { get; init; }
 
     /// <summary>
     /// Adds the <c>otel_scope_name</c> (the Meter's name) and, when set, <c>otel_scope_version</c> labels to every
-    /// sample, as the OpenTelemetry compatibility specification requires by default. Default <see langword="true"/>.
+    /// sample, as the OpenTelemetry compatibility specification requires by default (the exporter's
+    /// <c>ScopeInfoEnabled</c>). Default <see langword="true"/>.
     /// </summary>
     public bool IncludeScopeLabels { get; init; } = true;
 
     /// <summary>
-    /// Writes the MeterProvider's resource attributes as a <c>target_info</c> gauge with value 1 (the OpenTelemetry
-    /// compatibility specification's fallback for the OpenMetrics info type). Default <see langword="true"/>.
+    /// Writes the MeterProvider's resource attributes as a <c>target_info</c> series with value 1 (a gauge in the
+    /// text format, an info family in OpenMetrics; the exporter's <c>TargetInfoEnabled</c>). Default
+    /// <see langword="true"/>.
     /// </summary>
     public bool IncludeTargetInfo { get; init; } = true;
 
-    /// <summary>How long one scrape may wait for the MeterProvider to collect; a timeout answers 503. Default 10 s.</summary>
+    /// <summary>
+    /// How long one scrape may wait for the MeterProvider to collect (the exporter's
+    /// <c>ScrapeResponseTimeoutMilliseconds</c>); a timeout answers 408 with an empty body. A scraper's shorter
+    /// <c>X-Prometheus-Scrape-Timeout-Seconds</c> header also applies. Default 10 s.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is not positive or exceeds <see cref="int.MaxValue"/> milliseconds.</exception>
     public TimeSpan CollectTimeout
     {

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using SpectralMonitor.Prometheus;
 
 namespace SpectralMonitor.Tests.Prometheus;
 
@@ -102,7 +102,7 @@ public sealed class PrometheusServerTests
         public static async Task<PrometheusServer> StartAsync(string binary, Uri target, CancellationToken token)
         {
             var directory = Directory.CreateTempSubdirectory("spectral-prometheus-").FullName;
-            var port = FreePort();
+            var port = PrometheusBinding.Resolve("127.0.0.1").FindFreePort();
             var config = $"""
                 global:
                   scrape_interval: 1s
@@ -213,20 +213,6 @@ public sealed class PrometheusServerTests
             {
                 this.process.Dispose();
                 Directory.Delete(this.directory, recursive: true);
-            }
-        }
-
-        private static int FreePort()
-        {
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            try
-            {
-                return ((IPEndPoint)probe.LocalEndpoint).Port;
-            }
-            finally
-            {
-                probe.Stop();
             }
         }
 

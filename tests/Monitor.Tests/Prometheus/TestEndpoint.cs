@@ -8,7 +8,8 @@ namespace SpectralMonitor.Tests.Prometheus;
 
 /// <summary>
 /// A MeterProvider that listens to one private Meter (unique name, so parallel tests never see each other's
-/// instruments) and serves it through the endpoint on a free loopback port.
+/// instruments) and serves it through the endpoint on a free loopback port, without scope labels and target_info
+/// unless a test asks for them.
 /// </summary>
 internal sealed class TestEndpoint : IDisposable
 {
@@ -49,6 +50,7 @@ internal sealed class TestEndpoint : IDisposable
         return new TestEndpoint(meter, provider, endpoint, client);
     }
 
+    /// <summary>Scrapes in the classic text format (no Accept header), as curl or promtool would.</summary>
     public async Task<string> ScrapeTextAsync()
     {
         using var response = await this.Client.GetAsync(this.Address, TestContext.Current.CancellationToken);
@@ -60,7 +62,6 @@ internal sealed class TestEndpoint : IDisposable
     {
         this.Client.Dispose();
         this.Provider.Dispose();
-        this.Endpoint.Dispose();
         this.Meter.Dispose();
     }
 }
