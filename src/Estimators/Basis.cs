@@ -184,7 +184,10 @@ public abstract class Basis<TVec> : IBasis<TVec>
     /// <summary>Throws <see cref="ObjectDisposedException"/> after <see cref="Dispose()"/>.</summary>
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    private void CheckCoefficients(int length, string parameterName)
+    /// <summary>Throws <see cref="ArgumentException"/> (naming <paramref name="parameterName"/>) unless <paramref name="length"/> is <see cref="Count"/>.</summary>
+    /// <param name="length">The number of coefficients given.</param>
+    /// <param name="parameterName">The caller's parameter name.</param>
+    protected void CheckCoefficients(int length, string parameterName)
     {
         if (length != Count)
         {
