@@ -35,6 +35,7 @@ public sealed class StabilityMonitor : IDisposable
     private readonly TimeProvider _time;
     private readonly RuleEngine _rules;
     private readonly ProbeScheduler _scheduler;
+    private readonly ProbeTimeoutPolicy _timeouts;
     private readonly EmaZScore _lossZ;
     private readonly EmaZScore _gradientZ;
     private readonly LearningRateGovernor? _governor;
@@ -58,6 +59,7 @@ public sealed class StabilityMonitor : IDisposable
         _time = timeProvider ?? TimeProvider.System;
         _rules = new RuleEngine(options.Rules, options.BaselineKind, options.BaselineProbes, options.BaselineEwmaAlpha);
         _scheduler = new ProbeScheduler(options);
+        _timeouts = new ProbeTimeoutPolicy(options);
         _lossZ = new EmaZScore(options.StatisticsEwmaAlpha, options.StatisticsWarmupSteps);
         _gradientZ = new EmaZScore(options.StatisticsEwmaAlpha, options.StatisticsWarmupSteps);
         if (options.Backoff is not null || backoffPolicy is not null)
@@ -287,8 +289,9 @@ public sealed class StabilityMonitor : IDisposable
         using var activity = _activitySource.StartActivity("stability.probe");
         long started = _time.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposal.Token);
-        timeout.CancelAfter(_options.ProbeTimeout);
+        timeout.CancelAfter(_timeouts.Next(_scheduler.StepSeconds));
         var probe = _runner.Run(step, _time, started, timeout.Token);
+        _timeouts.Record(probe);
         double seconds = probe.Duration.TotalSeconds;
         _lastProbeSeconds += seconds;
         ProbeCount++;

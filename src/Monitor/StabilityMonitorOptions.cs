@@ -62,8 +62,14 @@ public sealed record StabilityMonitorOptions
     /// <summary>Cap on Hessian-vector products per probe. Range [4, 100 000].</summary>
     public int MaxHvpsPerProbe { get; init; } = 120;
 
-    /// <summary>Wall-clock limit of one probe; it is cancelled and recorded as failed past it. Range (0, 1 h].</summary>
-    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Wall-clock limit of one probe; it is cancelled and recorded as failed past it. Range (0, 1 h], or null (the
+    /// default): derived from the measured cost, <c>3 × (MaxHvpsPerProbe + 2)</c> times the largest duration per
+    /// Hessian-vector product of the last five successful probes (before the first, three training steps per HVP; before
+    /// any timed step, 10 minutes), clamped to [5 s, 1 h]. A fixed limit that suits a small model makes every probe of
+    /// a large one time out; the derived one scales with the model and the machine.
+    /// </summary>
+    public TimeSpan? ProbeTimeout { get; init; }
 
     /// <summary>Which estimators run.</summary>
     public ProbeEstimators Estimators { get; init; } = ProbeEstimators.Default;
@@ -77,7 +83,12 @@ public sealed record StabilityMonitorOptions
     /// <summary>Krylov subspace dimension of the Lanczos and Arnoldi solvers. Range [<see cref="TopModes"/> + 2, 256].</summary>
     public int KrylovDimension { get; init; } = 16;
 
-    /// <summary>Relative residual tolerance of the eigensolvers. Range [1e-14, 0.5].</summary>
+    /// <summary>
+    /// Relative tolerance of the eigensolvers. Range [1e-14, 0.5]. The sharpness Lanczos stops when its eigenvalue
+    /// error estimate is below it (<see cref="Estimators.Krylov.LanczosStoppingRule.EigenvalueError"/>: the default
+    /// 1e-3 gives the top eigenvalue to about 1e-3 relative, ample for rules that compare ratios with 0.9 and 1); the
+    /// Arnoldi path bounds its residuals with it.
+    /// </summary>
     public double Tolerance { get; init; } = 1e-3;
 
     /// <summary>Horizon K of transient growth max‖Jᵏ‖. Range [1, 10 000].</summary>
@@ -126,7 +137,7 @@ public sealed record StabilityMonitorOptions
         Require(OverheadBudget > 0 && OverheadBudget <= 1, nameof(OverheadBudget), OverheadBudget, "(0, 1]");
         Require(MaxProbeInterval >= ProbeInterval && MaxProbeInterval <= 10_000_000, nameof(MaxProbeInterval), MaxProbeInterval, $"[ProbeInterval = {ProbeInterval}, 10000000]");
         Require(MaxHvpsPerProbe is >= 4 and <= 100_000, nameof(MaxHvpsPerProbe), MaxHvpsPerProbe, "[4, 100000]");
-        Require(ProbeTimeout > TimeSpan.Zero && ProbeTimeout <= TimeSpan.FromHours(1), nameof(ProbeTimeout), ProbeTimeout, "(0, 1 h]");
+        Require(ProbeTimeout is null || (ProbeTimeout > TimeSpan.Zero && ProbeTimeout <= TimeSpan.FromHours(1)), nameof(ProbeTimeout), ProbeTimeout, "(0, 1 h], or null to derive it from the measured HVP time");
         Require((Estimators & ~ProbeEstimators.All) == 0, nameof(Estimators), Estimators, $"a combination of the defined flags ({ProbeEstimators.All})");
         Require(!Estimators.HasFlag(ProbeEstimators.Modes) || Estimators.HasFlag(ProbeEstimators.Sharpness), nameof(Estimators), Estimators, "Modes only together with Sharpness (it analyses the Lanczos spectrum)");
         Require(TopModes is >= 1 and <= 64, nameof(TopModes), TopModes, "[1, 64]");

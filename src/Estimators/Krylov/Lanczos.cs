@@ -71,7 +71,7 @@ public static class Lanczos
         var outcome = KrylovSchurDriver.Run(
             factorization,
             KrylovSchurLimits.From(options),
-            f => SymmetricRitz.Analyze(f, options.Which, k, options.Tolerance),
+            f => SymmetricRitz.Analyze(f, options.Which, k, options.Tolerance, stoppingRule: options.StoppingRule),
             ritz => ritz.KeptVectors(KrylovOptionChecks.KeepCount(k, m)),
             cancellationToken);
         return Finish(factorization, outcome, options, eigenvectors);

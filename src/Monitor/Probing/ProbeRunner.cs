@@ -221,6 +221,7 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
             Which = EigenvalueSelection.LargestAlgebraic,
             KrylovDimension = m == n ? n : m,
             Tolerance = _options.Tolerance,
+            StoppingRule = LanczosStoppingRule.EigenvalueError,
             MaxApplications = Math.Max(1, Remaining(hessian, before)),
             Seed = _probes,
         };
