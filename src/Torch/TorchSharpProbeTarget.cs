@@ -30,6 +30,60 @@ public sealed record TorchSharpProbeOptions
     /// <see cref="StabilityMonitorOptions.Backoff"/>). Default true; false hands the monitor no learning-rate controller.
     /// </summary>
     public bool ControlLearningRate { get; init; } = true;
+
+    /// <summary>
+    /// How Hessian-vector products are computed. Default <see cref="HessianVectorProductMethod.DoubleBackward"/> (exact,
+    /// holds the probe batch's first-order graph for the whole probe). <see cref="HessianVectorProductMethod.ForwardDifference"/>
+    /// costs one gradient per product, holds no graph and works for models whose operations have no double backward;
+    /// it needs <see cref="ProbeModelMode.Eval"/> or <see cref="ProbeModelMode.Unchanged"/> on a deterministic model.
+    /// On big models combine it, or the default, with a smaller probe batch (<see cref="ProbeLoss.OnFirstRows"/>).
+    /// </summary>
+    public HessianVectorProductMethod HessianVectorProducts { get; init; } = HessianVectorProductMethod.DoubleBackward;
+
+    /// <summary>Relative finite-difference step (<see cref="HessianVectorProductOptions.FiniteDifferenceStep"/>); 0 (default) chooses it from the dtype.</summary>
+    public double FiniteDifferenceStep { get; init; }
+}
+
+/// <summary>Builders of probe-loss closures.</summary>
+public static class ProbeLoss
+{
+    /// <summary>
+    /// The probe loss on the first <paramref name="rows"/> rows of a batch held aside for probing (views of
+    /// <paramref name="inputs"/> and <paramref name="targets"/>, no copies): a sub-batch makes every Hessian-vector
+    /// product and the first-order graph proportionally cheaper, at the price of a noisier curvature estimate. The same
+    /// rows are used by every probe, so successive probes still measure one function.
+    /// </summary>
+    /// <param name="model">The model (its <c>forward</c> is called on the sub-batch).</param>
+    /// <param name="inputs">The held probe batch, rows first; the caller keeps it alive for the monitor's lifetime.</param>
+    /// <param name="targets">The matching targets, rows first.</param>
+    /// <param name="loss">The loss of (predictions, targets), for example <c>(p, t) =&gt; nn.functional.cross_entropy(p, t)</c>.</param>
+    /// <param name="rows">How many leading rows to use, in <c>[1, inputs.shape[0]]</c>.</param>
+    /// <returns>The closure to hand to <see cref="TorchSharpProbeTarget"/> or the attach extensions.</returns>
+    /// <exception cref="ArgumentException">The batch is empty, its row counts differ, or <paramref name="rows"/> is out of range.</exception>
+    public static Func<Tensor> OnFirstRows(nn.Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, Func<Tensor, Tensor, Tensor> loss, long rows)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(loss);
+        if (inputs.dim() == 0 || targets.dim() == 0 || inputs.shape[0] != targets.shape[0])
+        {
+            throw new ArgumentException($"inputs ([{string.Join(", ", inputs.shape)}]) and targets ([{string.Join(", ", targets.shape)}]) must have the same number of rows (dimension 0).", nameof(targets));
+        }
+
+        if (rows < 1 || rows > inputs.shape[0])
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [1, {inputs.shape[0]}] (the rows of the probe batch).");
+        }
+
+        return () =>
+        {
+            using var x = inputs.narrow(0, 0, rows);
+            using var y = targets.narrow(0, 0, rows);
+            using var prediction = model.forward(x);
+            return loss(prediction, y);
+        };
+    }
 }
 
 /// <summary>
@@ -119,7 +173,12 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>
         HessianVectorProductOperator? hessian = null;
         try
         {
-            hessian = new HessianVectorProductOperator(view, _probeLoss, Model, new HessianVectorProductOptions(_options.ModelMode), _space);
+            var hvpOptions = new HessianVectorProductOptions(_options.ModelMode)
+            {
+                Method = _options.HessianVectorProducts,
+                FiniteDifferenceStep = _options.FiniteDifferenceStep,
+            };
+            hessian = new HessianVectorProductOperator(view, _probeLoss, Model, hvpOptions, _space);
             cancellationToken.ThrowIfCancellationRequested();
             var snapshot = OptimizerStateReader.TryRead(Optimizer, view, out string? reason);
             return new Context(scope, hessian, snapshot, reason, view, _options.IncludeWeight);
