@@ -166,10 +166,18 @@ internal static class GpuCheck
         double lambda = stable.FirstSharpness;
         double unstableRate = double.IsFinite(lambda) && lambda > 0 ? 1.5 * 2 * (1 + 0.9) / lambda : 1.0;
         var unstable = Monitored(device, size, steps, unstableRate, output, "unstable");
-        yield return ("monitored training, stable rate", stable.Failed == 0 && stable.Probes > 0, $"{stable.Probes} probes, {stable.Failed} failed, max sharpness/edge {F(stable.MaxToEdge, "G3")}, highest level {stable.Level}");
-        yield return ("monitored training, unstable rate", unstable.Failed == 0 && unstable.Probes > 0 && unstable.MaxToEdge >= 1 && unstable.MaxToEdge > stable.MaxToEdge, $"lr {F(unstableRate, "G3")}: {unstable.Probes} probes, {unstable.Failed} failed, max sharpness/edge {F(unstable.MaxToEdge, "G3")} (must be ≥ 1 and above the stable run's), highest level {unstable.Level}, alerts raised {unstable.Alerts}");
+        yield return ("monitored training, stable rate", stable.Failed == 0 && stable.Probes > 0, $"{stable.Probes} probes, {stable.Failed} failed at a finite loss, max sharpness/edge {F(stable.MaxToEdge, "G3")}, highest level {stable.Level}");
+        yield return ("monitored training, unstable rate", unstable.Failed == 0 && unstable.Probes > 0 && unstable.MaxToEdge >= 1 && unstable.MaxToEdge > stable.MaxToEdge, $"lr {F(unstableRate, "G3")}: {unstable.Probes} probes, {unstable.Failed} failed at a finite loss, max sharpness/edge {F(unstable.MaxToEdge, "G3")} (must be ≥ 1 and above the stable run's), highest level {unstable.Level}, alerts raised {unstable.Alerts}");
     }
 
+    /// <summary>What a monitored run showed; <paramref name="Failed"/> counts failed probes at a finite training loss.</summary>
+    /// <summary>What a monitored run showed.</summary>
+    /// <param name="Probes">Probes run.</param>
+    /// <param name="Failed">Probes that failed while the training loss was finite.</param>
+    /// <param name="FirstSharpness">The first probe's sharpness.</param>
+    /// <param name="MaxToEdge">The largest sharpness/edge read.</param>
+    /// <param name="Level">The highest alert level raised.</param>
+    /// <param name="Alerts">Alerts raised.</param>
     private sealed record RunSummary(int Probes, int Failed, double FirstSharpness, double MaxToEdge, AlertLevel Level, int Alerts);
 
     private static RunSummary Monitored(Device device, ModelSize size, int steps, double learningRate, TextWriter output, string label)
@@ -177,7 +185,8 @@ internal static class GpuCheck
         using var model = BenchModels.Mlp(size, device, probeRows: size == ModelSize.Tiny ? 64 : 256);
         using var optimizer = Optimizer(model, "sgd", learningRate);
         var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
-        var instrumented = new InstrumentedTarget(target, PeakMemory.Create(device));
+        using var memory = PeakMemory.Create(device);
+        var instrumented = new InstrumentedTarget(target, memory);
         var options = new StabilityMonitorOptions { RunName = "gpu-check-" + label, ProbeInterval = Math.Max(2, steps / 6), FirstProbeStep = 2, OverheadBudget = 1 };
         using var monitor = StabilityMonitor.Create(instrumented, options);
         int alerts = 0;
@@ -188,7 +197,7 @@ internal static class GpuCheck
             highest = (AlertLevel)Math.Max((int)highest, (int)alert.Level);
         };
         double first = double.NaN, maxToEdge = double.NaN;
-        int seen = 0;
+        int seen = 0, failed = 0;
         output.WriteLine();
         output.WriteLine($"Monitored training, {label}: {model.Name} ({model.ParameterCount:N0} parameters), SGD momentum 0.9, lr {F(learningRate, "G3")}, {steps} steps");
         output.WriteLine("| step | loss | status | HVPs | sharpness | sharpness/edge | probe ms | HVPs ms | graph build ms | other ms | host reads per HVP | peak memory (vectors) |");
@@ -205,6 +214,9 @@ internal static class GpuCheck
             seen = monitor.ProbeCount;
             var probe = monitor.LatestProbe!;
             var cost = instrumented.Last;
+
+            // A probe of a diverged run (non-finite loss) may fail legitimately; every other failure counts.
+            failed += probe.Status == ProbeStatus.Failed && double.IsFinite(loss) ? 1 : 0;
             double sharpness = probe.Indicators.TryGetValue(Indicators.Sharpness, out double sv) ? sv : double.NaN;
             double toEdge = probe.Indicators.TryGetValue(Indicators.SharpnessToEdge, out double ev) ? ev : double.NaN;
             first = double.IsNaN(first) ? sharpness : first;
@@ -212,7 +224,7 @@ internal static class GpuCheck
             output.WriteLine(Row(step, loss, probe, cost, sharpness, toEdge, model.ParameterCount));
         }
 
-        return new RunSummary(monitor.ProbeCount, monitor.FailedProbeCount, first, maxToEdge, highest, alerts);
+        return new RunSummary(monitor.ProbeCount, failed, first, maxToEdge, highest, alerts);
     }
 
     private static string Row(long step, double loss, ProbeResult probe, ProbeCost? cost, double sharpness, double toEdge, long n)
@@ -232,7 +244,8 @@ internal static class GpuCheck
         using var model = BenchModels.Gpt(size, device, probeSequences: size == ModelSize.Tiny ? 2 : 8);
         using var optimizer = Optimizer(model, "adamw", 1e-3);
         var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
-        var instrumented = new InstrumentedTarget(target, PeakMemory.Create(device));
+        using var memory = PeakMemory.Create(device);
+        var instrumented = new InstrumentedTarget(target, memory);
         using var monitor = StabilityMonitor.Create(instrumented, new StabilityMonitorOptions { RunName = "gpu-check-gpt", ProbeInterval = 3, FirstProbeStep = 2, OverheadBudget = 1 });
         output.WriteLine();
         output.WriteLine($"Probes of {model.Name} ({model.ParameterCount:N0} parameters), AdamW 1e-3");

@@ -136,7 +136,7 @@ internal sealed class TimedOperator : LinearOperator<Tensor>
 /// (cudaMemGetInfo) sampled after every HVP and at the end; libtorch's caching allocator keeps freed blocks reserved,
 /// so the growth of the reservation is the peak of what the probe needed beyond what was already cached.
 /// </summary>
-internal sealed class PeakMemory
+internal sealed class PeakMemory : IDisposable
 {
     private const int MallocMmapThreshold = -3;
     private const int MallocPerturb = -6;
@@ -184,6 +184,16 @@ internal sealed class PeakMemory
         _ = mallopt(MallocMmapThreshold, 64 * 1024);
         _ = mallopt(MallocPerturb, 0x5a);
         return new PeakMemory(device, null);
+    }
+
+    /// <summary>Stops filling allocations and returns the mmap threshold to glibc's default (CPU meters).</summary>
+    public void Dispose()
+    {
+        if (_cuda is null)
+        {
+            _ = mallopt(MallocPerturb, 0);
+            _ = mallopt(MallocMmapThreshold, 128 * 1024);
+        }
     }
 
     /// <summary>Starts a new measurement at the current level.</summary>

@@ -52,13 +52,16 @@ internal static class Training
     /// A tight top eigenvalue of the probe's operator: Lanczos to a relative residual of 1e-5 from a random start, so the
     /// eigenvalue is exact to about (1e-5)²/gap, below float32 rounding of the HVPs (≈ 1e-6 relative).
     /// </summary>
-    public static (double Value, long Hvps, ConvergenceStatus Status) Reference(TorchSharpProbeTarget target, IBasis<Tensor>? vector = null)
+    /// <param name="target">The probe target.</param>
+    /// <param name="vector">Receives the reference eigenvector, when given.</param>
+    /// <param name="start">A start vector (for example an earlier Ritz vector) to save HVPs; the tolerance decides the accuracy, not the start.</param>
+    public static (double Value, long Hvps, ConvergenceStatus Status) Reference(TorchSharpProbeTarget target, IBasis<Tensor>? vector = null, Tensor? start = null)
     {
         using var context = target.BeginProbe(CancellationToken.None);
         var op = Curvature(context.Hessian, context.Optimizer, out var owned);
         using (owned)
         {
-            var result = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = 30, Tolerance = 1e-5, MaxApplications = 300, Seed = 4242 }, eigenvectors: vector);
+            var result = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = 30, Tolerance = 1e-5, MaxApplications = 300, Seed = 4242 }, start is null ? null : [start], vector);
             return (result.Eigenvalues.Count > 0 ? result.Eigenvalues[0] : double.NaN, result.Convergence.OperatorApplications, result.Convergence.Status);
         }
     }

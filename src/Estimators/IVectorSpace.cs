@@ -158,3 +158,25 @@ public interface IGramSchmidtBasis<TVec> : IBasis<TVec>
     /// <returns>The norms of <paramref name="vector"/> before and after the pass (NaN or ∞ when it held such entries).</returns>
     GramSchmidtNorms ProjectOut(TVec vector, Span<double> coefficients);
 }
+
+/// <summary>
+/// An optional capability of an <see cref="IBasis{TVec}"/>: the next basis vector can be written straight into the
+/// basis's own storage (an operator's output, orthogonalized there) and then committed, so that a Krylov factorization
+/// needs no separate work vector and no copy per step: one parameter-sized vector less per probe.
+/// </summary>
+/// <typeparam name="TVec">The backend's vector type.</typeparam>
+public interface IInPlaceAppendBasis<TVec> : IBasis<TVec>
+    where TVec : class
+{
+    /// <summary>
+    /// The storage of slot <see cref="IBasis{TVec}.Count"/> (allocated when needed), to be filled and then made the next
+    /// basis vector by <see cref="CommitNext"/>. It is not part of the basis until then (projections ignore it), and it is
+    /// valid until the next call that changes the basis.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The basis is full.</exception>
+    TVec NextSlot();
+
+    /// <summary>Makes the vector written into <see cref="NextSlot"/> basis vector <see cref="IBasis{TVec}.Count"/>; the count grows by one.</summary>
+    /// <exception cref="InvalidOperationException">The basis is full.</exception>
+    void CommitNext();
+}

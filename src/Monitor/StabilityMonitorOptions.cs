@@ -66,7 +66,7 @@ public sealed record StabilityMonitorOptions
     /// Wall-clock limit of one probe; it is cancelled and recorded as failed past it. Range (0, 1 h], or null (the
     /// default): derived from the measured cost, <c>3 × (MaxHvpsPerProbe + 2)</c> times the largest duration per
     /// Hessian-vector product of the last five successful probes (before the first, three training steps per HVP; before
-    /// any timed step, 10 minutes), clamped to [5 s, 1 h]. A fixed limit that suits a small model makes every probe of
+    /// any timed step, 10 minutes), clamped to [30 s, 1 h]. A fixed limit that suits a small model makes every probe of
     /// a large one time out; the derived one scales with the model and the machine.
     /// </summary>
     public TimeSpan? ProbeTimeout { get; init; }

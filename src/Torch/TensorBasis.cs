@@ -20,7 +20,7 @@ namespace SpectralMonitor.Torch;
 /// <para>The vectors returned by the indexer are views of the storage, owned by the basis; they see the new contents
 /// after <see cref="Basis{TVec}.Transform"/> and become invalid when the basis shrinks below them.</para>
 /// </remarks>
-public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>
+public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInPlaceAppendBasis<Tensor>
 {
     /// <summary>Rows per storage block: the granularity at which the basis allocates and frees device memory.</summary>
     public const int BlockRows = 4;
@@ -87,18 +87,24 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>
     }
 
     /// <inheritdoc/>
+    public Tensor NextSlot()
+    {
+        int index = NextIndex();
+        Allocate(index);
+        return Row(index);
+    }
+
+    /// <inheritdoc/>
+    public void CommitNext() => CommitNextIndex();
+
+    /// <inheritdoc/>
     protected override Tensor VectorAt(int index) => Row(index);
 
     /// <inheritdoc/>
     protected override void AppendCore(Tensor vector, int index)
     {
         using var noGrad = torch.no_grad();
-        if (index / BlockRows >= _blocks.Count)
-        {
-            int block = _blocks.Count;
-            _blocks.Add(torch.empty(new long[] { RowsOf(block), _space.Dimension }, _space.ScalarType, _space.Device).DetachFromDisposeScope());
-        }
-
+        Allocate(index);
         Row(index).copy_(vector);
     }
 
@@ -207,6 +213,16 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>
     {
         TruncateCore(0);
         base.Dispose(disposing);
+    }
+
+    /// <summary>Allocates the block holding row <paramref name="index"/> if it does not exist yet.</summary>
+    private void Allocate(int index)
+    {
+        if (index / BlockRows >= _blocks.Count)
+        {
+            int block = _blocks.Count;
+            _blocks.Add(torch.empty(new long[] { RowsOf(block), _space.Dimension }, _space.ScalarType, _space.Device).DetachFromDisposeScope());
+        }
     }
 
     /// <summary>Rows of block <paramref name="block"/> (the last block is cut at the capacity).</summary>

@@ -12,7 +12,8 @@ namespace SpectralMonitor.Probing;
 /// <item>before any such probe: <c>3 × (MaxHvpsPerProbe + 2) × 3 t_step</c> from the measured training step time (an
 /// HVP costs two to three backward passes), and 10 minutes when no step has been timed yet;</item>
 /// </list>
-/// clamped to <c>[5 s, 1 h]</c>.
+/// clamped to <c>[30 s, 1 h]</c>: 30 s was the fixed default before, so small models, whose cold first probe is
+/// dominated by one-time costs (JIT, libtorch initialisation), keep it, and only models whose HVPs are slow get more.
 /// </summary>
 internal sealed class ProbeTimeoutPolicy
 {
@@ -25,7 +26,7 @@ internal sealed class ProbeTimeoutPolicy
     /// <summary>Probes whose per-HVP time is remembered.</summary>
     internal const int Window = 5;
 
-    internal static readonly TimeSpan Minimum = TimeSpan.FromSeconds(5);
+    internal static readonly TimeSpan Minimum = TimeSpan.FromSeconds(30);
     internal static readonly TimeSpan Maximum = TimeSpan.FromHours(1);
     internal static readonly TimeSpan Untimed = TimeSpan.FromMinutes(10);
 
