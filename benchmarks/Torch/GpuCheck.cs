@@ -128,7 +128,7 @@ internal static class GpuCheck
         output.WriteLine();
         output.WriteLine($"HVP on {model64.Name} ({model64.ParameterCount:N0} parameters), random unit v, relative error against double backward float64 on {device}: central differences float64 {F(fd, "0.0E+0")}, CPU float64 {F(cpu, "0.0E+0")}, double backward float32 {F(single, "0.0E+0")}, forward differences float32 {F(forward32, "0.0E+0")}.");
 
-        // Tolerances: central differences with h = ∛ε·‖θ‖ have truncation and rounding errors near ε^(2/3) ≈ 4e-11 relative
+        // Tolerances: central differences with h = ∛ε have truncation and rounding errors near ε^(2/3) ≈ 4e-11 relative
         // times the curvature's variation, so 1e-6 leaves a wide margin; CPU and device differ only by summation order
         // (≈ 1e-15); float32 accumulates ≈ 1e-7 per operation over a few thousand terms, so 1e-3.
         yield return ("HVP vs central differences (float64)", fd < 1e-6, $"relative error {F(fd, "0.0E+0")} (bound 1e-6)");

@@ -131,8 +131,9 @@ internal sealed class TimedOperator : LinearOperator<Tensor>
 /// <summary>
 /// Peak memory of a stretch of work above its starting level. On Linux CPU: the process's peak resident set (VmHWM,
 /// reset through /proc/self/clear_refs) with glibc told to serve every allocation of 64 KiB or more by its own mmap (so
-/// freed tensors leave the resident set at once) and to fill every allocation on the spot (M_PERTURB, so untouched
-/// allocations count too): then the peak resident growth is the peak of live allocations. On CUDA: used device memory
+/// freed tensors leave the resident set at once), to fill every allocation on the spot (M_PERTURB, so untouched
+/// allocations count too), and to hand freed heap pages back before the measurement starts (malloc_trim): then the
+/// peak resident growth is the peak of live allocations. On CUDA: used device memory
 /// (cudaMemGetInfo) sampled after every HVP and at the end; libtorch's caching allocator keeps freed blocks reserved,
 /// so the growth of the reservation is the peak of what the probe needed beyond what was already cached.
 /// </summary>
@@ -207,7 +208,9 @@ internal sealed class PeakMemory : IDisposable
             return;
         }
 
+        // Freed heap memory that is still resident would be reused without raising the resident set: give it back first.
         GC.Collect();
+        _ = malloc_trim(0);
         File.WriteAllText("/proc/self/clear_refs", "5");
         _start = ReadStatus("VmRSS:");
     }
@@ -249,6 +252,9 @@ internal sealed class PeakMemory : IDisposable
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int malloc_trim(nuint pad);
 
     /// <summary>cudaMemGetInfo from the CUDA runtime that PyTorch ships (libcudart.so.*).</summary>
     private sealed unsafe class CudaMemory

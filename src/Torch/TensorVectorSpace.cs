@@ -14,11 +14,14 @@ namespace SpectralMonitor.Torch;
 /// (if any): they are freed by <see cref="Release"/> or, at the latest, when the probe's scope ends
 /// (see <see cref="TensorProbeScope"/>). Move a vector that must outlive the probe (a warm start) into a
 /// <see cref="TensorStore"/>.</para>
-/// <para>Device memory of a probe: a Krylov solver with dimension <c>k</c> on this backend holds the basis
-/// (<c>k</c> parameter-sized vectors, one stacked tensor, see <see cref="TensorBasis"/>), plus at most four more
-/// parameter-sized vectors at any time (the current vector, the operator output, one temporary inside a Hessian-vector
-/// product, one temporary inside <see cref="Basis{TVec}.Transform"/>): at most <c>(k + 4)·n</c> elements,
-/// besides the first-order autograd graph of the probe batch, which the training step needs anyway.</para>
+/// <para>Device memory of a probe, in parameter-sized vectors (<c>n</c> elements each), beyond the first-order autograd
+/// graph of the probe batch and the optimizer-state copies: the Krylov basis, at most <c>k = KrylovDimension + 1</c>
+/// vectors allocated in blocks of <see cref="TensorBasis.BlockRows"/> as it grows (a warm probe that stops after six
+/// products holds eight); operator outputs are written straight into it (no work vector); one per-parameter product
+/// inside a Hessian-vector product, or one temporary inside <see cref="Basis{TVec}.Transform"/>, or one Ritz vector
+/// being extracted; the warm-start vector; and for Adam and RMSprop the preconditioner's square root and one scratch
+/// vector: at most <c>k + 4</c> with one warm-start vector (<c>k + 3 + TopModes</c> in general), checked by a test that
+/// measures the peak of live allocations (tests/Torch.Tests/ProbeMemoryTests.cs).</para>
 /// </remarks>
 public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
 {

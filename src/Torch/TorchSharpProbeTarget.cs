@@ -35,12 +35,15 @@ public sealed record TorchSharpProbeOptions
     /// How Hessian-vector products are computed. Default <see cref="HessianVectorProductMethod.DoubleBackward"/> (exact,
     /// holds the probe batch's first-order graph for the whole probe). <see cref="HessianVectorProductMethod.ForwardDifference"/>
     /// costs one gradient per product, holds no graph and works for models whose operations have no double backward;
-    /// it needs <see cref="ProbeModelMode.Eval"/> or <see cref="ProbeModelMode.Unchanged"/> on a deterministic model.
-    /// On big models combine it, or the default, with a smaller probe batch (<see cref="ProbeLoss.OnFirstRows"/>).
+    /// it needs <see cref="ProbeModelMode.Eval"/> or <see cref="ProbeModelMode.Unchanged"/> on a deterministic model, and
+    /// it is less accurate in float32 (see the probe-cost benchmark). It moves the parameters in place during the probe
+    /// (and restores them exactly), which invalidates any autograd graph over them: call
+    /// <see cref="StabilityMonitor.OnStep"/> after <c>optimizer.step()</c>, never between a forward pass and its
+    /// <c>backward()</c>.
     /// </summary>
     public HessianVectorProductMethod HessianVectorProducts { get; init; } = HessianVectorProductMethod.DoubleBackward;
 
-    /// <summary>Relative finite-difference step (<see cref="HessianVectorProductOptions.FiniteDifferenceStep"/>); 0 (default) chooses it from the dtype.</summary>
+    /// <summary>Finite-difference step (<see cref="HessianVectorProductOptions.FiniteDifferenceStep"/>); 0 (default) chooses it from the dtype.</summary>
     public double FiniteDifferenceStep { get; init; }
 }
 
@@ -50,8 +53,10 @@ public static class ProbeLoss
     /// <summary>
     /// The probe loss on the first <paramref name="rows"/> rows of a batch held aside for probing (views of
     /// <paramref name="inputs"/> and <paramref name="targets"/>, no copies): a sub-batch makes every Hessian-vector
-    /// product and the first-order graph proportionally cheaper, at the price of a noisier curvature estimate. The same
-    /// rows are used by every probe, so successive probes still measure one function.
+    /// product and the first-order graph about proportionally cheaper. The same rows are used by every probe, so
+    /// successive probes still measure one function, but not the same one as the whole batch: the top eigenvalue of a
+    /// small batch's loss is larger (sampling noise adds curvature; 3.7× on a quarter of a 256-row batch in the
+    /// probe-cost benchmark), so edge rules read it high. Choose the probe batch size once, with that in mind.
     /// </summary>
     /// <param name="model">The model (its <c>forward</c> is called on the sub-batch).</param>
     /// <param name="inputs">The held probe batch, rows first; the caller keeps it alive for the monitor's lifetime.</param>
@@ -104,11 +109,17 @@ public static class ProbeLoss
 /// train/eval flags are restored. With <see cref="TorchSharpProbeOptions.ModelMode"/> left at Eval and backoff off,
 /// the training trajectory is bit-identical to the one without the monitor.</para>
 /// <para><b>Device memory.</b> During a probe: the first-order autograd graph of the probe batch (about what one
-/// training step on that batch holds), the Krylov basis (<see cref="StabilityMonitorOptions.KrylovDimension"/> + 1
-/// parameter-sized vectors, one stacked tensor), at most four parameter-sized work vectors (see
-/// <see cref="TensorVectorSpace"/>) and, for an optimizer with state, one or two flat copies of it. Between probes:
-/// only the warm-start basis (<see cref="StabilityMonitorOptions.TopModes"/> parameter-sized vectors), owned by the
-/// monitor and freed when it is disposed. Everything a probe creates is freed when the probe ends.</para>
+/// training step on that batch holds; none with finite-difference products, which instead keep θ and ∇L(θ)), for an
+/// optimizer with state one or two flat copies of it, and beyond those at most <c>k + 4</c> parameter-sized vectors
+/// with <c>k = KrylovDimension + 1</c> and the default one warm-start vector (<c>k + 3 + TopModes</c> in general; see
+/// <see cref="TensorVectorSpace"/> for the itemized bound). The basis grows in blocks as it is used, so a warm probe
+/// that stops early holds far less. Between probes: only the warm-start basis
+/// (<see cref="StabilityMonitorOptions.TopModes"/> parameter-sized vectors), owned by the monitor and freed when it is
+/// disposed. Everything a probe creates is freed when the probe ends.</para>
+/// <para><b>Big models.</b> A smaller probe batch (<see cref="ProbeLoss.OnFirstRows"/>) makes every product and the
+/// graph cheaper; finite-difference products (<see cref="TorchSharpProbeOptions.HessianVectorProducts"/>) drop the
+/// graph. The probe timeout scales with the measured cost per product by default
+/// (<see cref="StabilityMonitorOptions.ProbeTimeout"/>).</para>
 /// <para><b>Threading.</b> Probes run on the thread that calls <see cref="StabilityMonitor.OnStep"/> (dispose scopes
 /// are per thread); that must be the training loop's thread, between optimizer steps.</para>
 /// </remarks>

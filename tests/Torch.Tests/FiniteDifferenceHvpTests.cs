@@ -13,8 +13,8 @@ public class FiniteDifferenceHvpTests
 {
     /// <summary>
     /// Relative errors against double backward on a random direction. Forward differences: truncation ≈ h·‖∇³L‖/2 and
-    /// rounding ≈ ε·‖g‖/h with h = √ε·‖θ‖, so about √ε times model constants: float64 √ε = 1.5e-8, bound 1e-6; float32
-    /// √ε = 3.5e-4, bound 3e-2. Central differences with h = ∛ε·‖θ‖: about ε^(2/3) times constants: float64 3.7e-11,
+    /// rounding ≈ ε·‖g‖/h with h = √ε, so about √ε times model constants: float64 √ε = 1.5e-8, bound 1e-6; float32
+    /// √ε = 3.5e-4, bound 3e-2. Central differences with h = ∛ε: about ε^(2/3) times constants: float64 3.7e-11,
     /// bound 1e-8; float32 2.4e-5, bound 1e-2 (the float32 gradients themselves carry ≈ 1e-6 relative rounding, which
     /// the division by h amplifies). The bounds leave a factor of ten to fifty for the model constants of the test MLP.
     /// </summary>
