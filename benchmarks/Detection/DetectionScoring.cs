@@ -5,46 +5,96 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// <param name="On">Whether the detector's condition held.</param>
 public readonly record struct DetectorReading(long Step, bool On);
 
-/// <summary>What one detector did on one run.</summary>
-/// <param name="FirstSpike">The run's first spike onset, or null for a run that never spikes.</param>
-/// <param name="WarningStep">The first step at or after the warm-up, strictly before <paramref name="FirstSpike"/>, at which the detector was on (null: no warning).</param>
-/// <param name="Onsets">Alarm onsets (off → on) at or after the warm-up, over the whole run.</param>
-/// <param name="CountedSteps">Steps of the run at or after the warm-up (the false-alarm denominator).</param>
-public sealed record RunScore(int? FirstSpike, long? WarningStep, int Onsets, long CountedSteps)
+/// <summary>What one detector did on one run, against one spike definition and one horizon.</summary>
+/// <param name="Steps">Steps of the run.</param>
+/// <param name="Spikes">Spike onsets.</param>
+/// <param name="Leads">Lead of each warned spike: the spike's step minus the earliest alarm onset in [spike − H, spike − 1].</param>
+/// <param name="Onsets">Alarm onsets (off → on).</param>
+/// <param name="TrueOnsets">Onsets followed by a spike onset within H steps (in [onset + 1, onset + H]).</param>
+/// <param name="StepsOn">Steps at which the alarm was on.</param>
+public sealed record RunScore(int Steps, int Spikes, IReadOnlyList<int> Leads, int Onsets, int TrueOnsets, int StepsOn)
 {
-    /// <summary>Steps between the warning and the first spike, or null.</summary>
-    public long? LeadTime => FirstSpike is int s && WarningStep is long w ? s - w : null;
+    /// <summary>The run has no spike.</summary>
+    public bool Stable => Spikes == 0;
 }
 
-/// <summary>A detector's metrics over a suite of runs.</summary>
-/// <param name="SpikingRuns">Runs with at least one spike.</param>
-/// <param name="WarnedRuns">Spiking runs warned strictly before their first spike (and after the warm-up).</param>
-/// <param name="Recall">WarnedRuns / SpikingRuns (NaN without spiking runs).</param>
-/// <param name="MedianLead">Median lead time in steps over warned runs (NaN when none).</param>
-/// <param name="MinimumLead">Minimum lead time in steps over warned runs (NaN when none).</param>
-/// <param name="StableRuns">Runs that never spike.</param>
+/// <summary>A detector's metrics over a set of runs.</summary>
+/// <param name="Runs">Runs scored.</param>
+/// <param name="Steps">Their steps.</param>
+/// <param name="Spikes">Spike onsets over all runs.</param>
+/// <param name="WarnedSpikes">Spikes with an alarm onset within H steps before them.</param>
+/// <param name="Recall">WarnedSpikes / Spikes (NaN without spikes).</param>
+/// <param name="MedianLead">Median lead of warned spikes (NaN when none).</param>
+/// <param name="Onsets">Alarm onsets over all runs.</param>
+/// <param name="TrueOnsets">Onsets followed by a spike within H.</param>
+/// <param name="Precision">TrueOnsets / Onsets (NaN without onsets).</param>
+/// <param name="FalseOnsetsPer1000Steps">1000 × (Onsets − TrueOnsets) / Steps.</param>
+/// <param name="StableRuns">Runs without a spike.</param>
 /// <param name="StableRunsAlarmed">Stable runs with at least one alarm onset.</param>
-/// <param name="FalseAlarmOnsets">Alarm onsets on stable runs.</param>
-/// <param name="StableSteps">Counted steps of stable runs.</param>
-/// <param name="FalseAlarmsPer1000Steps">1000 × FalseAlarmOnsets / StableSteps (NaN without stable steps).</param>
+/// <param name="TimeOn">Share of all steps with the alarm on.</param>
 public sealed record DetectorMetrics(
-    int SpikingRuns,
-    int WarnedRuns,
+    int Runs,
+    long Steps,
+    int Spikes,
+    int WarnedSpikes,
     double Recall,
     double MedianLead,
-    double MinimumLead,
+    int Onsets,
+    int TrueOnsets,
+    double Precision,
+    double FalseOnsetsPer1000Steps,
     int StableRuns,
     int StableRunsAlarmed,
-    int FalseAlarmOnsets,
-    long StableSteps,
-    double FalseAlarmsPer1000Steps);
+    double TimeOn)
+{
+    /// <summary>Share of stable runs with any alarm (NaN without stable runs).</summary>
+    public double StableRunsAlarmedShare => StableRuns == 0 ? double.NaN : (double)StableRunsAlarmed / StableRuns;
+
+    /// <summary>Harmonic mean of recall and precision (0 when either is 0 or undefined).</summary>
+    public double F1 => Recall > 0 && Precision > 0 ? 2 * Recall * Precision / (Recall + Precision) : 0;
+}
 
 /// <summary>
-/// Pure functions that score a detector offline: thresholds to on/off readings, alarm onsets, warnings before the
-/// first spike, recall, lead times and false alarms per 1,000 steps. No clocks, no randomness.
+/// Pure functions that score alarms against spikes: readings to a per-step alarm state, alarm onsets, warnings within
+/// a horizon H, recall, lead, precision, false onsets per 1,000 steps and time on. Only alarm ONSETS warn: an alarm
+/// raised at step 10 and held to a spike at step 700 does not warn it for any H &lt; 690. No clocks, no randomness.
 /// </summary>
 public static class DetectionScoring
 {
+    /// <summary>
+    /// The alarm state at each of <paramref name="steps"/> steps from readings taken at some steps (probes): the state
+    /// of the last reading at or before the step, off before the first reading.
+    /// </summary>
+    public static bool[] Hold(IReadOnlyList<DetectorReading> readings, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(readings);
+        var alarm = new bool[steps];
+        int next = 0;
+        bool on = false;
+        for (int t = 0; t < steps; t++)
+        {
+            while (next < readings.Count && readings[next].Step <= t)
+            {
+                on = readings[next].On;
+                next++;
+            }
+
+            alarm[t] = on;
+        }
+
+        return alarm;
+    }
+
+    /// <summary>
+    /// The alarm state at each step from a monitor's level changes ([step, level] pairs, level 0 before the first):
+    /// on when the level is at least <paramref name="minimumLevel"/>.
+    /// </summary>
+    public static bool[] FromLevels(IReadOnlyList<long[]> changes, int steps, int minimumLevel)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        return Hold([.. changes.Select(c => new DetectorReading(c[0], c[1] >= minimumLevel))], steps);
+    }
+
     /// <summary>
     /// Readings of a threshold detector: on when <c>value ≥ threshold</c> (or <c>≤</c> when <paramref name="above"/> is
     /// false). NaN values (not measured) are dropped; ±∞ compare normally.
@@ -64,90 +114,70 @@ public static class DetectionScoring
         return readings;
     }
 
-    /// <summary>
-    /// The steps at which the detector goes from off to on, considering only readings at or after
-    /// <paramref name="warmup"/> (the state before the first counted reading is off, so a detector already on at the
-    /// warm-up has an onset there).
-    /// </summary>
-    public static IReadOnlyList<long> Onsets(IReadOnlyList<DetectorReading> readings, long warmup)
+    /// <summary>The steps at which the alarm goes from off to on (on at step 0 is an onset).</summary>
+    public static IReadOnlyList<int> Onsets(IReadOnlyList<bool> alarm)
     {
-        ArgumentNullException.ThrowIfNull(readings);
-        var onsets = new List<long>();
-        bool on = false;
-        foreach (var reading in readings)
+        ArgumentNullException.ThrowIfNull(alarm);
+        var onsets = new List<int>();
+        for (int t = 0; t < alarm.Count; t++)
         {
-            if (reading.Step < warmup)
+            if (alarm[t] && (t == 0 || !alarm[t - 1]))
             {
-                continue;
+                onsets.Add(t);
             }
-
-            if (reading.On && !on)
-            {
-                onsets.Add(reading.Step);
-            }
-
-            on = reading.On;
         }
 
         return onsets;
     }
 
-    /// <summary>
-    /// The first step at or after <paramref name="warmup"/> and strictly before <paramref name="firstSpike"/> at which
-    /// the detector is on; null when there is none or the run never spikes.
-    /// </summary>
-    public static long? WarningStep(IReadOnlyList<DetectorReading> readings, int? firstSpike, long warmup)
+    /// <summary>Scores an alarm against the spike onsets of its run with horizon <paramref name="horizon"/>.</summary>
+    /// <param name="alarm">Alarm state per step.</param>
+    /// <param name="spikes">Spike onsets, increasing.</param>
+    /// <param name="horizon">H ≥ 1: an onset in [t − H, t − 1] warns the spike at t, and is true when a spike follows within H.</param>
+    public static RunScore Score(IReadOnlyList<bool> alarm, IReadOnlyList<int> spikes, int horizon)
     {
-        ArgumentNullException.ThrowIfNull(readings);
-        if (firstSpike is not int spike)
+        ArgumentNullException.ThrowIfNull(alarm);
+        ArgumentNullException.ThrowIfNull(spikes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(horizon, 1);
+        var onsets = Onsets(alarm);
+        var leads = new List<int>();
+        foreach (int spike in spikes)
         {
-            return null;
-        }
-
-        foreach (var reading in readings)
-        {
-            if (reading.Step >= spike)
+            int earliest = onsets.FirstOrDefault(o => o >= spike - horizon && o <= spike - 1, -1);
+            if (earliest >= 0)
             {
-                break;
-            }
-
-            if (reading.Step >= warmup && reading.On)
-            {
-                return reading.Step;
+                leads.Add(spike - earliest);
             }
         }
 
-        return null;
+        int trueOnsets = onsets.Count(o => spikes.Any(s => s >= o + 1 && s <= o + horizon));
+        return new RunScore(alarm.Count, spikes.Count, leads, onsets.Count, trueOnsets, alarm.Count(on => on));
     }
 
-    /// <summary>Scores one detector on one run of <paramref name="totalSteps"/> steps.</summary>
-    public static RunScore Score(IReadOnlyList<DetectorReading> readings, int? firstSpike, long totalSteps, long warmup)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(totalSteps);
-        ArgumentOutOfRangeException.ThrowIfNegative(warmup);
-        return new RunScore(firstSpike, WarningStep(readings, firstSpike, warmup), Onsets(readings, warmup).Count, Math.Max(0, totalSteps - warmup));
-    }
-
-    /// <summary>Aggregates per-run scores: recall and lead times over spiking runs, false alarms over the others.</summary>
+    /// <summary>Aggregates per-run scores.</summary>
     public static DetectorMetrics Aggregate(IReadOnlyList<RunScore> runs)
     {
         ArgumentNullException.ThrowIfNull(runs);
-        var spiking = runs.Where(r => r.FirstSpike is not null).ToArray();
-        var stable = runs.Where(r => r.FirstSpike is null).ToArray();
-        var leads = spiking.Select(r => r.LeadTime).OfType<long>().Select(l => (double)l).ToArray();
-        int onsets = stable.Sum(r => r.Onsets);
-        long steps = stable.Sum(r => r.CountedSteps);
+        long steps = runs.Sum(r => (long)r.Steps);
+        int spikes = runs.Sum(r => r.Spikes);
+        var leads = runs.SelectMany(r => r.Leads).Select(l => (double)l).ToArray();
+        int onsets = runs.Sum(r => r.Onsets);
+        int trueOnsets = runs.Sum(r => r.TrueOnsets);
+        var stable = runs.Where(r => r.Stable).ToArray();
         return new DetectorMetrics(
-            spiking.Length,
+            runs.Count,
+            steps,
+            spikes,
             leads.Length,
-            spiking.Length == 0 ? double.NaN : (double)leads.Length / spiking.Length,
-            leads.Length == 0 ? double.NaN : Median(leads),
-            leads.Length == 0 ? double.NaN : leads.Min(),
+            spikes == 0 ? double.NaN : (double)leads.Length / spikes,
+            Median(leads),
+            onsets,
+            trueOnsets,
+            onsets == 0 ? double.NaN : (double)trueOnsets / onsets,
+            steps == 0 ? double.NaN : 1000.0 * (onsets - trueOnsets) / steps,
             stable.Length,
             stable.Count(r => r.Onsets > 0),
-            onsets,
-            steps,
-            steps == 0 ? double.NaN : 1000.0 * onsets / steps);
+            steps == 0 ? double.NaN : (double)runs.Sum(r => (long)r.StepsOn) / steps);
     }
 
     /// <summary>The median (mean of the two middle values for an even count); NaN for an empty list.</summary>
@@ -166,7 +196,7 @@ public static class DetectionScoring
 
     /// <summary>
     /// z-score of each value against an exponentially weighted mean and variance of the previous ones (weight
-    /// <paramref name="alpha"/> on the past), the statistic the monitor reports: NaN for the first
+    /// <paramref name="alpha"/> on the past), the statistic the monitor and ZClip use: NaN for the first
     /// max(<paramref name="warmup"/>, 2) values; a non-finite value gives +∞ and is not folded in; 0 when the variance is 0.
     /// </summary>
     public static double[] EmaZScores(IReadOnlyList<double> values, double alpha, int warmup)
@@ -217,9 +247,8 @@ public static class DetectionScoring
 
     /// <summary>
     /// Each value divided by the median of the first <paramref name="baselineCount"/> finite values, the way the
-    /// monitor's ratio-to-baseline rules form it: NaN until the baseline is complete (a value is compared before it
-    /// joins the baseline, so the first ratio is that of observation <paramref name="baselineCount"/> + 1), and NaN
-    /// when the baseline is 0 or the value NaN.
+    /// monitor's ratio-to-baseline rules form it: NaN until the baseline is complete, and NaN when the baseline is 0
+    /// or the value NaN.
     /// </summary>
     public static IReadOnlyList<(long Step, double Value)> RatioToBaseline(IReadOnlyList<(long Step, double Value)> series, int baselineCount)
     {

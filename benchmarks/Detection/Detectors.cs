@@ -1,88 +1,195 @@
-using SpectralMonitor.Reference.Monitoring;
+using System.Globalization;
+using SpectralMonitor.Rules;
 
 namespace SpectralMonitor.Benchmarks.Detection;
 
-/// <summary>How a detector turns an indicator's series into the value it thresholds.</summary>
-internal enum DetectorTransform
+/// <summary>What a detector costs: the configuration whose measured CPU overhead it is scored at.</summary>
+internal enum DetectorCost
+{
+    /// <summary>Nothing beyond the training loop (loss and gradient norm, which the loop computes anyway).</summary>
+    Free,
+
+    /// <summary>The monitor at <c>new StabilityMonitorOptions()</c>.</summary>
+    DefaultOptions,
+
+    /// <summary>The monitor with dense probing (every probe's indicators are read off that pass).</summary>
+    DenseProbing,
+
+    /// <summary>The step sensors (their measured time per step).</summary>
+    StepSensor,
+}
+
+/// <summary>
+/// A detector: turns a recorded run into an alarm state per step. Detectors read only the <see cref="RecordedRun"/>, so
+/// one dense trace per run scores every threshold of every indicator: probes leave training bit-identical (each pass
+/// checks its losses against the unmonitored pass, <see cref="PassRecord.SameLosses"/>).
+/// </summary>
+internal interface IDetector
+{
+    /// <summary>Unique name (tables, results.json).</summary>
+    string Name { get; }
+
+    /// <summary>The detector family: detectors of one family differ only by threshold, and one of them is chosen on the tune seeds.</summary>
+    string Family { get; }
+
+    /// <summary>The threshold, or null for a fixed detector.</summary>
+    double? Threshold { get; }
+
+    /// <summary>Where its cost comes from.</summary>
+    DetectorCost Cost { get; }
+
+    /// <summary>Whether <paramref name="run"/> has what the detector reads (the pass it needs was trained).</summary>
+    bool Applies(RecordedRun run);
+
+    /// <summary>The alarm state at each step of <paramref name="run"/>.</summary>
+    bool[] Alarm(RecordedRun run);
+}
+
+/// <summary>The monitor's own alert level as it ran in one configuration (rules included), on at or above a level.</summary>
+internal sealed record MonitorLevelDetector(string Configuration, AlertLevel Minimum) : IDetector
+{
+    public string Name => $"monitor rules, {(Configuration == MonitorConfigurations.Default ? "default options" : "dense probing")}, {(Minimum == AlertLevel.Warning ? "Warning or Critical" : "Critical")}";
+
+    public string Family => Name;
+
+    public double? Threshold => null;
+
+    public DetectorCost Cost => Configuration == MonitorConfigurations.Default ? DetectorCost.DefaultOptions : DetectorCost.DenseProbing;
+
+    public bool Applies(RecordedRun run) => run?.Pass(Configuration) is not null;
+
+    public bool[] Alarm(RecordedRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var pass = run.Pass(Configuration) ?? throw new InvalidOperationException($"{run.Name} has no '{Configuration}' pass.");
+        return DetectionScoring.FromLevels(pass.LevelChanges, run.StepsRun, (int)Minimum);
+    }
+}
+
+/// <summary>How a probe indicator's series is turned into the value that is thresholded.</summary>
+internal enum SeriesTransform
 {
     /// <summary>The value itself.</summary>
     Value,
 
-    /// <summary>The value over the median of the first five probes (as the monitor's ratio-to-baseline rules).</summary>
+    /// <summary>Over the median of its first five probes (the monitor's ratio-to-baseline).</summary>
     RatioToBaseline,
 
-    /// <summary>The value over its value three probes (15 steps) earlier.</summary>
+    /// <summary>Over its value three probes earlier (the monitor's trend).</summary>
     Trend,
-
-    /// <summary>EMA z-score of a per-step series (α = 0.97, warm-up 20 steps, as the monitor).</summary>
-    ZScore,
 }
 
-/// <summary>A threshold detector evaluated offline on a recorded run.</summary>
-/// <param name="Name">Name in tables and results.json.</param>
-/// <param name="Indicator">The indicator (a probe indicator, or "loss"/"gradient_norm" for z-scores).</param>
-/// <param name="Transform">How the thresholded value is formed.</param>
-/// <param name="Threshold">The threshold.</param>
-/// <param name="Above">Fire at or above (true) or at or below (false).</param>
-/// <param name="Family">Group for the figure and the discussion.</param>
-internal sealed record Detector(string Name, string Indicator, DetectorTransform Transform, double Threshold, bool Above, string Family)
+/// <summary>A threshold on one probe indicator, read off the dense pass's probes and held between probes.</summary>
+internal sealed record ProbeIndicatorDetector(string Indicator, SeriesTransform Transform, double Value, bool Above) : IDetector
 {
     /// <summary>Baseline probes of ratio-to-baseline detectors (the monitor's default BaselineProbes).</summary>
     public const int BaselineProbes = 5;
 
-    /// <summary>Probes back of trend detectors.</summary>
+    /// <summary>Probes back of trend detectors (the monitor's default TrendWindow).</summary>
     public const int TrendWindow = 3;
 
-    /// <summary>EMA weight on the past of the z-scores (the monitor's default StatisticsEwmaAlpha).</summary>
-    public const double ZScoreAlpha = 0.97;
+    public string Family => Transform switch
+    {
+        SeriesTransform.RatioToBaseline => $"{Indicator} / baseline {(Above ? "≥" : "≤")} x",
+        SeriesTransform.Trend => $"{Indicator} trend over {TrendWindow} probes {(Above ? "≥" : "≤")} x",
+        _ => $"{Indicator} {(Above ? "≥" : "≤")} x",
+    };
 
-    /// <summary>Steps before z-scores are defined (the monitor's default StatisticsWarmupSteps).</summary>
-    public const int ZScoreWarmup = 20;
+    public string Name => Family[..^1] + Value.ToString("G4", CultureInfo.InvariantCulture);
 
-    /// <summary>The detectors of the benchmark (2–3 thresholds for the ratio-type ones).</summary>
-    public static IReadOnlyList<Detector> All { get; } =
-    [
-        new("sharpness_to_edge >= 0.8", Indicators.SharpnessToEdge, DetectorTransform.Value, 0.8, true, "edge"),
-        new("sharpness_to_edge >= 0.9", Indicators.SharpnessToEdge, DetectorTransform.Value, 0.9, true, "edge"),
-        new("sharpness_to_edge >= 1", Indicators.SharpnessToEdge, DetectorTransform.Value, 1.0, true, "edge"),
-        new("oscillatory_radius >= 0.99", Indicators.OscillatoryRadius, DetectorTransform.Value, 0.99, true, "edge"),
-        new("oscillatory_radius >= 1", Indicators.OscillatoryRadius, DetectorTransform.Value, 1.0, true, "edge"),
-        new("exceptional_point_distance <= 0", Indicators.ExceptionalPointDistance, DetectorTransform.Value, 0, false, "edge"),
-        new("top_eigenvector_condition >= 3x baseline", Indicators.TopEigenvectorCondition, DetectorTransform.RatioToBaseline, 3, true, "non-normal (top modes)"),
-        new("top_eigenvector_condition >= 10x baseline", Indicators.TopEigenvectorCondition, DetectorTransform.RatioToBaseline, 10, true, "non-normal (top modes)"),
-        new("top_eigenvector_condition >= 100x baseline", Indicators.TopEigenvectorCondition, DetectorTransform.RatioToBaseline, 100, true, "non-normal (top modes)"),
-        new("eigenvector_condition >= 10x baseline", Indicators.EigenvectorCondition, DetectorTransform.RatioToBaseline, 10, true, "whole operator"),
-        new("eigenvector_condition >= 100x baseline", Indicators.EigenvectorCondition, DetectorTransform.RatioToBaseline, 100, true, "whole operator"),
-        new("transient_growth >= 3x baseline", Indicators.TransientGrowth, DetectorTransform.RatioToBaseline, 3, true, "non-normal (top modes)"),
-        new("transient_growth >= 10x baseline", Indicators.TransientGrowth, DetectorTransform.RatioToBaseline, 10, true, "non-normal (top modes)"),
-        new("spectral_radius >= 1", Indicators.SpectralRadius, DetectorTransform.Value, 1.0, true, "whole operator"),
-        new("weight_top_singular_value trend >= 1.05 (15 steps)", Indicators.WeightTopSingularValue, DetectorTransform.Trend, 1.05, true, "weights"),
-        new("weight_top_singular_value >= 2x baseline", Indicators.WeightTopSingularValue, DetectorTransform.RatioToBaseline, 2, true, "weights"),
-        new("gradient_norm_zscore >= 3", Indicators.GradientNorm, DetectorTransform.ZScore, 3, true, "baseline"),
-        new("loss_zscore >= 3", Indicators.Loss, DetectorTransform.ZScore, 3, true, "baseline"),
-    ];
+    public double? Threshold => Value;
 
-    /// <summary>The detector's on/off readings on <paramref name="run"/>.</summary>
-    public IReadOnlyList<DetectorReading> Evaluate(RunRecord run)
+    public DetectorCost Cost => DetectorCost.DenseProbing;
+
+    public bool Applies(RecordedRun run) => run?.Pass(MonitorConfigurations.Dense) is not null;
+
+    public bool[] Alarm(RecordedRun run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        if (Transform == DetectorTransform.ZScore)
-        {
-            var source = Indicator == Indicators.Loss ? run.Losses : run.GradientNorms;
-            var z = DetectionScoring.EmaZScores(source, ZScoreAlpha, ZScoreWarmup);
-            return DetectionScoring.Threshold([.. z.Select((v, t) => ((long)t, v))], Threshold, Above);
-        }
-
-        var series = run.Probes
-            .Where(p => p.Status == ProbeStatus.Succeeded)
+        var pass = run.Pass(MonitorConfigurations.Dense) ?? throw new InvalidOperationException($"{run.Name} has no dense pass.");
+        var series = pass.Probes.Where(p => p.Succeeded)
             .Select(p => (p.Step, p.Indicators.TryGetValue(Indicator, out double v) ? v : double.NaN))
             .ToArray();
         var compared = Transform switch
         {
-            DetectorTransform.RatioToBaseline => DetectionScoring.RatioToBaseline(series, BaselineProbes),
-            DetectorTransform.Trend => DetectionScoring.Trend(series, TrendWindow),
+            SeriesTransform.RatioToBaseline => DetectionScoring.RatioToBaseline(series, BaselineProbes),
+            SeriesTransform.Trend => DetectionScoring.Trend(series, TrendWindow),
             _ => series,
         };
-        return DetectionScoring.Threshold(compared, Threshold, Above);
+        return DetectionScoring.Hold(DetectionScoring.Threshold(compared, Value, Above), run.StepsRun);
+    }
+}
+
+/// <summary>
+/// An EMA z-score of a per-step signal over a threshold (α = 0.97, the first 20 steps undefined: the monitor's and
+/// ZClip's statistic), evaluated at every step.
+/// </summary>
+internal sealed record StepZScoreDetector(string Signal, double Value, DetectorCost Cost, string? FixedName = null) : IDetector
+{
+    /// <summary>EMA weight on the past (ZClip's α and the monitor's StatisticsEwmaAlpha).</summary>
+    public const double Alpha = 0.97;
+
+    /// <summary>Steps before a z-score is defined (the monitor's StatisticsWarmupSteps).</summary>
+    public const int Warmup = 20;
+
+    public string Family => FixedName ?? $"{Signal} z-score ≥ x";
+
+    public string Name => FixedName ?? Family[..^1] + Value.ToString("G4", CultureInfo.InvariantCulture);
+
+    public double? Threshold => Value;
+
+    public bool Applies(RecordedRun run) => run?.StepSignals.ContainsKey(Signal) == true;
+
+    public bool[] Alarm(RecordedRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var values = run.StepSignals[Signal];
+        var z = DetectionScoring.EmaZScores(values, Alpha, Warmup);
+        return [.. z.Take(run.StepsRun).Select(v => v >= Value)];
+    }
+}
+
+/// <summary>Every detector of the benchmark.</summary>
+internal static class DetectorCatalog
+{
+    /// <summary>The ZClip-style baseline's fixed threshold.</summary>
+    public const double ZClipThreshold = 2.5;
+
+    public static IReadOnlyList<IDetector> All { get; } = Build();
+
+    private static List<IDetector> Build()
+    {
+        var detectors = new List<IDetector>
+        {
+            new MonitorLevelDetector(MonitorConfigurations.Default, AlertLevel.Warning),
+            new MonitorLevelDetector(MonitorConfigurations.Default, AlertLevel.Critical),
+            new MonitorLevelDetector(MonitorConfigurations.Dense, AlertLevel.Warning),
+            new MonitorLevelDetector(MonitorConfigurations.Dense, AlertLevel.Critical),
+            new StepZScoreDetector(StepSignalNames.GradientNorm, ZClipThreshold, DetectorCost.Free, $"ZClip-style gradient-norm z-score > {ZClipThreshold} (fixed)"),
+        };
+
+        void Probe(string indicator, SeriesTransform transform, bool above, params double[] thresholds) =>
+            detectors.AddRange(thresholds.Select(t => new ProbeIndicatorDetector(indicator, transform, t, above)));
+        void Step(string signal, DetectorCost cost, params double[] thresholds) =>
+            detectors.AddRange(thresholds.Select(t => new StepZScoreDetector(signal, t, cost)));
+
+        Probe(Indicators.SharpnessToEdge, SeriesTransform.Value, true, 0.5, 0.8, 0.9, 1, 1.5, 2, 5, 10, 100);
+        Probe(Indicators.OscillatoryRadius, SeriesTransform.Value, true, 0.95, 0.99, 1, 1.01, 1.1);
+        Probe(Indicators.SpectralRadius, SeriesTransform.Value, true, 0.99, 1, 1.01, 1.1, 1.5);
+        Probe(Indicators.ExceptionalPointDistance, SeriesTransform.Value, false, 0, 0.01, 0.1);
+        Probe(Indicators.Sharpness, SeriesTransform.RatioToBaseline, true, 1.5, 2, 5, 10);
+        Probe(Indicators.Sharpness, SeriesTransform.Trend, true, 1.2, 1.5, 2, 3);
+        Probe(Indicators.TopEigenvectorCondition, SeriesTransform.RatioToBaseline, true, 3, 10, 100);
+        Probe(Indicators.TransientGrowth, SeriesTransform.RatioToBaseline, true, 1.5, 3, 10);
+        Probe(Indicators.WeightTopSingularValue, SeriesTransform.RatioToBaseline, true, 1.5, 2, 3);
+        Probe(Indicators.WeightTopSingularValue, SeriesTransform.Trend, true, 1.02, 1.05, 1.1);
+        Step(StepSignalNames.GradientNorm, DetectorCost.Free, 2.5, 3, 4, 6);
+        Step(StepSignalNames.Loss, DetectorCost.Free, 2, 2.5, 3, 4, 6);
+        foreach (string signal in StepSensors.SignalNames().Where(s => s != OptimizerStateSensor.ReadMilliseconds))
+        {
+            Step(signal, DetectorCost.StepSensor, 2.5, 3, 4, 6);
+        }
+
+        return detectors;
     }
 }

@@ -26,6 +26,7 @@ internal static class ProbeCostBenchmark
         int probes = Option(args, "--probes", size == ModelSize.Tiny ? 3 : 6);
         int interval = Option(args, "--interval", size == ModelSize.Tiny ? 3 : 25);
         int warmup = Option(args, "--warmup", size == ModelSize.Tiny ? 0 : 100);
+        bool memoryOnly = args.Contains("--memory-only");
         string only = args.SkipWhile(a => a != "--model").Skip(1).FirstOrDefault() ?? "all";
         torch.set_num_threads(1);
         torch.manual_seed(0);
@@ -43,6 +44,23 @@ internal static class ProbeCostBenchmark
 
         foreach (var (factory, optimizerKind, rate) in cases)
         {
+            if (memoryOnly)
+            {
+                // Only the peak-memory pass, after the warm-up (a diagnostic; PROBE_COST_MEMORY_TRACE=1 shows when the peak is reached).
+                using var model = factory();
+                using var optimizer = Optimizer(model, optimizerKind, rate);
+                for (long step = 1; step <= warmup; step++)
+                {
+                    Step(model, optimizer, step);
+                }
+
+                var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
+                using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "probe-cost", Rules = [] });
+                Console.WriteLine($"### {model.Name}, {model.ParameterCount:N0} parameters, {optimizerKind}");
+                PeakMemoryInVectors(monitor, target, model.ParameterCount);
+                continue;
+            }
+
             RunCase(factory, optimizerKind, rate, probes, interval, warmup);
         }
 
@@ -111,7 +129,7 @@ internal static class ProbeCostBenchmark
         PowerVersusLanczos(target, finalReference);
         FiniteDifferences(target, model, referenceVector, finalReference);
         SubBatch(model, optimizer, target);
-        PeakMemoryInVectors(monitor, instrumented, target, n);
+        PeakMemoryInVectors(monitor, target, n);
     }
 
     /// <summary>Lanczos with the old rule (relative residual 1e-3) warm-started from its own previous Ritz vector.</summary>
@@ -366,9 +384,8 @@ internal static class ProbeCostBenchmark
         return timed.Seconds / 5;
     }
 
-    private static void PeakMemoryInVectors(StabilityMonitor monitor, InstrumentedTarget instrumented, TorchSharpProbeTarget target, long n)
+    private static void PeakMemoryInVectors(StabilityMonitor monitor, TorchSharpProbeTarget target, long n)
     {
-        _ = instrumented;
         using var memory = PeakMemory.Create(torch.CPU);
         if (memory is null)
         {
@@ -376,6 +393,7 @@ internal static class ProbeCostBenchmark
             return;
         }
 
+        memory.Tracing = Environment.GetEnvironmentVariable("PROBE_COST_MEMORY_TRACE") == "1";
         var metered = new InstrumentedTarget(target, memory);
         var options = monitor.Options with { RunName = "probe-cost-memory" };
         using var second = StabilityMonitor.Create(metered, options);
@@ -385,6 +403,11 @@ internal static class ProbeCostBenchmark
             second.ProbeNow(i);
             var cost = metered.Last!;
             peaks.Add(cost.PeakBytes / (4.0 * n));
+            if (memory.Tracing)
+            {
+                Console.WriteLine($"probe {i}: " + string.Join(", ", memory.Trace.Select(t => $"{t.Label} {F(t.Bytes / (4.0 * n), "F1")}")));
+                memory.Trace.Clear();
+            }
         }
 
         int k = options.KrylovDimension + 1;

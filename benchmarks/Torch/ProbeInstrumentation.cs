@@ -119,12 +119,13 @@ internal sealed class TimedOperator : LinearOperator<Tensor>
 
     protected override void ApplyCore(Tensor x, Tensor y)
     {
+        _memory?.Sample("before HVP");
         InstrumentedTarget.Synchronize(_device);
         long start = Stopwatch.GetTimestamp();
         _inner.Apply(x, y);
         InstrumentedTarget.Synchronize(_device);
         Seconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
-        _memory?.Sample();
+        _memory?.Sample("after HVP");
     }
 }
 
@@ -215,12 +216,24 @@ internal sealed class PeakMemory : IDisposable
         _start = ReadStatus("VmRSS:");
     }
 
-    /// <summary>Takes a sample (CUDA only; the CPU peak is kept by the kernel).</summary>
-    public void Sample()
+    /// <summary>The peak so far after each sample, in bytes above the start, when <see cref="Tracing"/> is on.</summary>
+    public List<(string Label, long Bytes)> Trace { get; } = [];
+
+    /// <summary>Whether <see cref="Sample"/> records the running peak in <see cref="Trace"/>.</summary>
+    public bool Tracing { get; set; }
+
+    /// <summary>Takes a sample (the CPU peak is kept by the kernel; this only records it when tracing).</summary>
+    /// <param name="label">What just happened.</param>
+    public void Sample(string label = "")
     {
         if (_cuda is not null)
         {
             _max = Math.Max(_max, _cuda.Used());
+        }
+
+        if (Tracing)
+        {
+            Trace.Add((label, _cuda is not null ? _max - _start : ReadStatus("VmHWM:") - _start));
         }
     }
 

@@ -1,23 +1,25 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using SpectralMonitor.Examples.Workloads;
 using SpectralMonitor.Prometheus;
-using SpectralMonitor.Reference.Monitoring;
-using SpectralMonitor.Rules;
 using Spectre.Console;
 
 namespace SpectralMonitor.Examples.InstabilityDemo;
 
 /// <summary>Settings of one demo invocation, after parsing and validation.</summary>
-/// <param name="Seed">Seed of the initial parameters.</param>
+/// <param name="Seed">Seed of the initial weights, batch order and probe batch.</param>
 /// <param name="Steps">Steps of every run, or null for the catalog's (full or quick) counts.</param>
 /// <param name="Output">Folder of report.html and summary.json.</param>
 /// <param name="Runs">The runs to train, in order.</param>
 /// <param name="Quick">Fewer steps.</param>
 /// <param name="Serve">Serve metrics for Prometheus while training.</param>
 /// <param name="Port">Port of the Prometheus endpoint (0: any free port).</param>
-internal sealed record DemoSettings(int Seed, int? Steps, string Output, IReadOnlyList<DemoRunDefinition> Runs, bool Quick, bool Serve, int Port)
+/// <param name="HoldSeconds">Seconds to keep serving metrics after the report is written.</param>
+/// <param name="Jobs">Runs trained at the same time (one torch thread each).</param>
+internal sealed record DemoSettings(int Seed, int? Steps, string Output, IReadOnlyList<DemoRunDefinition> Runs, bool Quick, bool Serve, int Port, int HoldSeconds = 0, int Jobs = 1)
 {
     /// <summary>Steps of <paramref name="run"/> under these settings.</summary>
     public int StepsOf(DemoRunDefinition run) => Steps ?? (Quick ? run.QuickSteps : run.FullSteps);
@@ -29,53 +31,55 @@ internal static class DemoApp
     /// <summary>Exit code of success.</summary>
     public const int Success = 0;
 
+    /// <summary>Exit code when a run failed.</summary>
+    public const int Failure = 1;
+
     /// <summary>Exit code of a bad option or an unusable output folder.</summary>
     public const int UsageError = 2;
 
     /// <summary>Exit code when cancelled (Ctrl+C).</summary>
     public const int Cancelled = 130;
 
+    /// <summary>Fewest <c>--steps</c> (the spike definition needs its burn-in).</summary>
+    public const int MinSteps = LossSpikes.DefaultBurnIn;
+
     /// <summary>Largest <c>--steps</c>.</summary>
     public const int MaxSteps = 100_000;
+
+    /// <summary>Largest <c>--hold</c>, in seconds (one day).</summary>
+    public const int MaxHoldSeconds = 86_400;
 
     /// <summary>Parses <paramref name="args"/>, trains the selected runs and writes the report; returns the exit code.</summary>
     /// <param name="args">Command-line arguments.</param>
     /// <param name="output">Where plain progress lines and results go.</param>
     /// <param name="error">Where errors and usage go.</param>
     /// <param name="liveConsole">A terminal console for the live view, or null for plain lines.</param>
-    public static int Run(string[] args, TextWriter output, TextWriter error, IAnsiConsole? liveConsole = null)
+    /// <param name="cancellationToken">Stops training (no report) or ends <c>--hold</c> early; Ctrl+C does the same.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error, IAnsiConsole? liveConsole = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
 
-        var seed = new Option<int>("--seed") { Description = $"Seed of the initial parameters (the runs were tuned for {DemoCatalog.DefaultSeed}).", DefaultValueFactory = _ => DemoCatalog.DefaultSeed };
-        var steps = new Option<int?>("--steps") { Description = $"Steps of every run (default {DemoCatalog.FullSteps}, or {DemoCatalog.QuickSteps} with --quick)." };
+        int defaultJobs = Math.Clamp(Environment.ProcessorCount, 1, 2);
+        var seed = new Option<int>("--seed") { Description = $"Seed of the initial weights, batch order and probe batch (the runs were tuned for {DemoCatalog.DefaultSeed}).", DefaultValueFactory = _ => DemoCatalog.DefaultSeed };
+        var steps = new Option<int?>("--steps") { Description = $"Steps of every run (default {DemoCatalog.GptFullSteps}; with --quick {DemoCatalog.GptQuickSteps} for the GPT, {DemoCatalog.CnnQuickSteps} for the CNN)." };
         var outputFolder = new Option<string>("--output") { Description = "Folder for report.html and summary.json.", DefaultValueFactory = _ => "artifacts" };
         var runs = new Option<string[]>("--runs")
         {
             Description = $"Runs to train, comma-separated or repeated: {string.Join(", ", DemoCatalog.Selectors)} (default all).",
             AllowMultipleArgumentsPerToken = true,
         };
-        var quick = new Option<bool>("--quick") { Description = $"Short runs ({DemoCatalog.QuickSteps} steps): a few seconds in all." };
-        var noServe = new Option<bool>("--no-serve") { Description = "Do not serve metrics for Prometheus while training." };
+        var quick = new Option<bool>("--quick") { Description = "Shorter runs that still contain every first spike (about a third of the time)." };
+        var noServe = new Option<bool>("--no-serve") { Description = "Do not serve metrics for Prometheus." };
         var port = new Option<int>("--port") { Description = "Port of the Prometheus endpoint on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => PrometheusEndpointOptions.DefaultPort };
+        var hold = new Option<int>("--hold") { Description = "Keep serving metrics this many seconds after training (Ctrl+C ends it early).", DefaultValueFactory = _ => 0 };
+        var jobs = new Option<int>("--jobs") { Description = $"Runs trained at the same time, one torch thread each (default {defaultJobs}: the cores, at most 2).", DefaultValueFactory = _ => defaultJobs };
 
-        steps.Validators.Add(result =>
-        {
-            // Tokens, not the typed value: a token that is not an integer is already a parse error of its own.
-            if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, out int s) && s is < Spikes.DefaultBurnIn or > MaxSteps)
-            {
-                result.AddError($"--steps must be in [{Spikes.DefaultBurnIn}, {MaxSteps}] (the spike detector ignores the first {Spikes.DefaultBurnIn} steps); got {s}.");
-            }
-        });
-        port.Validators.Add(result =>
-        {
-            if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, out int p) && p is < 0 or > 65535)
-            {
-                result.AddError($"--port must be in [0, 65535]; got {p}.");
-            }
-        });
+        steps.Validators.Add(result => RangeCheck(result, "--steps", MinSteps, MaxSteps, $" (the spike definition ignores the first {LossSpikes.DefaultBurnIn} steps)"));
+        port.Validators.Add(result => RangeCheck(result, "--port", 0, 65535, string.Empty));
+        hold.Validators.Add(result => RangeCheck(result, "--hold", 0, MaxHoldSeconds, string.Empty));
+        jobs.Validators.Add(result => RangeCheck(result, "--jobs", 1, 16, string.Empty));
         runs.Validators.Add(result =>
         {
             DemoCatalog.Select(SplitRuns(result.GetValueOrDefault<string[]>()), out string? unknown);
@@ -92,18 +96,15 @@ internal static class DemoApp
             }
         });
 
-        var root = new RootCommand("Trains small networks into and out of instability with SpectralMonitor attached; writes report.html and summary.json.")
+        var root = new RootCommand("Trains a character-level GPT and a digits CNN (TorchSharp) into and out of instability with SpectralMonitor attached; writes report.html and summary.json.")
         {
-            seed, steps, outputFolder, runs, quick, noServe, port,
+            seed, steps, outputFolder, runs, quick, noServe, port, hold, jobs,
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var parseError in parsed.Errors)
-            {
-                error.WriteLine($"error: {parseError.Message}");
-            }
-
+            // One line that says what is wrong, then the usage.
+            error.WriteLine($"error: {string.Join(" ", parsed.Errors.Select(e => e.Message.ReplaceLineEndings(" ")))}");
             error.WriteLine();
             root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = error, Error = error });
             return UsageError;
@@ -118,16 +119,20 @@ internal static class DemoApp
                 DemoCatalog.Select(SplitRuns(result.GetValue(runs)), out _),
                 result.GetValue(quick),
                 !result.GetValue(noServe),
-                result.GetValue(port));
+                result.GetValue(port),
+                result.GetValue(hold),
+                result.GetValue(jobs));
             return Task.FromResult(Execute(settings, output, error, liveConsole, cancellationToken));
         });
-        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken).GetAwaiter().GetResult();
     }
 
     /// <summary>Trains, reports and writes the artifacts for validated settings.</summary>
     public static int Execute(DemoSettings settings, TextWriter output, TextWriter error, IAnsiConsole? liveConsole, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
         string folder = Path.GetFullPath(settings.Output);
         if (CheckWritable(folder) is string problem)
         {
@@ -136,76 +141,128 @@ internal static class DemoApp
         }
 
         var stopwatch = Stopwatch.StartNew();
+
+        // Every monitor's Meter comes from this factory and lives until the demo ends, so that the endpoint keeps
+        // serving the final readings of finished runs (during --hold too).
+        using var meters = new DemoMeterFactory();
         using var telemetry = settings.Serve ? StartTelemetry(settings.Port, output, error) : null;
         if (!settings.Serve)
         {
             output.WriteLine("Prometheus endpoint off (--no-serve).");
         }
 
-        var results = new List<DemoRunResult>();
+        var data = new WorkloadData();
+        var results = new DemoRunResult?[settings.Runs.Count];
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
         RunView view = liveConsole is null ? new PlainRunView(output) : new LiveRunView(liveConsole, output);
         view.Execute(settings, () =>
         {
-            for (int i = 0; i < settings.Runs.Count && !cancellationToken.IsCancellationRequested; i++)
+            int next = -1;
+            void Worker()
             {
-                results.Add(Train(settings, i, view, cancellationToken));
+                int index;
+                while (!cancellationToken.IsCancellationRequested && (index = Interlocked.Increment(ref next)) < settings.Runs.Count)
+                {
+                    try
+                    {
+                        results[index] = Train(settings, index, view, data, meters, cancellationToken);
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // A run that fails (a libtorch error, say) is reported; the other runs go on.
+                        failures.Enqueue($"run {settings.Runs[index].Id} failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+                    }
+                }
+            }
+
+            var workers = Enumerable.Range(0, Math.Min(settings.Jobs, settings.Runs.Count)).Select(_ => new Thread(Worker) { IsBackground = true, Name = "demo-run" }).ToArray();
+            foreach (var worker in workers)
+            {
+                worker.Start();
+            }
+
+            foreach (var worker in workers)
+            {
+                worker.Join();
             }
         });
 
-        if (cancellationToken.IsCancellationRequested)
+        if (!failures.IsEmpty)
+        {
+            foreach (string failure in failures)
+            {
+                error.WriteLine($"error: {failure}");
+            }
+
+            error.WriteLine("No report written.");
+            return Failure;
+        }
+
+        if (cancellationToken.IsCancellationRequested || results.Any(r => r is null))
         {
             error.WriteLine("cancelled: no report written.");
             return Cancelled;
         }
 
-        var invariants = DemoComparisons.Invariants(results);
-        var report = new DemoReport(settings, results, invariants, stopwatch.Elapsed);
+        var finished = results.Select(r => r!).ToArray();
+        var invariants = DemoComparisons.Invariants(finished);
+        var report = new DemoReport(settings, finished, invariants, stopwatch.Elapsed);
         string summaryPath = Path.Combine(folder, "summary.json");
         string reportPath = Path.Combine(folder, "report.html");
+        output.WriteLine("Rendering the report ...");
+        var rendering = Stopwatch.StartNew();
         AtomicFile.WriteAllText(summaryPath, SummaryWriter.ToJson(report));
         AtomicFile.WriteAllText(reportPath, HtmlReportWriter.ToHtml(report));
+        output.WriteLine(FormattableString.Invariant($"Rendered in {rendering.Elapsed.TotalSeconds:F1} s."));
 
         output.WriteLine();
         output.Write(SummaryWriter.ToText(report));
         output.WriteLine($"Wrote {reportPath}");
         output.WriteLine($"Wrote {summaryPath}");
-        output.WriteLine($"Total time {stopwatch.Elapsed.TotalSeconds:F1} s.");
+        output.WriteLine(FormattableString.Invariant($"Total time {stopwatch.Elapsed.TotalSeconds:F1} s (training {report.Elapsed.TotalSeconds:F1} s)."));
+
+        if (telemetry is not null && settings.HoldSeconds > 0)
+        {
+            output.WriteLine($"Serving metrics for {settings.HoldSeconds} more seconds (Ctrl+C to stop) ...");
+            output.Flush();
+            if (cancellationToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(settings.HoldSeconds)))
+            {
+                output.WriteLine("Stopped serving (cancelled).");
+            }
+        }
+
         return Success;
     }
 
-    private static DemoRunResult Train(DemoSettings settings, int index, RunView view, CancellationToken cancellationToken)
+    private static DemoRunResult Train(DemoSettings settings, int index, RunView view, WorkloadData data, IMeterFactory meters, CancellationToken cancellationToken)
     {
         var definition = settings.Runs[index];
         int stepCount = settings.StepsOf(definition);
         var spec = definition.ToSpec(settings.Seed, stepCount);
         var backoffs = new List<BackoffEvent>();
-        double rate = definition.LearningRate;
-        StabilityMonitor? seen = null;
+        double factor = 1;
         view.RunStarted(index, definition, stepCount);
 
-        void OnAlert(object? sender, StabilityAlert alert) => view.Alert(index, alert);
-
-        var record = MonitoredRun.Execute(spec, definition.ToMonitorOptions(), progress: progress =>
+        var trace = WorkloadRunner.Run(spec, definition.ToMonitorOptions(), report =>
         {
-            if (progress.Monitor is { } monitor && !ReferenceEquals(monitor, seen))
+            foreach (var alert in report.AlertChanges.Where(a => a.IsRaised))
             {
-                // The run creates its monitor; it is first seen after step 0, before any probe (the first is at step 10).
-                seen = monitor;
-                monitor.AlertRaised += OnAlert;
+                view.Alert(index, alert);
             }
 
-            if (progress.LearningRate < rate)
+            double now = report.Monitor?.BackoffFactor ?? 1;
+            if (now < factor)
             {
-                var backoff = new BackoffEvent(progress.Step, rate, progress.LearningRate);
+                var backoff = new BackoffEvent(report.Step, factor, now, spec.ScheduledLearningRate(report.Step + 1) * now);
                 backoffs.Add(backoff);
                 view.Backoff(index, backoff);
             }
 
-            rate = progress.LearningRate;
-            view.Progress(index, progress);
-        }, cancellationToken: cancellationToken);
+            factor = now;
+            view.Progress(index, report);
+        }, data, meterFactory: meters, torchThreads: 1, cancellationToken: cancellationToken);
 
-        var result = new DemoRunResult(definition, stepCount, record, backoffs);
+        var result = new DemoRunResult(definition, stepCount, trace, backoffs);
         view.RunFinished(index, result);
         return result;
     }
@@ -228,6 +285,15 @@ internal static class DemoApp
         return provider;
     }
 
+    private static void RangeCheck(System.CommandLine.Parsing.OptionResult result, string name, int low, int high, string why)
+    {
+        // Tokens, not the typed value: a token that is not an integer is already a parse error of its own.
+        if (result.Tokens.Count == 1 && int.TryParse(result.Tokens[0].Value, out int value) && (value < low || value > high))
+        {
+            result.AddError($"{name} must be in [{low}, {high}]{why}; got {value}.");
+        }
+    }
+
     private static string? CheckWritable(string folder)
     {
         try
@@ -246,6 +312,42 @@ internal static class DemoApp
 
     private static string[] SplitRuns(string[]? values) =>
         values is null ? [] : [.. values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
+}
+
+/// <summary>
+/// Creates a new <see cref="Meter"/> for every monitor (no caching, unlike the default factory, so that every run
+/// registers its own instruments) and disposes them all at the end of the demo, not when a run's monitor is disposed.
+/// </summary>
+internal sealed class DemoMeterFactory : IMeterFactory
+{
+    private readonly List<Meter> _meters = [];
+    private readonly Lock _gate = new();
+
+    /// <inheritdoc/>
+    public Meter Create(MeterOptions options)
+    {
+        var meter = new Meter(options);
+        lock (_gate)
+        {
+            _meters.Add(meter);
+        }
+
+        return meter;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var meter in _meters)
+            {
+                meter.Dispose();
+            }
+
+            _meters.Clear();
+        }
+    }
 }
 
 /// <summary>Writes a file atomically: a temporary file in the same folder, then a rename over the target.</summary>

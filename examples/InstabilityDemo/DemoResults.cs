@@ -1,12 +1,14 @@
-using SpectralMonitor.Reference.Monitoring;
+using SpectralMonitor.Rules;
+using SpectralMonitor.Examples.Workloads;
 
 namespace SpectralMonitor.Examples.InstabilityDemo;
 
-/// <summary>A learning-rate reduction applied by the monitor's backoff.</summary>
-/// <param name="Step">The step after which the monitor reduced the learning rate (it is in force from the next step).</param>
-/// <param name="From">The learning rate before.</param>
-/// <param name="To">The learning rate after.</param>
-internal readonly record struct BackoffEvent(long Step, double From, double To);
+/// <summary>A change of the monitor's learning-rate backoff factor downwards.</summary>
+/// <param name="Step">The step after which the monitor reduced the factor (in force from the next step).</param>
+/// <param name="FromFactor">The factor before.</param>
+/// <param name="ToFactor">The factor after.</param>
+/// <param name="LearningRate">The learning rate in force from the next step (schedule × new factor).</param>
+internal readonly record struct BackoffEvent(long Step, double FromFactor, double ToFactor, double LearningRate);
 
 /// <summary>Median and maximum of an indicator over a run's successful probes.</summary>
 /// <param name="Median">The median (NaN when there is no finite value).</param>
@@ -17,30 +19,55 @@ internal readonly record struct IndicatorStatistics(double Median, double Max, i
 /// <summary>One finished run of the demo.</summary>
 /// <param name="Definition">What was run.</param>
 /// <param name="Steps">Steps asked for.</param>
-/// <param name="Record">What happened.</param>
-/// <param name="Backoffs">Every learning-rate reduction, in order.</param>
-internal sealed record DemoRunResult(DemoRunDefinition Definition, int Steps, RunRecord Record, IReadOnlyList<BackoffEvent> Backoffs)
+/// <param name="Trace">What happened.</param>
+/// <param name="Backoffs">Every reduction of the backoff factor, in order.</param>
+internal sealed record DemoRunResult(DemoRunDefinition Definition, int Steps, RunTrace Trace, IReadOnlyList<BackoffEvent> Backoffs)
 {
-    /// <summary>Spike onsets (<see cref="Spikes.Onsets"/>).</summary>
-    public IReadOnlyList<int> SpikeOnsets => Record.SpikeOnsets;
+    /// <summary>How far before a spike an alert onset counts as a warning of it (issue: H = 100).</summary>
+    public const int WarningHorizon = 100;
+
+    /// <summary>Material spike onsets (<see cref="LossSpikes.Onsets"/>).</summary>
+    public IReadOnlyList<int> SpikeOnsets { get; } = LossSpikes.Onsets(Trace.Losses);
 
     /// <summary>First spike step, or null.</summary>
-    public int? FirstSpikeStep => Record.FirstSpike;
+    public int? FirstSpikeStep => SpikeOnsets.Count > 0 ? SpikeOnsets[0] : null;
+
+    /// <summary>Alerts that raised a level, in order.</summary>
+    public IReadOnlyList<StabilityAlert> RaisedAlerts => Trace.RaisedAlerts;
 
     /// <summary>First raised alert's step, or null.</summary>
-    public long? FirstAlertStep => Record.FirstAlert;
+    public long? FirstAlertStep => Trace.FirstAlertStep;
 
-    /// <summary>First spike minus first alert (positive: the alert came first), when both exist.</summary>
-    public long? LeadSteps => FirstSpikeStep is int s && FirstAlertStep is long a ? s - a : null;
+    /// <summary>
+    /// The latest alert onset in [first spike − <see cref="WarningHorizon"/>, first spike − 1], or null: the warning
+    /// the first spike had, if any.
+    /// </summary>
+    public long? WarningStep => FirstSpikeStep is int spike
+        ? RaisedAlerts.Where(a => a.Step < spike && a.Step >= spike - WarningHorizon).Select(a => (long?)a.Step).LastOrDefault()
+        : null;
+
+    /// <summary>First spike minus <see cref="WarningStep"/> (steps of warning), when both exist.</summary>
+    public long? LeadSteps => FirstSpikeStep is int s && WarningStep is long w ? s - w : null;
+
+    /// <summary>Whether an alert was in force (the monitor's level above OK) after the step before the first spike.</summary>
+    public bool AlertActiveAtFirstSpike => FirstSpikeStep is int spike && LevelAt(spike - 1) > AlertLevel.Ok;
+
+    /// <summary>Steps after which some alert was in force, over steps run.</summary>
+    public double AlarmTimeFraction =>
+        Trace.AlertLevels.Count == 0 ? 0 : (double)Trace.AlertLevels.Count(l => l > AlertLevel.Ok) / Trace.AlertLevels.Count;
 
     /// <summary>Every probe indicator name measured in this run, sorted.</summary>
     public IReadOnlyList<string> IndicatorNames =>
-        [.. Record.Probes.Where(p => p.Status == ProbeStatus.Succeeded).SelectMany(p => p.Indicators.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        [.. Trace.Probes.Where(p => p.Status == ProbeStatus.Succeeded).SelectMany(p => p.Indicators.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+
+    /// <summary>The monitor's highest alert level after step <paramref name="step"/> (OK outside the run).</summary>
+    public AlertLevel LevelAt(long step) =>
+        step >= 0 && step < Trace.AlertLevels.Count ? Trace.AlertLevels[(int)step] : AlertLevel.Ok;
 
     /// <summary>The series (step, value) of a probe indicator over successful probes.</summary>
     /// <param name="indicator">The indicator's name (<see cref="Indicators"/>).</param>
     public IReadOnlyList<(double Step, double Value)> Series(string indicator) =>
-        [.. Record.Probes
+        [.. Trace.Probes
             .Where(p => p.Status == ProbeStatus.Succeeded && p.Indicators.ContainsKey(indicator))
             .Select(p => ((double)p.Step, p.Indicators[indicator]))];
 
@@ -63,7 +90,7 @@ internal sealed record DemoRunResult(DemoRunDefinition Definition, int Steps, Ru
 /// <summary>Comparisons across the runs of one demo: stable twins, ratios and the invariants the demo promises.</summary>
 internal static class DemoComparisons
 {
-    /// <summary>The stable run of the same group, or null (not run, or <paramref name="result"/> has no group).</summary>
+    /// <summary>The stable run of the same group, or null.</summary>
     public static DemoRunResult? StableTwin(DemoRunResult result, IReadOnlyList<DemoRunResult> all) =>
         all.FirstOrDefault(r => r.Definition.Group == result.Definition.Group && r.Definition.Role == RunRole.Stable);
 
@@ -89,8 +116,9 @@ internal static class DemoComparisons
     }
 
     /// <summary>
-    /// The demo's invariants over the runs present: stable runs do not spike; unstable runs spike without diverging;
-    /// a backoff run spikes less than its twin without backoff.
+    /// What the demo promises about the training runs themselves (not about the monitor's alarms, which the report
+    /// shows as they are): stable runs do not spike; unstable runs spike and do not diverge to a non-finite loss; a
+    /// backoff run backed off and spikes less than its twin without backoff.
     /// </summary>
     public static IReadOnlyList<InvariantCheck> Invariants(IReadOnlyList<DemoRunResult> all)
     {
@@ -104,10 +132,11 @@ internal static class DemoComparisons
                     checks.Add(new($"{id} has no spike", run.SpikeOnsets.Count == 0, $"{run.SpikeOnsets.Count} spike(s)"));
                     break;
                 case RunRole.Unstable:
-                    checks.Add(new($"{id} spikes", run.SpikeOnsets.Count > 0, $"{run.SpikeOnsets.Count} spike(s)"));
-                    checks.Add(new($"{id} does not diverge", !run.Record.Diverged, run.Record.Diverged ? "diverged" : "finite to the end"));
+                    checks.Add(new($"{id} spikes", run.SpikeOnsets.Count > 0, $"{run.SpikeOnsets.Count} spike(s){(run.FirstSpikeStep is int s ? $", first at step {s}" : string.Empty)}"));
+                    checks.Add(new($"{id} does not diverge", !run.Trace.Diverged, run.Trace.Diverged ? "the loss became non-finite" : "finite to the end"));
                     break;
                 case RunRole.Backoff:
+                    checks.Add(new($"{id} backed off", run.Backoffs.Count > 0, $"{run.Backoffs.Count} backoff(s)"));
                     var twin = UnstableTwin(run, all);
                     if (twin is not null)
                     {

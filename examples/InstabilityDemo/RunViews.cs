@@ -1,14 +1,18 @@
 using System.Diagnostics;
-using SpectralMonitor.Reference.Monitoring;
+using System.Globalization;
+using SpectralMonitor.Examples.Workloads;
 using SpectralMonitor.Rules;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
 namespace SpectralMonitor.Examples.InstabilityDemo;
 
-/// <summary>Shows the runs while they train. Called on the training thread only.</summary>
+/// <summary>Shows the runs while they train. Called from the training threads; implementations serialize.</summary>
 internal abstract class RunView
 {
+    /// <summary>Serializes the calls of the training threads.</summary>
+    protected Lock Gate { get; } = new();
+
     /// <summary>Runs <paramref name="training"/> inside the view (a live display needs to own the console meanwhile).</summary>
     public virtual void Execute(DemoSettings settings, Action training)
     {
@@ -20,7 +24,7 @@ internal abstract class RunView
     public abstract void RunStarted(int index, DemoRunDefinition run, int steps);
 
     /// <summary>A step finished.</summary>
-    public abstract void Progress(int index, RunProgress progress);
+    public abstract void Progress(int index, StepReport step);
 
     /// <summary>The monitor raised an alert.</summary>
     public abstract void Alert(int index, StabilityAlert alert);
@@ -32,7 +36,7 @@ internal abstract class RunView
     public abstract void RunFinished(int index, DemoRunResult result);
 
     /// <summary>Formats a number compactly (4 significant digits, "–" when missing).</summary>
-    public static string Format(double value) => double.IsNaN(value) ? "–" : value.ToString("G4");
+    public static string Format(double value) => double.IsNaN(value) ? "–" : value.ToString("G4", CultureInfo.InvariantCulture);
 
     /// <summary>Reads an indicator from the monitor's latest successful probe, or NaN.</summary>
     public static double Read(StabilityMonitor? monitor, string indicator) =>
@@ -41,12 +45,14 @@ internal abstract class RunView
     /// <summary>One line describing a finished run.</summary>
     public static string Outcome(DemoRunResult result)
     {
-        var record = result.Record;
+        ArgumentNullException.ThrowIfNull(result);
+        var trace = result.Trace;
         string spikes = result.SpikeOnsets.Count == 0 ? "no spike" : $"{result.SpikeOnsets.Count} spike(s), first at step {result.FirstSpikeStep}";
-        string alert = result.FirstAlertStep is long a ? $"first alert at step {a}" : "no alert";
-        string lead = result.LeadSteps is long l ? $", lead {l} steps" : string.Empty;
-        string diverged = record.Diverged ? ", DIVERGED" : string.Empty;
-        return $"{spikes}; {alert}{lead}; {result.Backoffs.Count} backoff(s); final loss {Format(record.FinalLoss)}{diverged} ({record.Elapsed.TotalSeconds:F1} s)";
+        string alerts = result.FirstAlertStep is long a ? $"{result.RaisedAlerts.Count} alert(s), first at step {a}" : "no alert";
+        string lead = result.LeadSteps is long l ? $", warned {l} steps before the first spike" : result.FirstSpikeStep is not null ? ", no warning within 100 steps before the first spike" : string.Empty;
+        string diverged = trace.Diverged ? ", DIVERGED" : string.Empty;
+        return FormattableString.Invariant(
+            $"{spikes}; {alerts}{lead}; {result.Backoffs.Count} backoff(s); final loss {Format(trace.FinalLoss)}{diverged}; {trace.Elapsed.TotalSeconds:F1} s ({trace.Probes.Count} probes, {trace.ProbeTime.TotalSeconds:F1} s)");
     }
 }
 
@@ -57,53 +63,79 @@ internal sealed class PlainRunView(TextWriter output) : RunView
     public const int StatusInterval = 100;
 
     private int _count;
+    private DemoRunDefinition[] _runs = [];
 
     /// <inheritdoc/>
     public override void Execute(DemoSettings settings, Action training)
     {
+        ArgumentNullException.ThrowIfNull(settings);
         _count = settings.Runs.Count;
+        _runs = [.. settings.Runs];
         base.Execute(settings, training);
     }
 
     /// <inheritdoc/>
-    public override void RunStarted(int index, DemoRunDefinition run, int steps) =>
-        output.WriteLine($"[{index + 1}/{_count}] {run.Title} ({steps} steps)");
+    public override void RunStarted(int index, DemoRunDefinition run, int steps)
+    {
+        lock (Gate)
+        {
+            output.WriteLine($"[{index + 1}/{_count}] {run.Title} ({steps} steps)");
+        }
+    }
 
     /// <inheritdoc/>
-    public override void Progress(int index, RunProgress progress)
+    public override void Progress(int index, StepReport step)
     {
-        if ((progress.Step + 1) % StatusInterval != 0)
+        if ((step.Step + 1) % StatusInterval != 0)
         {
             return;
         }
 
-        var m = progress.Monitor;
-        output.WriteLine(
-            $"  step {progress.Step + 1,5}  loss {Format(progress.Loss)}  lr {Format(progress.LearningRate)}  " +
-            $"ρ {Format(Read(m, Indicators.SpectralRadius))} (osc {Format(Read(m, Indicators.OscillatoryRadius))}, mono {Format(Read(m, Indicators.MonotoneRadius))})  " +
-            $"κ(V) {Format(Read(m, Indicators.EigenvectorCondition))}  growth {Format(Read(m, Indicators.TransientGrowth))}  " +
-            $"sharpness {Format(Read(m, Indicators.Sharpness))}/{Format(Read(m, Indicators.SharpnessEdge))}");
+        var m = step.Monitor;
+        lock (Gate)
+        {
+            output.WriteLine(
+                $"  {_runs[index].Id} step {step.Step + 1,5}  loss {Format(step.Loss)}  lr {Format(step.LearningRate)}  " +
+                $"sharpness/edge {Format(Read(m, Indicators.SharpnessToEdge))}  ρ_osc {Format(Read(m, Indicators.OscillatoryRadius))}  " +
+                $"level {m?.Level.ToString() ?? "–"}  probes {m?.ProbeCount ?? 0}");
+        }
     }
 
     /// <inheritdoc/>
-    public override void Alert(int index, StabilityAlert alert) =>
-        output.WriteLine($"  ALERT   step {alert.Step}: {alert.Level} {alert.Rule} ({alert.Indicator} = {Format(alert.Value)}, threshold {Format(alert.Threshold)})");
+    public override void Alert(int index, StabilityAlert alert)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        lock (Gate)
+        {
+            output.WriteLine($"  {_runs[index].Id} ALERT   step {alert.Step}: {alert.Level} {alert.Rule} ({alert.Indicator} = {Format(alert.Value)}, threshold {Format(alert.Threshold)})");
+        }
+    }
 
     /// <inheritdoc/>
-    public override void Backoff(int index, BackoffEvent backoff) =>
-        output.WriteLine($"  BACKOFF step {backoff.Step}: learning rate {Format(backoff.From)} → {Format(backoff.To)}");
+    public override void Backoff(int index, BackoffEvent backoff)
+    {
+        lock (Gate)
+        {
+            output.WriteLine($"  {_runs[index].Id} BACKOFF step {backoff.Step}: factor {Format(backoff.FromFactor)} → {Format(backoff.ToFactor)} (lr {Format(backoff.LearningRate)})");
+        }
+    }
 
     /// <inheritdoc/>
-    public override void RunFinished(int index, DemoRunResult result) =>
-        output.WriteLine($"  done: {Outcome(result)}");
+    public override void RunFinished(int index, DemoRunResult result)
+    {
+        lock (Gate)
+        {
+            output.WriteLine($"  {_runs[index].Id} done: {Outcome(result)}");
+        }
+    }
 }
 
-/// <summary>A Spectre.Console live display: a progress bar per run, the current readings and the latest events.</summary>
+/// <summary>A Spectre.Console live display: a progress bar per run, the current readings of the runs in progress and the latest events.</summary>
 internal sealed class LiveRunView(IAnsiConsole console, TextWriter output) : RunView
 {
-    private const int BarWidth = 28;
+    private const int BarWidth = 24;
     private const int EventLines = 8;
-    private static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(80);
+    private static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(100);
 
     private readonly Stopwatch _sinceRefresh = Stopwatch.StartNew();
     private readonly Queue<string> _events = new();
@@ -112,8 +144,8 @@ internal sealed class LiveRunView(IAnsiConsole console, TextWriter output) : Run
     private int[] _steps = [];
     private int[] _done = [];
     private string[] _outcomes = [];
-    private int _current = -1;
-    private RunProgress _latest;
+    private StepReport?[] _latest = [];
+    private bool[] _active = [];
 
     /// <inheritdoc/>
     public override void Execute(DemoSettings settings, Action training)
@@ -124,57 +156,83 @@ internal sealed class LiveRunView(IAnsiConsole console, TextWriter output) : Run
         _steps = [.. _runs.Select(settings.StepsOf)];
         _done = new int[_runs.Count];
         _outcomes = [.. _runs.Select(_ => "waiting")];
+        _latest = new StepReport?[_runs.Count];
+        _active = new bool[_runs.Count];
         output.Flush();
         console.Live(Render()).AutoClear(false).Overflow(VerticalOverflow.Ellipsis).Start(context =>
         {
-            _context = context;
+            lock (Gate)
+            {
+                _context = context;
+            }
+
             training();
-            context.UpdateTarget(Render());
-            context.Refresh();
+            lock (Gate)
+            {
+                context.UpdateTarget(Render());
+                context.Refresh();
+                _context = null;
+            }
         });
-        _context = null;
     }
 
     /// <inheritdoc/>
     public override void RunStarted(int index, DemoRunDefinition run, int steps)
     {
-        _current = index;
-        _latest = default;
-        _outcomes[index] = "training";
-        AddEvent($"[bold]{Markup.Escape(run.Id)}[/] started ({steps} steps)");
-        Refresh(force: true);
+        ArgumentNullException.ThrowIfNull(run);
+        lock (Gate)
+        {
+            _active[index] = true;
+            _outcomes[index] = "training";
+            AddEvent($"[bold]{Markup.Escape(run.Id)}[/] started ({steps} steps)");
+            Refresh(force: true);
+        }
     }
 
     /// <inheritdoc/>
-    public override void Progress(int index, RunProgress progress)
+    public override void Progress(int index, StepReport step)
     {
-        _latest = progress;
-        _done[index] = progress.Step + 1;
-        Refresh(force: false);
+        lock (Gate)
+        {
+            _latest[index] = step;
+            _done[index] = step.Step + 1;
+            Refresh(force: false);
+        }
     }
 
     /// <inheritdoc/>
     public override void Alert(int index, StabilityAlert alert)
     {
+        ArgumentNullException.ThrowIfNull(alert);
         string color = alert.Level == AlertLevel.Critical ? "red" : "yellow";
-        AddEvent($"[{color}]ALERT[/] {Markup.Escape(_runs[index].Id)} step {alert.Step}: {alert.Level} [bold]{Markup.Escape(alert.Rule)}[/] ({Markup.Escape(alert.Indicator)} = {Format(alert.Value)})");
-        Refresh(force: true);
+        lock (Gate)
+        {
+            AddEvent($"[{color}]ALERT[/] {Markup.Escape(_runs[index].Id)} step {alert.Step}: {alert.Level} [bold]{Markup.Escape(alert.Rule)}[/] ({Markup.Escape(alert.Indicator)} = {Format(alert.Value)})");
+            Refresh(force: true);
+        }
     }
 
     /// <inheritdoc/>
     public override void Backoff(int index, BackoffEvent backoff)
     {
-        AddEvent($"[blue]BACKOFF[/] {Markup.Escape(_runs[index].Id)} step {backoff.Step}: lr {Format(backoff.From)} → {Format(backoff.To)}");
-        Refresh(force: true);
+        lock (Gate)
+        {
+            AddEvent($"[blue]BACKOFF[/] {Markup.Escape(_runs[index].Id)} step {backoff.Step}: factor {Format(backoff.FromFactor)} → {Format(backoff.ToFactor)}");
+            Refresh(force: true);
+        }
     }
 
     /// <inheritdoc/>
     public override void RunFinished(int index, DemoRunResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        _done[index] = result.Record.Losses.Count;
-        _outcomes[index] = Markup.Escape(Outcome(result));
-        Refresh(force: true);
+        lock (Gate)
+        {
+            _active[index] = false;
+            _done[index] = result.Trace.Losses.Count;
+            _outcomes[index] = Markup.Escape(Outcome(result));
+            Refresh(force: true);
+        }
     }
 
     private void AddEvent(string markup)
@@ -200,7 +258,7 @@ internal sealed class LiveRunView(IAnsiConsole console, TextWriter output) : Run
 
     private Rows Render()
     {
-        var runs = new Table().Border(TableBorder.Rounded).Title("[bold]SpectralMonitor instability demo[/]");
+        var runs = new Table().Border(TableBorder.Rounded).Title("[bold]SpectralMonitor instability demo (TorchSharp)[/]");
         runs.AddColumn("run");
         runs.AddColumn("lr");
         runs.AddColumn("progress");
@@ -213,28 +271,37 @@ internal sealed class LiveRunView(IAnsiConsole console, TextWriter output) : Run
             runs.AddRow(new Markup(Markup.Escape(_runs[i].Id)), new Markup(Format(_runs[i].LearningRate)), new Markup(bar), new Markup(_outcomes[i]));
         }
 
-        var readings = new Table().Border(TableBorder.Simple).Title(_current >= 0 ? $"now: {Markup.Escape(_runs[_current].Id)}" : "now");
+        var readings = new Table().Border(TableBorder.Simple).Title("now");
         readings.AddColumn("reading");
-        readings.AddColumn("value");
-        var m = _latest.Monitor;
-        double toEdge = Read(m, Indicators.SharpnessToEdge);
-        string edgeColor = toEdge >= 1 ? "red" : toEdge >= 0.9 ? "yellow" : "green";
-        string level = m is null ? "–" : m.Level switch
+        var shown = Enumerable.Range(0, _runs.Count).Where(i => _active[i]).ToArray();
+        foreach (int i in shown)
+        {
+            readings.AddColumn(Markup.Escape(_runs[i].Id));
+        }
+
+        string[] Row(Func<StepReport, string> cell) => [.. shown.Select(i => _latest[i] is { } s ? cell(s) : "–")];
+        void Add(string label, Func<StepReport, string> cell) => readings.AddRow([label, .. Row(cell)]);
+        Add("step", s => (s.Step + 1).ToString(CultureInfo.InvariantCulture));
+        Add("loss", s => Format(s.Loss));
+        Add("learning rate (backoff factor)", s => $"{Format(s.LearningRate)} ({Format(s.Monitor?.BackoffFactor ?? double.NaN)})");
+        Add("sharpness / edge", s =>
+        {
+            double toEdge = Read(s.Monitor, Indicators.SharpnessToEdge);
+            string color = toEdge >= 1 ? "red" : toEdge >= 0.9 ? "yellow" : "green";
+            return $"{Format(Read(s.Monitor, Indicators.Sharpness))} / {Format(Read(s.Monitor, Indicators.SharpnessEdge))} = [{color}]{Format(toEdge)}[/]";
+        });
+        Add("ρ(J) whole / oscillatory", s => $"{Format(Read(s.Monitor, Indicators.SpectralRadius))} / {Format(Read(s.Monitor, Indicators.OscillatoryRadius))}");
+        Add("probes", s => s.Monitor?.ProbeCount.ToString(CultureInfo.InvariantCulture) ?? "0");
+        Add("alert level", s => s.Monitor?.Level switch
         {
             AlertLevel.Critical => "[red]Critical[/]",
             AlertLevel.Warning => "[yellow]Warning[/]",
+            null => "–",
             _ => "[green]OK[/]",
-        };
-        readings.AddRow("step", _current >= 0 ? (_latest.Step + 1).ToString() : "–");
-        readings.AddRow("loss", Format(_latest.Loss));
-        readings.AddRow("learning rate", $"{Format(_latest.LearningRate)} (backoff factor {Format(m?.BackoffFactor ?? double.NaN)})");
-        readings.AddRow("ρ(J): whole / oscillatory / monotone", $"{Format(Read(m, Indicators.SpectralRadius))} / {Format(Read(m, Indicators.OscillatoryRadius))} / {Format(Read(m, Indicators.MonotoneRadius))}");
-        readings.AddRow("κ(V): all modes / top modes", $"{Format(Read(m, Indicators.EigenvectorCondition))} / {Format(Read(m, Indicators.TopEigenvectorCondition))}");
-        readings.AddRow("transient growth max‖Jᵏ‖", Format(Read(m, Indicators.TransientGrowth)));
-        readings.AddRow("sharpness / edge", $"{Format(Read(m, Indicators.Sharpness))} / {Format(Read(m, Indicators.SharpnessEdge))} = [{edgeColor}]{Format(toEdge)}[/]");
-        readings.AddRow("alert level", level);
+        });
 
         var events = new Rows(_events.Count == 0 ? [new Markup("[grey]no alert yet[/]")] : _events.Select(e => (IRenderable)new Markup(e)));
-        return new Rows(runs, readings, new Panel(events).Header("alerts and backoffs").Border(BoxBorder.Rounded));
+        var panel = new Panel(events).Header("alerts and backoffs").Border(BoxBorder.Rounded);
+        return shown.Length > 0 ? new Rows(runs, readings, panel) : new Rows(runs, panel);
     }
 }

@@ -109,8 +109,7 @@ namespace TorchSharpTrainingExample
             using var monitor = optimizer.AttachSpectralMonitor(
                 model,
                 probeLoss: () => lossFunction.forward(model.forward(xProbe), yProbe),
-                Options("mlp", backoff),
-                loggerFactory);
+                new() { Monitor = Options("mlp", backoff), LoggerFactory = loggerFactory });
 
             Train(model, optimizer, monitor, lossFunction, inputs, targets, steps: 1000, batchSize: 64, baseRate: 0.05, spikeFactor: 8, spikeFrom: 600, spikeTo: 700);
         }
@@ -148,8 +147,7 @@ namespace TorchSharpTrainingExample
             using var monitor = optimizer.AttachSpectralMonitor(
                 model,
                 probeLoss: () => lossFunction.forward(model.forward(xProbe), yProbe),
-                Options("cnn", backoff),
-                loggerFactory);
+                new() { Monitor = Options("cnn", backoff), LoggerFactory = loggerFactory });
 
             Train(model, optimizer, monitor, lossFunction, images, labels, steps: 600, batchSize: 64, baseRate: 1e-3, spikeFactor: 20, spikeFrom: 300, spikeTo: 400);
         }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace SpectralMonitor.Cli;
 
@@ -19,22 +20,54 @@ internal sealed class MatrixMarketFormatException : FormatException
     public string Problem { get; }
 }
 
-/// <summary>A square real matrix read from a Matrix Market file, as coordinate triplets (0-based, symmetry expanded, duplicates summed).</summary>
-/// <param name="Dimension">Matrix size <c>n</c>.</param>
-/// <param name="Rows">Row of each entry.</param>
-/// <param name="Columns">Column of each entry.</param>
-/// <param name="Values">Value of each entry (finite).</param>
-/// <param name="Format">"coordinate" or "array".</param>
-/// <param name="Symmetry">"general" or "symmetric".</param>
-internal sealed record MatrixMarketMatrix(int Dimension, int[] Rows, int[] Columns, double[] Values, string Format, string Symmetry)
+/// <summary>Which half of the matrix a file stores.</summary>
+internal enum MatrixSymmetry
 {
-    /// <summary>The matrix as a dense array.</summary>
+    /// <summary>Every entry is stored.</summary>
+    General,
+
+    /// <summary>The lower triangle is stored; <c>a_ji = a_ij</c>.</summary>
+    Symmetric,
+
+    /// <summary>The strict lower triangle is stored; <c>a_ji = −a_ij</c> and the diagonal is zero.</summary>
+    SkewSymmetric,
+}
+
+/// <summary>How large a matrix the caller can analyse; checked on the size line, before any entry is read.</summary>
+/// <param name="MaxDimension">Largest n.</param>
+/// <param name="DimensionRule">Why, for the message (e.g. "the dense method (--dense) analyses n ≤ 2,000").</param>
+internal sealed record ReadLimits(int MaxDimension, string DimensionRule)
+{
+    /// <summary>The limits of the Krylov method (the largest matrices any method takes).</summary>
+    public static ReadLimits Krylov { get; } = new(CliLimits.MaxKrylovDimension, $"this command analyses n ≤ {CliLimits.MaxKrylovDimension:N0} (Krylov method; dense method n ≤ {CliLimits.MaxDenseDimension:N0})");
+
+    /// <summary>The limits of <c>--dense</c>.</summary>
+    public static ReadLimits Dense { get; } = new(CliLimits.MaxDenseDimension, $"the dense method (--dense) analyses n ≤ {CliLimits.MaxDenseDimension:N0}; without --dense the Krylov method takes n ≤ {CliLimits.MaxKrylovDimension:N0}");
+}
+
+/// <summary>
+/// A square real matrix as stored in a Matrix Market file: coordinate triplets, 0-based, in file order, duplicates not yet
+/// summed, and for symmetric or skew-symmetric files only the stored (lower) half.
+/// </summary>
+/// <param name="Dimension">Matrix size <c>n</c>.</param>
+/// <param name="Rows">Row of each stored entry.</param>
+/// <param name="Columns">Column of each stored entry.</param>
+/// <param name="Values">Value of each stored entry (finite; 1 for a pattern file).</param>
+/// <param name="Format">"coordinate" or "array".</param>
+/// <param name="Symmetry">Which half is stored.</param>
+internal sealed record MatrixMarketMatrix(int Dimension, int[] Rows, int[] Columns, double[] Values, string Format, MatrixSymmetry Symmetry)
+{
+    /// <summary>The full matrix as a dense array (halves mirrored, duplicates summed in double precision).</summary>
     public double[,] ToDense()
     {
         var a = new double[Dimension, Dimension];
         for (int k = 0; k < Values.Length; k++)
         {
             a[Rows[k], Columns[k]] += Values[k];
+            if (Symmetry != MatrixSymmetry.General && Rows[k] != Columns[k])
+            {
+                a[Columns[k], Rows[k]] += Symmetry == MatrixSymmetry.Symmetric ? Values[k] : -Values[k];
+            }
         }
 
         return a;
@@ -42,213 +75,295 @@ internal sealed record MatrixMarketMatrix(int Dimension, int[] Rows, int[] Colum
 }
 
 /// <summary>
-/// Reads Matrix Market files (NIST format): <c>matrix coordinate|array real|integer general|symmetric</c>, square.
-/// Every problem is a <see cref="MatrixMarketFormatException"/> naming the line.
+/// Reads Matrix Market files (NIST format) of square real matrices: <c>matrix coordinate</c> with field real, double,
+/// integer or pattern, and <c>matrix array</c> with field real, double or integer; symmetry general, symmetric or
+/// skew-symmetric. Keywords are case-insensitive. Every problem is a <see cref="MatrixMarketFormatException"/> naming the
+/// line; sizes are checked against <see cref="ReadLimits"/> and <see cref="CliLimits"/> on the size line, and line
+/// length and comment volume while reading, so that no input makes the reader allocate more than its limits allow.
 /// </summary>
 internal static class MatrixMarketReader
 {
-    /// <summary>Reads a file.</summary>
-    public static MatrixMarketMatrix ReadFile(string path)
+    private const string Banner = "%%MatrixMarket matrix <coordinate|array> <real|integer|pattern> <general|symmetric|skew-symmetric>";
+
+    /// <summary>Reads a file as UTF-8 text (a UTF-8 byte-order mark is skipped; UTF-16 is refused as binary).</summary>
+    public static MatrixMarketMatrix ReadFile(string path, ReadLimits? limits = null)
     {
-        using var reader = new StreamReader(path);
-        return Read(reader);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 65_536, FileOptions.SequentialScan);
+        using var reader = new StreamReader(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: true), detectEncodingFromByteOrderMarks: false);
+        return Read(reader, limits);
     }
 
     /// <summary>Reads from a text reader.</summary>
-    public static MatrixMarketMatrix Read(TextReader reader)
+    public static MatrixMarketMatrix Read(TextReader reader, ReadLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        int lineNumber = 0;
-        string? line = reader.ReadLine();
-        lineNumber++;
-        if (line is null)
+        limits ??= ReadLimits.Krylov;
+        var lines = new LineReader(reader);
+        if (!lines.TryReadLine(out var line))
         {
             throw new MatrixMarketFormatException(1, "the file is empty; expected a '%%MatrixMarket matrix <format> <field> <symmetry>' header.");
         }
 
-        var header = Tokens(line);
-        if (header.Length != 5 || !header[0].Equals("%%MatrixMarket", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new MatrixMarketFormatException(1, $"bad header '{Shorten(line)}'; expected '%%MatrixMarket matrix <coordinate|array> <real|integer> <general|symmetric>'.");
-        }
-
-        string obj = header[1].ToLowerInvariant();
-        string format = header[2].ToLowerInvariant();
-        string field = header[3].ToLowerInvariant();
-        string symmetry = header[4].ToLowerInvariant();
-        if (obj != "matrix")
-        {
-            throw new MatrixMarketFormatException(1, $"unsupported object '{header[1]}'; only 'matrix' is supported.");
-        }
-
-        if (format is not ("coordinate" or "array"))
-        {
-            throw new MatrixMarketFormatException(1, $"unsupported format '{header[2]}'; expected 'coordinate' or 'array'.");
-        }
-
-        if (field is not ("real" or "integer" or "double"))
-        {
-            throw new MatrixMarketFormatException(1, $"unsupported field '{header[3]}'; expected 'real' or 'integer'.");
-        }
-
-        if (symmetry is not ("general" or "symmetric"))
-        {
-            throw new MatrixMarketFormatException(1, $"unsupported symmetry '{header[4]}'; expected 'general' or 'symmetric'.");
-        }
-
-        bool integer = field == "integer";
-        bool symmetric = symmetry == "symmetric";
+        var header = ParseHeader(line);
+        long commentCharacters = 0;
 
         // Size line: the first line after the comments.
-        string[] size;
         while (true)
         {
-            line = reader.ReadLine();
-            lineNumber++;
-            if (line is null)
+            if (!lines.TryReadLine(out line))
             {
-                throw new MatrixMarketFormatException(lineNumber, "the file ends before the size line.");
+                throw new MatrixMarketFormatException(lines.LineNumber + 1, "the file ends before the size line.");
             }
 
-            if (line.StartsWith('%') || line.Trim().Length == 0)
+            if (IsCommentOrBlank(line))
             {
+                CountComment(ref commentCharacters, line, lines.LineNumber);
                 continue;
             }
 
-            size = Tokens(line);
             break;
         }
 
-        int expectedTokens = format == "coordinate" ? 3 : 2;
-        if (size.Length != expectedTokens)
-        {
-            throw new MatrixMarketFormatException(lineNumber, $"the size line must have {expectedTokens} integers ({(format == "coordinate" ? "rows columns entries" : "rows columns")}); found '{Shorten(line)}'.");
-        }
-
-        int rows = ParseCount(size[0], lineNumber, "row count");
-        int columns = ParseCount(size[1], lineNumber, "column count");
-        if (rows != columns || rows == 0)
-        {
-            throw new MatrixMarketFormatException(lineNumber, $"the matrix must be square and non-empty for analysis; it is {rows} × {columns}.");
-        }
-
-        int n = rows;
-        long expected = format == "coordinate"
-            ? ParseCount(size[2], lineNumber, "entry count")
-            : symmetric ? (long)n * (n + 1) / 2 : (long)n * n;
-        if (format == "coordinate" && expected > (symmetric ? (long)n * (n + 1) / 2 : (long)n * n))
-        {
-            throw new MatrixMarketFormatException(lineNumber, $"the entry count {expected} exceeds the {(symmetric ? "lower-triangle" : "matrix")} size for n = {n}.");
-        }
-
-        var r = new List<int>();
-        var c = new List<int>();
-        var v = new List<double>();
+        int sizeLine = lines.LineNumber;
+        var (n, expected) = ParseSizeLine(line, sizeLine, header, limits);
+        var entries = new EntryBuffer();
         long read = 0;
-        while ((line = reader.ReadLine()) is not null)
+        var arrayPosition = (Row: header.Symmetry == MatrixSymmetry.SkewSymmetric ? 1 : 0, Column: 0);
+        while (lines.TryReadLine(out line))
         {
-            lineNumber++;
-            if (line.Trim().Length == 0 || line.StartsWith('%'))
+            int lineNumber = lines.LineNumber;
+            if (IsCommentOrBlank(line))
             {
+                CountComment(ref commentCharacters, line, lineNumber);
                 continue;
             }
 
             if (read == expected)
             {
-                throw new MatrixMarketFormatException(lineNumber, $"more entries than the {expected} declared on the size line.");
+                throw new MatrixMarketFormatException(lineNumber, $"more entries than the {expected} declared on the size line (line {sizeLine}).");
             }
 
-            var tokens = Tokens(line);
+            var tokens = new Tokens(line);
             int i;
             int j;
-            string valueToken;
-            if (format == "coordinate")
+            double value;
+            if (header.Format == "coordinate")
             {
-                if (tokens.Length != 3)
+                int fields = header.Field == "pattern" ? 2 : 3;
+                if (tokens.Count != fields)
                 {
-                    throw new MatrixMarketFormatException(lineNumber, $"a coordinate entry must be 'row column value'; found {tokens.Length} field(s) in '{Shorten(line)}'.");
+                    throw new MatrixMarketFormatException(lineNumber, $"a {(fields == 2 ? "pattern entry must be 'row column'" : "coordinate entry must be 'row column value'")}; found {tokens.Count} field(s) in '{Excerpt(line)}'.");
                 }
 
                 i = ParseIndex(tokens[0], n, lineNumber, "row");
                 j = ParseIndex(tokens[1], n, lineNumber, "column");
-                valueToken = tokens[2];
-                if (symmetric && j > i)
-                {
-                    throw new MatrixMarketFormatException(lineNumber, $"entry ({i + 1}, {j + 1}) is above the diagonal; a symmetric file stores the lower triangle only.");
-                }
+                value = fields == 2 ? 1 : ParseValue(tokens[2], header.Field, lineNumber);
+                CheckStoredHalf(i, j, value, header.Symmetry, lineNumber);
             }
             else
             {
-                if (tokens.Length != 1)
+                if (tokens.Count != 1)
                 {
-                    throw new MatrixMarketFormatException(lineNumber, $"an array entry must be a single value; found {tokens.Length} fields in '{Shorten(line)}'.");
+                    throw new MatrixMarketFormatException(lineNumber, $"an array entry must be a single value on its own line; found {tokens.Count} fields in '{Excerpt(line)}'.");
                 }
 
-                // Column-major; a symmetric array lists the lower triangle column by column.
-                (i, j) = ArrayPosition(read, n, symmetric);
-                valueToken = tokens[0];
+                // Column-major; symmetric files list the lower triangle, skew-symmetric the strict lower triangle.
+                (i, j) = arrayPosition;
+                value = ParseValue(tokens[0], header.Field, lineNumber);
+                arrayPosition = NextArrayPosition(arrayPosition, n, header.Symmetry);
             }
 
-            double value = ParseValue(valueToken, integer, lineNumber);
-            r.Add(i);
-            c.Add(j);
-            v.Add(value);
-            if (symmetric && i != j)
-            {
-                r.Add(j);
-                c.Add(i);
-                v.Add(value);
-            }
-
+            entries.Add(i, j, value);
             read++;
         }
 
         if (read < expected)
         {
-            throw new MatrixMarketFormatException(lineNumber + 1, $"the file ends after {read} entries; the size line declares {expected}.");
+            throw new MatrixMarketFormatException(lines.LineNumber + 1, $"the file ends after {read} entries; the size line (line {sizeLine}) declares {expected}.");
         }
 
-        return new MatrixMarketMatrix(n, [.. r], [.. c], [.. v], format, symmetry);
+        var (rows, columns, values) = entries.ToArrays();
+        return new MatrixMarketMatrix(n, rows, columns, values, header.Format, header.Symmetry);
     }
 
-    private static (int Row, int Column) ArrayPosition(long index, int n, bool symmetric)
+    private static bool IsCommentOrBlank(ReadOnlySpan<char> line)
     {
-        if (!symmetric)
-        {
-            return ((int)(index % n), (int)(index / n));
-        }
-
-        // Lower triangle by columns: column j holds rows j … n−1.
-        int column = 0;
-        long remaining = index;
-        while (remaining >= n - column)
-        {
-            remaining -= n - column;
-            column++;
-        }
-
-        return (column + (int)remaining, column);
+        var trimmed = line.TrimStart();
+        return trimmed.IsEmpty || trimmed[0] == '%';
     }
 
-    private static string[] Tokens(string line) => line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-
-    private static string Shorten(string line) => line.Length <= 60 ? line.Trim() : line[..57].Trim() + "...";
-
-    private static int ParseCount(string token, int lineNumber, string what)
+    private static void CountComment(ref long total, ReadOnlySpan<char> line, int lineNumber)
     {
-        if (!int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out int value))
+        total += line.Length + 1;
+        if (total > CliLimits.MaxCommentCharacters)
         {
-            throw new MatrixMarketFormatException(lineNumber, $"the {what} '{token}' is not a non-negative integer.");
+            throw new MatrixMarketFormatException(lineNumber, $"more than {CliLimits.MaxCommentCharacters:N0} characters of comment and blank lines (1 MiB); is this a Matrix Market file?");
         }
-
-        return value;
     }
 
-    private static int ParseIndex(string token, int n, int lineNumber, string what)
+    private sealed record Header(string Format, string Field, MatrixSymmetry Symmetry);
+
+    private static Header ParseHeader(ReadOnlySpan<char> line)
     {
-        if (!int.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int index))
+        if (!line.IsEmpty && line[0] == '\uFEFF')
         {
-            throw new MatrixMarketFormatException(lineNumber, $"the {what} index '{token}' is not an integer.");
+            line = line[1..];
+        }
+
+        var tokens = new Tokens(line);
+        if (tokens.Count != 5 || !tokens[0].Equals("%%MatrixMarket", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new MatrixMarketFormatException(1, $"bad header '{Excerpt(line)}'; expected '{Banner}'.");
+        }
+
+        string obj = tokens[1].ToString().ToLowerInvariant();
+        string format = tokens[2].ToString().ToLowerInvariant();
+        string field = tokens[3].ToString().ToLowerInvariant();
+        string symmetry = tokens[4].ToString().ToLowerInvariant();
+        if (obj != "matrix")
+        {
+            throw new MatrixMarketFormatException(1, $"unsupported object '{Excerpt(tokens[1])}'; only 'matrix' is supported.");
+        }
+
+        if (format is not ("coordinate" or "array"))
+        {
+            throw new MatrixMarketFormatException(1, $"unsupported format '{Excerpt(tokens[2])}'; expected 'coordinate' or 'array'.");
+        }
+
+        if (field == "complex")
+        {
+            throw new MatrixMarketFormatException(1, "complex matrices are not supported; this command analyses real matrices (field real, integer or pattern).");
+        }
+
+        if (field is not ("real" or "double" or "integer" or "pattern"))
+        {
+            throw new MatrixMarketFormatException(1, $"unsupported field '{Excerpt(tokens[3])}'; expected 'real', 'integer' or 'pattern'.");
+        }
+
+        if (symmetry == "hermitian")
+        {
+            throw new MatrixMarketFormatException(1, "hermitian matrices are complex and not supported; this command analyses real matrices (a real symmetric matrix is 'symmetric').");
+        }
+
+        var kind = symmetry switch
+        {
+            "general" => MatrixSymmetry.General,
+            "symmetric" => MatrixSymmetry.Symmetric,
+            "skew-symmetric" => MatrixSymmetry.SkewSymmetric,
+            _ => throw new MatrixMarketFormatException(1, $"unsupported symmetry '{Excerpt(tokens[4])}'; expected 'general', 'symmetric' or 'skew-symmetric'."),
+        };
+
+        if (field == "pattern" && format == "array")
+        {
+            throw new MatrixMarketFormatException(1, "'array pattern' is not a Matrix Market combination: a pattern file is a coordinate file.");
+        }
+
+        if (field == "pattern" && kind == MatrixSymmetry.SkewSymmetric)
+        {
+            throw new MatrixMarketFormatException(1, "'pattern skew-symmetric' is not a Matrix Market combination (a pattern has no signs).");
+        }
+
+        return new Header(format, field, kind);
+    }
+
+    private static (int N, long Expected) ParseSizeLine(ReadOnlySpan<char> line, int lineNumber, Header header, ReadLimits limits)
+    {
+        var size = new Tokens(line);
+        bool coordinate = header.Format == "coordinate";
+        int expectedTokens = coordinate ? 3 : 2;
+        if (size.Count != expectedTokens)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"the size line must have {expectedTokens} integers ({(coordinate ? "rows columns entries" : "rows columns")}); found '{Excerpt(line)}'.");
+        }
+
+        long rows = ParseCount(size[0], lineNumber, "row count");
+        long columns = ParseCount(size[1], lineNumber, "column count");
+        if (rows != columns || rows == 0)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"the matrix must be square and non-empty for analysis; it is {rows} × {columns}.");
+        }
+
+        if (rows > limits.MaxDimension)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"n = {rows} is too large: {limits.DimensionRule}.");
+        }
+
+        int n = (int)rows;
+        // A coordinate file may list a position more than once (the values are summed), so its count is not bounded by
+        // the number of positions; an array file stores every position of its half exactly once.
+        long expected = !coordinate ? header.Symmetry switch
+        {
+            MatrixSymmetry.General => (long)n * n,
+            MatrixSymmetry.Symmetric => (long)n * (n + 1) / 2,
+            _ => (long)n * (n - 1) / 2,
+        }
+        : ParseCount(size[2], lineNumber, "entry count");
+        if (expected > CliLimits.MaxEntries)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"{expected} entries{(coordinate ? string.Empty : $" (array, n = {n})")} are too many: this command reads at most {CliLimits.MaxEntries:N0}.");
+        }
+
+        return (n, expected);
+    }
+
+    private static void CheckStoredHalf(int i, int j, double value, MatrixSymmetry symmetry, int lineNumber)
+    {
+        if (symmetry == MatrixSymmetry.General)
+        {
+            return;
+        }
+
+        string kind = symmetry == MatrixSymmetry.Symmetric ? "symmetric" : "skew-symmetric";
+        if (j > i)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"entry ({i + 1}, {j + 1}) is above the diagonal; a {kind} file stores the lower triangle only.");
+        }
+
+        if (symmetry == MatrixSymmetry.SkewSymmetric && i == j && value != 0)
+        {
+            throw new MatrixMarketFormatException(lineNumber, $"diagonal entry ({i + 1}, {i + 1}) is {value.ToString("R", CultureInfo.InvariantCulture)}; a skew-symmetric matrix has a zero diagonal.");
+        }
+    }
+
+    private static (int Row, int Column) NextArrayPosition((int Row, int Column) position, int n, MatrixSymmetry symmetry)
+    {
+        var (row, column) = position;
+        if (++row < n)
+        {
+            return (row, column);
+        }
+
+        column++;
+        return symmetry switch
+        {
+            MatrixSymmetry.General => (0, column),
+            MatrixSymmetry.Symmetric => (column, column),
+            _ => (column + 1, column),
+        };
+    }
+
+    private static string Excerpt(ReadOnlySpan<char> text) => ConsoleText.Printable(text.Trim(), 60);
+
+    private static long ParseCount(ReadOnlySpan<char> token, int lineNumber, string what)
+    {
+        if (long.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out long value))
+        {
+            return value;
+        }
+
+        throw new MatrixMarketFormatException(lineNumber, IsDigits(token)
+            ? $"the {what} '{Excerpt(token)}' is too large."
+            : $"the {what} '{Excerpt(token)}' is not a non-negative integer.");
+    }
+
+    private static int ParseIndex(ReadOnlySpan<char> token, int n, int lineNumber, string what)
+    {
+        if (!long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long index))
+        {
+            var digits = !token.IsEmpty && token[0] is '+' or '-' ? token[1..] : token;
+            throw new MatrixMarketFormatException(lineNumber, IsDigits(digits)
+                ? $"the {what} index {Excerpt(token)} is out of range [1, {n}]."
+                : $"the {what} index '{Excerpt(token)}' is not an integer.");
         }
 
         if (index < 1 || index > n)
@@ -256,31 +371,111 @@ internal static class MatrixMarketReader
             throw new MatrixMarketFormatException(lineNumber, $"the {what} index {index} is out of range [1, {n}].");
         }
 
-        return index - 1;
+        return (int)index - 1;
     }
 
-    private static double ParseValue(string token, bool integer, int lineNumber)
+    private static double ParseValue(ReadOnlySpan<char> token, string field, int lineNumber)
     {
-        if (integer)
+        double value;
+        if (field == "integer")
         {
-            if (!long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long whole))
+            // Any length of digits is an integer; beyond ±2⁵³ it is rounded to the nearest double, like a real entry.
+            var digits = !token.IsEmpty && token[0] is '+' or '-' ? token[1..] : token;
+            if (!IsDigits(digits) || !double.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
             {
-                throw new MatrixMarketFormatException(lineNumber, $"the value '{token}' is not an integer (the header declares an integer field).");
+                throw new MatrixMarketFormatException(lineNumber, $"the value '{Excerpt(token)}' is not an integer (the header declares an integer field).");
             }
-
-            return whole;
         }
-
-        if (!double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+        else if (!double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out value))
         {
-            throw new MatrixMarketFormatException(lineNumber, $"the value '{token}' is not a number.");
+            throw new MatrixMarketFormatException(lineNumber, $"the value '{Excerpt(token)}' is not a number.");
         }
 
         if (!double.IsFinite(value))
         {
-            throw new MatrixMarketFormatException(lineNumber, $"the value '{token}' is not finite; every entry must be a finite number.");
+            throw new MatrixMarketFormatException(lineNumber, $"the value '{Excerpt(token)}' is not finite (beyond ±1.8e308, or NaN/Infinity); every entry must be a finite number.");
         }
 
         return value;
+    }
+
+    private static bool IsDigits(ReadOnlySpan<char> token) => !token.IsEmpty && !token.ContainsAnyExceptInRange('0', '9');
+
+    /// <summary>The whitespace-separated fields of a line, without allocating (at most 8 are kept; more are only counted).</summary>
+    private ref struct Tokens
+    {
+        private const int Kept = 8;
+        private readonly ReadOnlySpan<char> _line;
+        private Span8 _starts;
+        private Span8 _lengths;
+
+        public Tokens(ReadOnlySpan<char> line)
+        {
+            _line = line;
+            int i = 0;
+            while (i < line.Length)
+            {
+                while (i < line.Length && char.IsWhiteSpace(line[i]))
+                {
+                    i++;
+                }
+
+                if (i == line.Length)
+                {
+                    break;
+                }
+
+                int start = i;
+                while (i < line.Length && !char.IsWhiteSpace(line[i]))
+                {
+                    i++;
+                }
+
+                if (Count < Kept)
+                {
+                    _starts[Count] = start;
+                    _lengths[Count] = i - start;
+                }
+
+                Count++;
+            }
+        }
+
+        public int Count { get; }
+
+        public readonly ReadOnlySpan<char> this[int index] => _line.Slice(_starts[index], _lengths[index]);
+
+        [System.Runtime.CompilerServices.InlineArray(Kept)]
+        private struct Span8
+        {
+            private int _element;
+        }
+    }
+
+    /// <summary>Growable coordinate arrays: memory grows with the entries actually read, never with a declared count.</summary>
+    private sealed class EntryBuffer
+    {
+        private int[] _rows = new int[16];
+        private int[] _columns = new int[16];
+        private double[] _values = new double[16];
+        private int _count;
+
+        public void Add(int row, int column, double value)
+        {
+            if (_count == _values.Length)
+            {
+                int capacity = (int)Math.Min(Array.MaxLength, 2L * _count);
+                Array.Resize(ref _rows, capacity);
+                Array.Resize(ref _columns, capacity);
+                Array.Resize(ref _values, capacity);
+            }
+
+            _rows[_count] = row;
+            _columns[_count] = column;
+            _values[_count] = value;
+            _count++;
+        }
+
+        public (int[] Rows, int[] Columns, double[] Values) ToArrays() => (_rows[.._count], _columns[.._count], _values[.._count]);
     }
 }

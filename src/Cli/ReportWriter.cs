@@ -7,7 +7,11 @@ namespace SpectralMonitor.Cli;
 /// <summary>Writes an <see cref="AnalysisReport"/> as one JSON object or as a readable table.</summary>
 internal static class ReportWriter
 {
-    /// <summary>One JSON object; ±∞ and NaN are written as the strings "Infinity", "-Infinity", "NaN".</summary>
+    /// <summary>
+    /// One JSON object; ±∞ and NaN are written as the strings "Infinity", "-Infinity", "NaN". κ(V) = ∞ means defective and
+    /// Kreiss = ∞ means ρ ≥ 1; for ρ, transient growth and the numerical abscissa and radius (finite for every finite
+    /// matrix) ∞ means that the value exceeds the largest double, 1.8e308.
+    /// </summary>
     public static string ToJson(AnalysisReport report)
     {
         using var stream = new MemoryStream();
@@ -37,17 +41,17 @@ internal static class ReportWriter
     {
         var rows = new List<(string Name, string Value)>
         {
-            ("matrix", path),
+            ("matrix", ConsoleText.Printable(path)),
             ("n", report.N.ToString(CultureInfo.InvariantCulture)),
             ("method", report.Method),
-            ("spectral radius", Format(report.SpectralRadius)),
-            ("eigenvector condition κ(V)", Format(report.EigenvectorCondition)),
+            ("spectral radius", Finite(report.SpectralRadius)),
+            ("eigenvector condition κ(V)", Annotated(report.EigenvectorCondition, "defective")),
             ("eigenvectors used", report.RitzCount.ToString(CultureInfo.InvariantCulture)),
-            ("transient growth max ‖Aᵏ‖", Format(report.TransientGrowth)),
+            ("transient growth max ‖Aᵏ‖", Finite(report.TransientGrowth)),
             ("  attained at k", report.TransientArgmax.ToString(CultureInfo.InvariantCulture)),
-            ("Kreiss constant", Format(report.KreissConstant)),
-            ("numerical abscissa", Format(report.NumericalAbscissa)),
-            ("numerical radius", Format(report.NumericalRadius)),
+            ("Kreiss constant", Annotated(report.KreissConstant, "ρ ≥ 1")),
+            ("numerical abscissa", Finite(report.NumericalAbscissa)),
+            ("numerical radius", Finite(report.NumericalRadius)),
             ("matvecs", report.Matvecs.ToString(CultureInfo.InvariantCulture)),
             ("converged", report.Converged ? "yes" : "no"),
         };
@@ -65,6 +69,13 @@ internal static class ReportWriter
 
         return builder.ToString();
     }
+
+    /// <summary>A measure that is finite for every finite matrix: an infinity can only mean it exceeds the double range.</summary>
+    private static string Finite(double value) =>
+        double.IsInfinity(value) ? $"{Format(value)} (beyond the double range)" : Format(value);
+
+    private static string Annotated(double value, string meaningOfInfinity) =>
+        double.IsPositiveInfinity(value) ? $"{Format(value)} ({meaningOfInfinity})" : Format(value);
 
     private static string Format(double value) =>
         double.IsNaN(value) ? "NaN"

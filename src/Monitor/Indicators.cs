@@ -66,6 +66,34 @@ public static class Indicators
     /// <summary>Gradient-norm z-score against its exponential moving average.</summary>
     public const string GradientNormZScore = "gradient_norm_zscore";
 
+    /// <summary>‖Δθ‖/η from the optimizer state (Adam: ‖m̂/(√v̂+ε)‖; SGD-momentum: ‖b‖), read by the step sensor.</summary>
+    public const string UpdateNormOverLearningRate = "update_norm_over_lr";
+
+    /// <summary>η‖Δθ‖/‖θ‖ over all monitored parameters (update-RMS over weight-RMS), read by the step sensor.</summary>
+    public const string UpdateToWeight = "update_to_weight";
+
+    /// <summary>The largest η‖Δθ_l‖/‖θ_l‖ over parameter tensors, read by the step sensor.</summary>
+    public const string MaxLayerUpdateToWeight = "max_layer_update_to_weight";
+
+    /// <summary>Share of coordinates whose √v̂ is within a factor of ε (adaptive optimizers), read by the step sensor.</summary>
+    public const string EpsilonDominatedShare = "epsilon_dominated_share";
+
+    /// <summary>The largest ε-dominated share over parameter tensors (adaptive optimizers), read by the step sensor.</summary>
+    public const string MaxLayerEpsilonDominatedShare = "max_layer_epsilon_dominated_share";
+
+    /// <summary>Share of coordinates with |m̂|/(√v̂+ε) ≥ 1 (adaptive optimizers), read by the step sensor.</summary>
+    public const string SaturatedUpdateShare = "saturated_update_share";
+
+    /// <summary>max |m̂|/(√v̂+ε) over coordinates (adaptive optimizers), read by the step sensor.</summary>
+    public const string MaxNormalizedUpdate = "max_normalized_update";
+
+    /// <summary>Indicators a step sensor (<see cref="Probing.IStepSensor"/>) may report.</summary>
+    public static IReadOnlyList<string> StepSensor { get; } =
+    [
+        UpdateNormOverLearningRate, UpdateToWeight, MaxLayerUpdateToWeight, EpsilonDominatedShare,
+        MaxLayerEpsilonDominatedShare, SaturatedUpdateShare, MaxNormalizedUpdate,
+    ];
+
     /// <summary>Indicators known at every step, without a probe.</summary>
     public static IReadOnlyList<string> StepLevel { get; } = [Loss, LossZScore, GradientNorm, GradientNormZScore];
 }

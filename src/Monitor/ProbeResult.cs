@@ -22,19 +22,23 @@ public sealed record WeightReading(string Name, double TopSingularValue, double 
 /// <param name="Step">The training step the probe ran after.</param>
 /// <param name="Status">Success or failure.</param>
 /// <param name="FailureReason">Why the probe failed, or null.</param>
-/// <param name="Path">"structured", "generic" or "curvature-only" (optimizer unknown).</param>
+/// <param name="Path">Which path produced the operator measures.</param>
 /// <param name="Duration">Wall time of the probe.</param>
 /// <param name="HvpCount">Hessian-vector products spent.</param>
-/// <param name="Indicators">Indicator values by name (<see cref="SpectralMonitor.Indicators"/>); absent when not measured.</param>
+/// <param name="Indicators">Indicator values by name (<see cref="SpectralMonitor.Indicators"/>), the rules' view of <see cref="Readings"/>; absent when not measured.</param>
 /// <param name="Weights">Per-weight-matrix readings.</param>
 /// <param name="Convergence">Quality of the main eigensolve, or null when none ran.</param>
 public sealed record ProbeResult(
     long Step,
     ProbeStatus Status,
     string? FailureReason,
-    string Path,
+    ProbePath Path,
     TimeSpan Duration,
     long HvpCount,
     IReadOnlyDictionary<string, double> Indicators,
     IReadOnlyList<WeightReading> Weights,
-    ConvergenceInfo? Convergence);
+    ConvergenceInfo? Convergence)
+{
+    /// <summary>Every number the probe measured, with the indicator, metric and tags it is known by (empty for a failed probe).</summary>
+    public IReadOnlyList<ProbeReading> Readings { get; init; } = [];
+}

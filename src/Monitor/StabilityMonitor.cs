@@ -36,45 +36,41 @@ public sealed class StabilityMonitor : IDisposable
     private readonly RuleEngine _rules;
     private readonly ProbeScheduler _scheduler;
     private readonly ProbeTimeoutPolicy _timeouts;
-    private readonly EmaZScore _lossZ;
-    private readonly EmaZScore _gradientZ;
-    private readonly LearningRateGovernor? _governor;
-    private readonly IBackoffPolicy? _backoff;
+    private readonly StepClock _clock;
+    private readonly StepStatistics _statistics;
+    private readonly BackoffController? _backoff;
+    private readonly IStepSensor? _sensor;
     private readonly MonitorInstruments _instruments;
     private readonly ActivitySource _activitySource;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _disposal = new();
     private MonitorState _state = MonitorState.Initial;
-    private long _lastStepTimestamp;
-    private double _lastProbeSeconds;
-    private double _backoffFactor = 1;
-    private long _nonFiniteStep = long.MinValue / 2;
     private bool _disposed;
 
-    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy)
+    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy, IStepSensor? sensor)
     {
         _runner = runner;
+        _sensor = options.StepSensorInterval > 0 ? sensor : null;
         _options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<StabilityMonitor>();
         _time = timeProvider ?? TimeProvider.System;
         _rules = new RuleEngine(options.Rules, options.BaselineKind, options.BaselineProbes, options.BaselineEwmaAlpha);
         _scheduler = new ProbeScheduler(options);
         _timeouts = new ProbeTimeoutPolicy(options);
-        _lossZ = new EmaZScore(options.StatisticsEwmaAlpha, options.StatisticsWarmupSteps);
-        _gradientZ = new EmaZScore(options.StatisticsEwmaAlpha, options.StatisticsWarmupSteps);
-        if (options.Backoff is not null || backoffPolicy is not null)
+        _clock = new StepClock(_time);
+        _statistics = new StepStatistics(options);
+        _instruments = new MonitorInstruments(meterFactory, options.RunName, () => runner.OptimizerName, () => Volatile.Read(ref _state));
+        try
         {
-            if (runner.LearningRates is null)
-            {
-                throw new ArgumentException("Backoff is enabled but the probe target has no learning-rate controller.", nameof(options));
-            }
-
-            _governor = new LearningRateGovernor(runner.LearningRates, options.Backoff?.MinimumLearningRate);
-            _backoff = backoffPolicy ?? new MultiplicativeBackoffPolicy(options.Backoff!);
+            _backoff = BackoffController.Create(options, backoffPolicy, runner.LearningRates, _logger, _instruments);
+        }
+        catch
+        {
+            _instruments.Dispose();
+            throw;
         }
 
         _activitySource = new ActivitySource(ActivitySourceName, Version);
-        _instruments = new MonitorInstruments(meterFactory, options.RunName, () => runner.OptimizerName, () => Volatile.Read(ref _state));
     }
 
     /// <summary>The version of this library (the Meter's and ActivitySource's version).</summary>
@@ -99,7 +95,7 @@ public sealed class StabilityMonitor : IDisposable
     public AlertLevel Level => _rules.Level;
 
     /// <summary>The learning-rate backoff factor in force (1 = none).</summary>
-    public double BackoffFactor => _backoffFactor;
+    public double BackoffFactor => _backoff?.Factor ?? 1;
 
     /// <summary>Probes run so far.</summary>
     public int ProbeCount { get; private set; }
@@ -131,7 +127,7 @@ public sealed class StabilityMonitor : IDisposable
         options ??= new StabilityMonitorOptions();
         options.Validate();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<StabilityMonitor>();
-        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, loggerFactory, meterFactory, timeProvider, backoffPolicy);
+        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, loggerFactory, meterFactory, timeProvider, backoffPolicy, target as IStepSensor);
     }
 
     /// <summary>
@@ -156,7 +152,7 @@ public sealed class StabilityMonitor : IDisposable
 
             try
             {
-                Step(step, loss, gradientNorm, forceProbe: false);
+                Step(step, loss, gradientNorm);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -178,21 +174,9 @@ public sealed class StabilityMonitor : IDisposable
 
             try
             {
-                var outcome = RunProbe(step, new Dictionary<string, double>(StringComparer.Ordinal));
-                if (outcome is not { } o)
-                {
-                    return null;
-                }
-
-                var changes = o.Changes.ToList();
-                Publish(step, changes);
-                ApplyBackoff(step, changes);
-                if (o.Probe.Status == ProbeStatus.Succeeded)
-                {
-                    Volatile.Write(ref _state, _state with { Probe = o.Probe, Level = _rules.Level, Adaptive = _runner.IsAdaptive });
-                }
-
-                return o.Probe;
+                var probe = RunProbe(step);
+                Conclude(step, [.. _rules.Evaluate(step, probe.Indicators)], probe, observation: null);
+                return probe;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -226,141 +210,82 @@ public sealed class StabilityMonitor : IDisposable
         }
     }
 
-    private void Step(long step, double loss, double? gradientNorm, bool forceProbe)
+    private void Step(long step, double loss, double? gradientNorm)
     {
-        long now = _time.GetTimestamp();
-        if (_lastStepTimestamp != 0)
+        if (_clock.Tick() is double trainingSeconds)
         {
-            _scheduler.RecordStep(_time.GetElapsedTime(_lastStepTimestamp, now).TotalSeconds - _lastProbeSeconds);
+            _scheduler.RecordStep(trainingSeconds);
         }
 
-        _lastStepTimestamp = now;
-        _lastProbeSeconds = 0;
-
-        double lossZ = _lossZ.Update(loss);
-        double gradientZ = gradientNorm is double g ? _gradientZ.Update(g) : double.NaN;
-        var readings = new Dictionary<string, double>(StringComparer.Ordinal)
-        {
-            [Indicators.Loss] = loss,
-            [Indicators.LossZScore] = lossZ,
-        };
-        if (gradientNorm is double gn)
-        {
-            readings[Indicators.GradientNorm] = gn;
-            readings[Indicators.GradientNormZScore] = gradientZ;
-        }
-
+        var observation = _statistics.Observe(step, loss, gradientNorm);
+        var sensorReadings = ReadSensor(step, observation.Indicators);
         var changes = new List<StabilityAlert>();
-        if (!double.IsFinite(loss) || (gradientNorm is double gg && !double.IsFinite(gg)))
+        if (observation.NonFinite is { } nonFinite)
         {
-            changes.Add(NonFinite(step, loss, gradientNorm ?? double.NaN, readings));
+            if (observation.NewEpisode)
+            {
+                // Once per episode of consecutive non-finite steps, not once per step.
+                Log.NonFinite(_logger, step, loss, gradientNorm ?? double.NaN);
+            }
+
+            changes.Add(nonFinite);
         }
 
         ProbeResult? probe = null;
-        if (forceProbe || _scheduler.IsDue(step))
+        var readings = observation.Indicators;
+        if (_scheduler.IsDue(step))
         {
-            var outcome = RunProbe(step, readings);
-            probe = outcome?.Probe;
-            changes.AddRange(outcome?.Changes ?? []);
-        }
-        else
-        {
-            changes.AddRange(_rules.Evaluate(step, readings));
-        }
-
-        Publish(step, changes);
-        ApplyBackoff(step, changes);
-        Volatile.Write(ref _state, _state with
-        {
-            Step = step,
-            Loss = loss,
-            LossZScore = lossZ,
-            GradientNormZScore = gradientZ,
-            Level = _rules.Level,
-            BackoffFactor = _backoffFactor,
-            LearningRates = ReadLearningRates(),
-            Probe = probe is { Status: ProbeStatus.Succeeded } ? probe : _state.Probe,
-            Adaptive = _runner.IsAdaptive,
-        });
-    }
-
-    private (ProbeResult Probe, IReadOnlyList<StabilityAlert> Changes)? RunProbe(long step, Dictionary<string, double> stepReadings)
-    {
-        using var activity = _activitySource.StartActivity("stability.probe");
-        long started = _time.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposal.Token);
-        timeout.CancelAfter(_timeouts.Next(_scheduler.StepSeconds));
-        var probe = _runner.Run(step, _time, started, timeout.Token);
-        _timeouts.Record(probe);
-        double seconds = probe.Duration.TotalSeconds;
-        _lastProbeSeconds += seconds;
-        ProbeCount++;
-        LatestProbe = probe;
-        _instruments.RecordProbe(probe);
-
-        var readings = new Dictionary<string, double>(stepReadings, StringComparer.Ordinal);
-        bool trendingUp = false;
-        if (probe.Status == ProbeStatus.Succeeded)
-        {
-            trendingUp = IsTrendingUp(_state.Probe, probe);
+            probe = RunProbe(step);
+            readings = new Dictionary<string, double>(readings, StringComparer.Ordinal);
             foreach (var (name, value) in probe.Indicators)
             {
                 readings[name] = value;
             }
-
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-#pragma warning disable CA1873 // Guarded by IsEnabled just above; the analyzer does not see through the guard.
-                Log.ProbeCompleted(_logger, step, probe.Path, probe.Duration.TotalMilliseconds, probe.HvpCount, Read(probe, Indicators.SharpnessToEdge), Read(probe, Indicators.SpectralRadius), Read(probe, Indicators.EigenvectorCondition));
-#pragma warning restore CA1873
-            }
         }
-        else
+
+        changes.AddRange(_rules.Evaluate(step, readings));
+        Conclude(step, changes, probe, observation);
+        if (sensorReadings is not null)
         {
-            FailedProbeCount++;
-            Log.ProbeFailed(_logger, step, probe.FailureReason ?? "unknown");
+            Volatile.Write(ref _state, _state with { SensorReadings = sensorReadings });
         }
-
-        if (_scheduler.Completed(step, seconds, probe.Status == ProbeStatus.Succeeded, trendingUp))
-        {
-            Log.CadenceWidened(_logger, FailedProbeCount, _scheduler.Interval);
-        }
-
-        if (activity is not null)
-        {
-            activity.SetTag("stability.step", step);
-            activity.SetTag("stability.status", probe.Status.ToString());
-            activity.SetTag("stability.path", probe.Path);
-            activity.SetTag("stability.hvp_count", probe.HvpCount);
-            foreach (var (name, value) in probe.Indicators)
-            {
-                activity.SetTag("stability." + name, value);
-            }
-
-            if (probe.Status == ProbeStatus.Failed)
-            {
-                activity.SetStatus(ActivityStatusCode.Error, probe.FailureReason);
-            }
-        }
-
-        Raise(ProbeCompleted, probe);
-        return (probe, _rules.Evaluate(step, readings));
     }
 
-    private StabilityAlert NonFinite(long step, double loss, double gradientNorm, IReadOnlyDictionary<string, double> readings)
+    /// <summary>Reads the step sensor when it is due into <paramref name="readings"/>; its readings alone, or null when not read. A failing sensor is logged and skipped.</summary>
+    private Dictionary<string, double>? ReadSensor(long step, Dictionary<string, double> readings)
     {
-        var previous = step - _nonFiniteStep <= 1 ? AlertLevel.Critical : AlertLevel.Ok;
-        if (previous == AlertLevel.Ok)
+        if (_sensor is null || step % _options.StepSensorInterval != 0)
         {
-            // Once per episode of consecutive non-finite steps, not once per step.
-            Log.NonFinite(_logger, step, loss, gradientNorm);
+            return null;
         }
 
-        _nonFiniteStep = step;
-        return new StabilityAlert(step, AlertLevel.Critical, previous, "non_finite", Indicators.Loss, loss, loss, double.NaN, readings, $"Non-finite training signal at step {step}: loss {loss}, gradient norm {gradientNorm}.");
+        var own = new Dictionary<string, double>(StringComparer.Ordinal);
+        try
+        {
+            if (!_sensor.TryReadStep(step, own))
+            {
+                return null;
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.InternalError(_logger, step, ex);
+            return null;
+        }
+
+        foreach (var (name, value) in own)
+        {
+            readings[name] = value;
+        }
+
+        return own;
     }
 
-    private void Publish(long step, List<StabilityAlert> changes)
+    /// <summary>
+    /// The one publish path of a step or an unscheduled probe: logs, counts and raises the alert changes, applies the
+    /// backoff, then publishes the new state to the collectors.
+    /// </summary>
+    private void Conclude(long step, IReadOnlyList<StabilityAlert> changes, ProbeResult? probe, StepObservation? observation)
     {
         foreach (var change in changes)
         {
@@ -377,58 +302,72 @@ public sealed class StabilityMonitor : IDisposable
                 Raise(AlertLowered, change);
             }
         }
+
+        _backoff?.Apply(step, changes, _rules.Level);
+        var state = _state with
+        {
+            Level = _rules.Level,
+            BackoffFactor = BackoffFactor,
+            LearningRates = ReadLearningRates(),
+            Probe = probe is { Status: ProbeStatus.Succeeded } ? probe : _state.Probe,
+        };
+        if (observation is not null)
+        {
+            state = state with { Step = step, Loss = observation.Loss, LossZScore = observation.LossZScore, GradientNormZScore = observation.GradientNormZScore };
+        }
+
+        Volatile.Write(ref _state, state);
     }
 
-    private void ApplyBackoff(long step, List<StabilityAlert> changes)
+    private ProbeResult RunProbe(long step)
     {
-        if (_governor is null || _backoff is null)
+        using var activity = _activitySource.StartActivity("stability.probe");
+        long started = _time.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposal.Token);
+        timeout.CancelAfter(_timeouts.Next(_scheduler.StepSeconds));
+        var probe = _runner.Run(step, _time, started, timeout.Token);
+        _timeouts.Record(probe);
+        double seconds = probe.Duration.TotalSeconds;
+        _clock.AddProbeTime(seconds);
+        ProbeCount++;
+        LatestProbe = probe;
+        _instruments.RecordProbe(probe);
+        bool trendingUp = false;
+        if (probe.Status == ProbeStatus.Succeeded)
         {
-            return;
-        }
-
-        var raised = changes.Where(c => c.IsRaised).ToArray();
-        var level = raised.Length > 0 ? (AlertLevel)Math.Max((int)_rules.Level, (int)raised.Max(r => r.Level)) : _rules.Level;
-        double factor = _backoff.NextFactor(new BackoffContext(step, level, raised, _backoffFactor));
-        factor = double.IsFinite(factor) ? Math.Clamp(factor, 1e-12, 1) : _backoffFactor;
-        bool reduced = factor < _backoffFactor;
-        _backoffFactor = factor;
-        foreach (var (group, from, to) in _governor.Apply(factor))
-        {
-            Log.LearningRateChanged(_logger, to < from ? LogLevel.Information : LogLevel.Debug, group, from, to, step, factor);
-            if (reduced && to < from)
+            trendingUp = ProbeScheduler.IsTrendingUp(_state.Probe, probe);
+            if (_logger.IsEnabled(LogLevel.Debug))
             {
-                _instruments.RecordBackoff(group);
+#pragma warning disable CA1873 // Guarded by IsEnabled just above; the analyzer does not see through the guard.
+                Log.ProbeCompleted(_logger, step, probe.Path.ToTagValue(), probe.Duration.TotalMilliseconds, probe.HvpCount, Read(probe, Indicators.SharpnessToEdge), Read(probe, Indicators.SpectralRadius), Read(probe, Indicators.EigenvectorCondition));
+#pragma warning restore CA1873
             }
         }
+        else
+        {
+            FailedProbeCount++;
+            Log.ProbeFailed(_logger, step, probe.FailureReason ?? "unknown");
+        }
+
+        if (_scheduler.Completed(step, seconds, probe.Status == ProbeStatus.Succeeded, trendingUp))
+        {
+            Log.CadenceWidened(_logger, FailedProbeCount, _scheduler.Interval);
+        }
+
+        MonitorInstruments.TagSpan(activity, probe);
+        Raise(ProbeCompleted, probe);
+        return probe;
     }
 
     private double[] ReadLearningRates()
     {
-        if (_governor is not null)
+        if (_backoff is not null)
         {
-            return [.. Enumerable.Range(0, _governor.GroupCount).Select(_governor.Current)];
+            return _backoff.LearningRates;
         }
 
         var controller = _runner.LearningRates;
         return controller is null ? [] : [.. Enumerable.Range(0, controller.GroupCount).Select(controller.GetLearningRate)];
-    }
-
-    private static bool IsTrendingUp(ProbeResult? previous, ProbeResult current)
-    {
-        if (previous is null)
-        {
-            return false;
-        }
-
-        foreach (var name in new[] { Indicators.SharpnessToEdge, Indicators.OscillatoryRadius, Indicators.TopEigenvectorCondition })
-        {
-            if (previous.Indicators.TryGetValue(name, out double before) && current.Indicators.TryGetValue(name, out double now) && before > 0 && now > before * 1.05)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private static double Read(ProbeResult probe, string indicator) => probe.Indicators.TryGetValue(indicator, out double v) ? v : double.NaN;

@@ -8,23 +8,19 @@ namespace SpectralMonitor.Reference;
 /// <c>m ← β₁m + (1−β₁)g</c>, <c>v ← β₂v + (1−β₂)g²</c>, (amsgrad: <c>v̂ ← max(v̂, v)</c>);
 /// <c>θ ← θ − (η/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε)</c>.
 /// </summary>
-public sealed class AdamOptimizer : IReferenceOptimizer
+public sealed class AdamOptimizer : ReferenceOptimizerBase<AdamHyperparameters>
 {
     private readonly double[] _expAvg;
     private readonly double[] _expAvgSq;
     private readonly double[]? _maxExpAvgSq;
-    private AdamHyperparameters _hyperparameters;
 
     /// <summary>Creates the optimizer with an empty state.</summary>
     /// <param name="dimension">Length of the parameter vector.</param>
     /// <param name="hyperparameters">The options.</param>
     /// <exception cref="ArgumentException">A value is invalid; the message names the field.</exception>
     public AdamOptimizer(int dimension, AdamHyperparameters hyperparameters)
+        : base(dimension, () => Validated(hyperparameters, nameof(hyperparameters)))
     {
-        ReferenceOptimizer.CheckDimension(dimension);
-        Validate(hyperparameters, nameof(hyperparameters));
-        Dimension = dimension;
-        _hyperparameters = hyperparameters;
         _expAvg = new double[dimension];
         _expAvgSq = new double[dimension];
         _maxExpAvgSq = hyperparameters.Amsgrad ? new double[dimension] : null;
@@ -41,34 +37,14 @@ public sealed class AdamOptimizer : IReferenceOptimizer
         StepCount = snapshot.Step;
         _expAvg = ReferenceOptimizer.CopyState(snapshot.ExpAvg, dimension, nameof(snapshot.ExpAvg), allowMissing: false, nameof(snapshot));
         _expAvgSq = ReferenceOptimizer.CopyState(snapshot.ExpAvgSq, dimension, nameof(snapshot.ExpAvgSq), allowMissing: false, nameof(snapshot));
-        if (_hyperparameters.Amsgrad)
+        if (Hyperparameters.Amsgrad)
         {
             _maxExpAvgSq = ReferenceOptimizer.CopyState(snapshot.MaxExpAvgSq, dimension, nameof(snapshot.MaxExpAvgSq), allowMissing: snapshot.Step == 0, nameof(snapshot));
         }
     }
 
     /// <inheritdoc/>
-    public OptimizerKind Kind => _hyperparameters.Decoupled ? OptimizerKind.AdamW : OptimizerKind.Adam;
-
-    /// <inheritdoc/>
-    public int Dimension { get; }
-
-    /// <summary>The current options (with the current learning rate).</summary>
-    public AdamHyperparameters Hyperparameters => _hyperparameters;
-
-    /// <inheritdoc/>
-    public double LearningRate
-    {
-        get => _hyperparameters.LearningRate;
-        set
-        {
-            ReferenceOptimizer.CheckLearningRate(value, nameof(value));
-            _hyperparameters = _hyperparameters with { LearningRate = value };
-        }
-    }
-
-    /// <inheritdoc/>
-    public long StepCount { get; private set; }
+    public override OptimizerKind Kind => Hyperparameters.Decoupled ? OptimizerKind.AdamW : OptimizerKind.Adam;
 
     /// <summary><c>exp_avg</c> (m).</summary>
     public ReadOnlySpan<double> ExpAvg => _expAvg;
@@ -80,10 +56,9 @@ public sealed class AdamOptimizer : IReferenceOptimizer
     public ReadOnlySpan<double> MaxExpAvgSq => _maxExpAvgSq;
 
     /// <inheritdoc/>
-    public void Step(Span<double> parameters, ReadOnlySpan<double> gradient)
+    private protected override void StepCore(Span<double> parameters, ReadOnlySpan<double> gradient)
     {
-        ReferenceOptimizer.CheckStepArguments(Dimension, parameters, gradient);
-        var hp = _hyperparameters;
+        var hp = Hyperparameters;
         StepCount++;
         double lr = hp.LearningRate;
         double beta1 = hp.Beta1;
@@ -124,10 +99,16 @@ public sealed class AdamOptimizer : IReferenceOptimizer
     }
 
     /// <inheritdoc/>
-    public OptimizerSnapshot<double[]> Snapshot() =>
-        new AdamSnapshot<double[]>(_hyperparameters, StepCount, (double[])_expAvg.Clone(), (double[])_expAvgSq.Clone(), (double[]?)_maxExpAvgSq?.Clone());
+    public override OptimizerSnapshot<double[]> Snapshot() =>
+        new AdamSnapshot<double[]>(Hyperparameters, StepCount, (double[])_expAvg.Clone(), (double[])_expAvgSq.Clone(), (double[]?)_maxExpAvgSq?.Clone());
 
-    private static void Validate(AdamHyperparameters hp, string name)
+    /// <inheritdoc/>
+    private protected override double LearningRateOf(AdamHyperparameters hyperparameters) => hyperparameters.LearningRate;
+
+    /// <inheritdoc/>
+    private protected override AdamHyperparameters WithLearningRate(AdamHyperparameters hyperparameters, double learningRate) => hyperparameters with { LearningRate = learningRate };
+
+    private static AdamHyperparameters Validated(AdamHyperparameters hp, string name)
     {
         ArgumentNullException.ThrowIfNull(hp, name);
         ReferenceOptimizer.CheckLearningRate(hp.LearningRate, name);
@@ -135,5 +116,7 @@ public sealed class AdamOptimizer : IReferenceOptimizer
         ReferenceOptimizer.CheckUnitInterval(hp.Beta2, nameof(hp.Beta2), name);
         ReferenceOptimizer.CheckPositive(hp.Epsilon, nameof(hp.Epsilon), name);
         ReferenceOptimizer.CheckNonNegative(hp.WeightDecay, nameof(hp.WeightDecay), name);
+
+        return hp;
     }
 }

@@ -7,23 +7,19 @@ namespace SpectralMonitor.Reference;
 /// centered: <c>ḡ ← αḡ + (1−α)g</c>, <c>a = √(s − ḡ²) + ε</c>, otherwise <c>a = √s + ε</c>; with momentum μ:
 /// <c>b ← μb + g/a</c>, <c>θ ← θ − ηb</c>; without: <c>θ ← θ − ηg/a</c>.
 /// </summary>
-public sealed class RmsPropOptimizer : IReferenceOptimizer
+public sealed class RmsPropOptimizer : ReferenceOptimizerBase<RmsPropHyperparameters>
 {
     private readonly double[] _squareAvg;
     private readonly double[]? _momentumBuffer;
     private readonly double[]? _gradAvg;
-    private RmsPropHyperparameters _hyperparameters;
 
     /// <summary>Creates the optimizer with an empty state.</summary>
     /// <param name="dimension">Length of the parameter vector.</param>
     /// <param name="hyperparameters">The options.</param>
     /// <exception cref="ArgumentException">A value is invalid; the message names the field.</exception>
     public RmsPropOptimizer(int dimension, RmsPropHyperparameters hyperparameters)
+        : base(dimension, () => Validated(hyperparameters, nameof(hyperparameters)))
     {
-        ReferenceOptimizer.CheckDimension(dimension);
-        Validate(hyperparameters, nameof(hyperparameters));
-        Dimension = dimension;
-        _hyperparameters = hyperparameters;
         _squareAvg = new double[dimension];
         _momentumBuffer = hyperparameters.Momentum > 0 ? new double[dimension] : null;
         _gradAvg = hyperparameters.Centered ? new double[dimension] : null;
@@ -52,27 +48,7 @@ public sealed class RmsPropOptimizer : IReferenceOptimizer
     }
 
     /// <inheritdoc/>
-    public OptimizerKind Kind => OptimizerKind.RmsProp;
-
-    /// <inheritdoc/>
-    public int Dimension { get; }
-
-    /// <summary>The current options (with the current learning rate).</summary>
-    public RmsPropHyperparameters Hyperparameters => _hyperparameters;
-
-    /// <inheritdoc/>
-    public double LearningRate
-    {
-        get => _hyperparameters.LearningRate;
-        set
-        {
-            ReferenceOptimizer.CheckLearningRate(value, nameof(value));
-            _hyperparameters = _hyperparameters with { LearningRate = value };
-        }
-    }
-
-    /// <inheritdoc/>
-    public long StepCount { get; private set; }
+    public override OptimizerKind Kind => OptimizerKind.RmsProp;
 
     /// <summary><c>square_avg</c>.</summary>
     public ReadOnlySpan<double> SquareAvg => _squareAvg;
@@ -84,10 +60,9 @@ public sealed class RmsPropOptimizer : IReferenceOptimizer
     public ReadOnlySpan<double> GradAvg => _gradAvg;
 
     /// <inheritdoc/>
-    public void Step(Span<double> parameters, ReadOnlySpan<double> gradient)
+    private protected override void StepCore(Span<double> parameters, ReadOnlySpan<double> gradient)
     {
-        ReferenceOptimizer.CheckStepArguments(Dimension, parameters, gradient);
-        var hp = _hyperparameters;
+        var hp = Hyperparameters;
         StepCount++;
         double lr = hp.LearningRate;
         double alpha = hp.Alpha;
@@ -128,10 +103,16 @@ public sealed class RmsPropOptimizer : IReferenceOptimizer
     }
 
     /// <inheritdoc/>
-    public OptimizerSnapshot<double[]> Snapshot() =>
-        new RmsPropSnapshot<double[]>(_hyperparameters, StepCount, (double[])_squareAvg.Clone(), (double[]?)_momentumBuffer?.Clone(), (double[]?)_gradAvg?.Clone());
+    public override OptimizerSnapshot<double[]> Snapshot() =>
+        new RmsPropSnapshot<double[]>(Hyperparameters, StepCount, (double[])_squareAvg.Clone(), (double[]?)_momentumBuffer?.Clone(), (double[]?)_gradAvg?.Clone());
 
-    private static void Validate(RmsPropHyperparameters hp, string name)
+    /// <inheritdoc/>
+    private protected override double LearningRateOf(RmsPropHyperparameters hyperparameters) => hyperparameters.LearningRate;
+
+    /// <inheritdoc/>
+    private protected override RmsPropHyperparameters WithLearningRate(RmsPropHyperparameters hyperparameters, double learningRate) => hyperparameters with { LearningRate = learningRate };
+
+    private static RmsPropHyperparameters Validated(RmsPropHyperparameters hp, string name)
     {
         ArgumentNullException.ThrowIfNull(hp, name);
         ReferenceOptimizer.CheckLearningRate(hp.LearningRate, name);
@@ -139,5 +120,7 @@ public sealed class RmsPropOptimizer : IReferenceOptimizer
         ReferenceOptimizer.CheckPositive(hp.Epsilon, nameof(hp.Epsilon), name);
         ReferenceOptimizer.CheckNonNegative(hp.WeightDecay, nameof(hp.WeightDecay), name);
         ReferenceOptimizer.CheckNonNegative(hp.Momentum, nameof(hp.Momentum), name);
+
+        return hp;
     }
 }

@@ -7,10 +7,9 @@ namespace SpectralMonitor.Reference;
 /// initialized to <c>d</c> on the first step and updated as <c>b ← μb + (1−τ)d</c> afterwards; the step direction is
 /// <c>b</c>, or <c>d + μb</c> with Nesterov; <c>θ ← θ − η·direction</c>.
 /// </summary>
-public sealed class SgdOptimizer : IReferenceOptimizer
+public sealed class SgdOptimizer : ReferenceOptimizerBase<SgdHyperparameters>
 {
     private readonly double[] _buffer;
-    private SgdHyperparameters _hyperparameters;
     private bool _hasBuffer;
 
     /// <summary>Creates the optimizer with an empty state.</summary>
@@ -18,11 +17,8 @@ public sealed class SgdOptimizer : IReferenceOptimizer
     /// <param name="hyperparameters">The options.</param>
     /// <exception cref="ArgumentException">A value is invalid; the message names the field.</exception>
     public SgdOptimizer(int dimension, SgdHyperparameters hyperparameters)
+        : base(dimension, () => Validated(hyperparameters, nameof(hyperparameters)))
     {
-        ReferenceOptimizer.CheckDimension(dimension);
-        Validate(hyperparameters, nameof(hyperparameters));
-        Dimension = dimension;
-        _hyperparameters = hyperparameters;
         _buffer = new double[dimension];
     }
 
@@ -41,36 +37,15 @@ public sealed class SgdOptimizer : IReferenceOptimizer
     }
 
     /// <inheritdoc/>
-    public OptimizerKind Kind => OptimizerKind.Sgd;
-
-    /// <inheritdoc/>
-    public int Dimension { get; }
-
-    /// <summary>The current options (with the current learning rate).</summary>
-    public SgdHyperparameters Hyperparameters => _hyperparameters;
-
-    /// <inheritdoc/>
-    public double LearningRate
-    {
-        get => _hyperparameters.LearningRate;
-        set
-        {
-            ReferenceOptimizer.CheckLearningRate(value, nameof(value));
-            _hyperparameters = _hyperparameters with { LearningRate = value };
-        }
-    }
-
-    /// <inheritdoc/>
-    public long StepCount { get; private set; }
+    public override OptimizerKind Kind => OptimizerKind.Sgd;
 
     /// <summary>The momentum buffer (empty before the first step with momentum, or without momentum).</summary>
     public ReadOnlySpan<double> MomentumBuffer => _hasBuffer ? _buffer : [];
 
     /// <inheritdoc/>
-    public void Step(Span<double> parameters, ReadOnlySpan<double> gradient)
+    private protected override void StepCore(Span<double> parameters, ReadOnlySpan<double> gradient)
     {
-        ReferenceOptimizer.CheckStepArguments(Dimension, parameters, gradient);
-        var hp = _hyperparameters;
+        var hp = Hyperparameters;
         double lr = hp.LearningRate;
         double momentum = hp.Momentum;
         bool useMomentum = momentum != 0;
@@ -97,10 +72,16 @@ public sealed class SgdOptimizer : IReferenceOptimizer
     }
 
     /// <inheritdoc/>
-    public OptimizerSnapshot<double[]> Snapshot() =>
-        new SgdSnapshot<double[]>(_hyperparameters, _hasBuffer ? (double[])_buffer.Clone() : null);
+    public override OptimizerSnapshot<double[]> Snapshot() =>
+        new SgdSnapshot<double[]>(Hyperparameters, _hasBuffer ? (double[])_buffer.Clone() : null);
 
-    private static void Validate(SgdHyperparameters hp, string name)
+    /// <inheritdoc/>
+    private protected override double LearningRateOf(SgdHyperparameters hyperparameters) => hyperparameters.LearningRate;
+
+    /// <inheritdoc/>
+    private protected override SgdHyperparameters WithLearningRate(SgdHyperparameters hyperparameters, double learningRate) => hyperparameters with { LearningRate = learningRate };
+
+    private static SgdHyperparameters Validated(SgdHyperparameters hp, string name)
     {
         ArgumentNullException.ThrowIfNull(hp, name);
         ReferenceOptimizer.CheckLearningRate(hp.LearningRate, name);
@@ -115,5 +96,7 @@ public sealed class SgdOptimizer : IReferenceOptimizer
         {
             throw new ArgumentException($"Nesterov needs Momentum > 0 and Dampening = 0; got Momentum = {hp.Momentum}, Dampening = {hp.Dampening}.", name);
         }
+
+        return hp;
     }
 }

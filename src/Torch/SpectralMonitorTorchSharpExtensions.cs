@@ -11,7 +11,7 @@ namespace SpectralMonitor.Torch;
 /// the model or optimizer is built changes:
 /// <code>
 /// var monitor = optimizer.AttachSpectralMonitor(model, probeLoss: () =&gt; lossFn.forward(model.forward(xProbe), yProbe),
-///     options, loggerFactory, meterFactory);
+///     new() { Monitor = options, LoggerFactory = loggerFactory });
 /// for (long step = 0; step &lt; steps; step++)
 /// {
 ///     using var d = torch.NewDisposeScope();
@@ -40,55 +40,53 @@ public static class SpectralMonitorTorchSharpExtensions
     /// <param name="optimizer">The optimizer of the loop (read at each probe; its learning rates are set only when backoff is enabled).</param>
     /// <param name="model">The model being trained.</param>
     /// <param name="probeLoss">Computes the loss on a fixed probe batch (forward pass only, no <c>backward</c>).</param>
-    /// <param name="options">Monitor options; null for the defaults.</param>
-    /// <param name="loggerFactory">Where alerts and probe failures are logged; null for nowhere.</param>
-    /// <param name="meterFactory">Creates the Meter (dependency injection); null to create it directly.</param>
-    /// <param name="probeOptions">Adapter options (model mode, weight filter); null for the defaults.</param>
-    /// <param name="timeProvider">The clock; null for the system clock.</param>
-    /// <param name="backoffPolicy">A custom backoff policy; null for the default one when <see cref="StabilityMonitorOptions.Backoff"/> is set.</param>
+    /// <param name="options">Monitor, adapter, logging, metrics, clock and backoff options; null for the defaults.</param>
     /// <returns>The monitor: call <see cref="StabilityMonitor.OnStep"/> once per step and dispose it after training.</returns>
     /// <exception cref="ArgumentException">An option is invalid, or the model has no trainable parameter or mixes dtypes or devices.</exception>
-    public static StabilityMonitor AttachSpectralMonitor(
-        this optim.Optimizer optimizer,
-        nn.Module model,
-        Func<Tensor> probeLoss,
-        StabilityMonitorOptions? options = null,
-        ILoggerFactory? loggerFactory = null,
-        IMeterFactory? meterFactory = null,
-        TorchSharpProbeOptions? probeOptions = null,
-        TimeProvider? timeProvider = null,
-        IBackoffPolicy? backoffPolicy = null)
+    public static StabilityMonitor AttachSpectralMonitor(this optim.Optimizer optimizer, nn.Module model, Func<Tensor> probeLoss, TorchSharpMonitorOptions? options = null)
     {
-        var target = new TorchSharpProbeTarget(model, optimizer, probeLoss, probeOptions);
-        return StabilityMonitor.Create(target, options, loggerFactory, meterFactory, timeProvider, backoffPolicy);
+        options ??= TorchSharpMonitorOptions.Default;
+        var target = new TorchSharpProbeTarget(model, optimizer, probeLoss, options.Probe);
+        return StabilityMonitor.Create(target, options.Monitor, options.LoggerFactory, options.MeterFactory, options.TimeProvider, options.BackoffPolicy);
     }
 
     /// <summary>Creates a monitor (as <see cref="AttachSpectralMonitor"/>) wrapped with the optimizer in a <see cref="MonitoredOptimizer"/>.</summary>
     /// <param name="optimizer">The optimizer of the loop.</param>
     /// <param name="model">The model being trained.</param>
     /// <param name="probeLoss">Computes the loss on a fixed probe batch (forward pass only, no <c>backward</c>).</param>
-    /// <param name="options">Monitor options; null for the defaults.</param>
-    /// <param name="loggerFactory">Where alerts and probe failures are logged; null for nowhere.</param>
-    /// <param name="meterFactory">Creates the Meter (dependency injection); null to create it directly.</param>
-    /// <param name="probeOptions">Adapter options; null for the defaults.</param>
-    /// <param name="timeProvider">The clock; null for the system clock.</param>
-    /// <param name="backoffPolicy">A custom backoff policy; null for the default one when <see cref="StabilityMonitorOptions.Backoff"/> is set.</param>
+    /// <param name="options">Monitor, adapter, logging, metrics, clock and backoff options; null for the defaults.</param>
     /// <returns>The wrapper; dispose it after training (it disposes the monitor, not the optimizer).</returns>
     /// <exception cref="ArgumentException">An option is invalid, or the model has no trainable parameter or mixes dtypes or devices.</exception>
-    public static MonitoredOptimizer WithSpectralMonitor(
-        this optim.Optimizer optimizer,
-        nn.Module model,
-        Func<Tensor> probeLoss,
-        StabilityMonitorOptions? options = null,
-        ILoggerFactory? loggerFactory = null,
-        IMeterFactory? meterFactory = null,
-        TorchSharpProbeOptions? probeOptions = null,
-        TimeProvider? timeProvider = null,
-        IBackoffPolicy? backoffPolicy = null)
-    {
-        var monitor = optimizer.AttachSpectralMonitor(model, probeLoss, options, loggerFactory, meterFactory, probeOptions, timeProvider, backoffPolicy);
-        return new MonitoredOptimizer(optimizer, monitor);
-    }
+    public static MonitoredOptimizer WithSpectralMonitor(this optim.Optimizer optimizer, nn.Module model, Func<Tensor> probeLoss, TorchSharpMonitorOptions? options = null) =>
+        new(optimizer, optimizer.AttachSpectralMonitor(model, probeLoss, options));
+}
+
+/// <summary>
+/// Everything optional about attaching a monitor to a TorchSharp loop, in one record (every member may stay null):
+/// <c>optimizer.AttachSpectralMonitor(model, probeLoss, new() { Monitor = options, LoggerFactory = loggerFactory })</c>.
+/// </summary>
+public sealed record TorchSharpMonitorOptions
+{
+    /// <summary>The defaults: every member null.</summary>
+    public static TorchSharpMonitorOptions Default { get; } = new();
+
+    /// <summary>Monitor options (schedule, budget, estimators, rules, backoff); null for the defaults.</summary>
+    public StabilityMonitorOptions? Monitor { get; init; }
+
+    /// <summary>Adapter options (model mode during the probe, weight filter, learning-rate control); null for the defaults.</summary>
+    public TorchSharpProbeOptions? Probe { get; init; }
+
+    /// <summary>Where alerts and probe failures are logged; null for nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Creates the Meter (dependency injection); null to create it directly.</summary>
+    public IMeterFactory? MeterFactory { get; init; }
+
+    /// <summary>The clock; null for the system clock.</summary>
+    public TimeProvider? TimeProvider { get; init; }
+
+    /// <summary>A custom backoff policy; null for the default one when <see cref="StabilityMonitorOptions.Backoff"/> is set.</summary>
+    public IBackoffPolicy? BackoffPolicy { get; init; }
 }
 
 /// <summary>

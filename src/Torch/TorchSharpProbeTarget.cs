@@ -123,7 +123,7 @@ public static class ProbeLoss
 /// <para><b>Threading.</b> Probes run on the thread that calls <see cref="StabilityMonitor.OnStep"/> (dispose scopes
 /// are per thread); that must be the training loop's thread, between optimizer steps.</para>
 /// </remarks>
-public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>
+public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
 {
     private readonly Func<Tensor> _probeLoss;
     private readonly TorchSharpProbeOptions _options;
@@ -163,6 +163,35 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>
     /// <inheritdoc/>
     /// <remarks>"sgd", "adam", "adamw", "rmsprop", or the optimizer's type name in lower case.</remarks>
     public string OptimizerName { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> SensorIndicators => Indicators.StepSensor;
+
+    /// <summary>Reads the optimizer-state statistics (<see cref="OptimizerStepStatisticsReader"/>) into <paramref name="readings"/>.</summary>
+    /// <param name="trainingStep">The step just taken.</param>
+    /// <param name="readings">Where the readings go.</param>
+    /// <returns>False when the optimizer holds no state yet or is not supported.</returns>
+    public bool TryReadStep(long trainingStep, IDictionary<string, double> readings)
+    {
+        ArgumentNullException.ThrowIfNull(readings);
+        if (OptimizerStepStatisticsReader.TryRead(Optimizer, out _) is not { } s)
+        {
+            return false;
+        }
+
+        readings[Indicators.UpdateNormOverLearningRate] = s.UpdateNormOverLearningRate;
+        readings[Indicators.UpdateToWeight] = s.UpdateToWeight;
+        readings[Indicators.MaxLayerUpdateToWeight] = s.MaxLayerUpdateToWeight;
+        if (!double.IsNaN(s.EpsilonDominatedShare))
+        {
+            readings[Indicators.EpsilonDominatedShare] = s.EpsilonDominatedShare;
+            readings[Indicators.MaxLayerEpsilonDominatedShare] = s.MaxLayerEpsilonDominatedShare;
+            readings[Indicators.SaturatedUpdateShare] = s.SaturatedShare;
+            readings[Indicators.MaxNormalizedUpdate] = s.MaxNormalizedUpdate;
+        }
+
+        return true;
+    }
 
     /// <inheritdoc/>
     public ILearningRateController? LearningRates { get; }

@@ -52,7 +52,8 @@ public class MatrixMarketReaderTests
     [InlineData("%%MatrixMarket matrix coordinate real\n1 1 1\n1 1 1\n", 1, "header")]
     [InlineData("%MatrixMarket matrix coordinate real general\n1 1 1\n1 1 1\n", 1, "header")]
     [InlineData("%%MatrixMarket matrix coordinate complex general\n1 1 1\n1 1 1 0\n", 1, "field")]
-    [InlineData("%%MatrixMarket matrix coordinate real hermitian\n1 1 1\n1 1 1\n", 1, "symmetry")]
+    [InlineData("%%MatrixMarket matrix coordinate real hermitian\n1 1 1\n1 1 1\n", 1, "hermitian")]
+    [InlineData("%%MatrixMarket matrix coordinate real skew\n1 1 1\n1 1 1\n", 1, "symmetry")]
     [InlineData("", 1, "empty")]
     public void BadHeaderNamesLineOne(string text, int line, string word)
     {
@@ -92,5 +93,68 @@ public class MatrixMarketReaderTests
         var e = Fails(text);
         Assert.Equal(line, e.LineNumber);
         Assert.Contains(phrase, e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A reader that hands out one character per call, so that every line break falls on a refill boundary.</summary>
+    private sealed class OneCharacterReader(string text) : TextReader
+    {
+        private int _position;
+
+        public override int Read(char[] buffer, int index, int count)
+        {
+            if (_position == text.Length || count == 0)
+            {
+                return 0;
+            }
+
+            buffer[index] = text[_position++];
+            return 1;
+        }
+    }
+
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    [InlineData("\r")]
+    public void LineBreaksOfEveryKindAreOneBreakEvenAcrossRefills(string newline)
+    {
+        string text = string.Join(newline, "%%MatrixMarket matrix coordinate real general", "% c", "", "2 2 2", "1 1 1", "2 2 x");
+        foreach (var reader in new TextReader[] { new StringReader(text), new OneCharacterReader(text) })
+        {
+            // Line 6 holds the bad value, whatever the line breaks: no break is counted twice or lost.
+            var e = Assert.Throws<MatrixMarketFormatException>(() => MatrixMarketReader.Read(reader));
+            Assert.Equal(6, e.LineNumber);
+        }
+    }
+
+    [Fact]
+    public void LastLineWithoutBreakIsRead()
+    {
+        var a = MatrixMarketReader.Read(new OneCharacterReader("%%MatrixMarket matrix coordinate real general\r\n1 1 1\r\n1 1 2.5")).ToDense();
+        Assert.Equal(2.5, a[0, 0]);
+    }
+
+    [Fact]
+    public void ReadsPatternAndSkewSymmetricFiles()
+    {
+        var pattern = Read("%%MatrixMarket matrix coordinate pattern symmetric\n3 3 2\n2 1\n3 3\n").ToDense();
+        Assert.Equal(new double[,] { { 0, 1, 0 }, { 1, 0, 0 }, { 0, 0, 1 } }, pattern);
+        var skew = Read("%%MatrixMarket matrix coordinate real skew-symmetric\n2 2 1\n2 1 4\n").ToDense();
+        Assert.Equal(new double[,] { { 0, -4 }, { 4, 0 } }, skew);
+
+        // Strict lower triangle by columns: (2,1), (3,1), (3,2).
+        var array = Read("%%MatrixMarket matrix array real skew-symmetric\n3 3\n1\n2\n3\n").ToDense();
+        Assert.Equal(new double[,] { { 0, -1, -2 }, { 1, 0, -3 }, { 2, 3, 0 } }, array);
+    }
+
+    [Fact]
+    public void SizeLimitsAreCheckedOnTheSizeLine()
+    {
+        var limits = new ReadLimits(10, "a test allows n ≤ 10");
+
+        // The entries would be malformed, but the size line is refused first: nothing after it is read.
+        var e = Assert.Throws<MatrixMarketFormatException>(() => MatrixMarketReader.Read(new StringReader("%%MatrixMarket matrix coordinate real general\n11 11 1\nnot an entry\n"), limits));
+        Assert.Equal(2, e.LineNumber);
+        Assert.Contains("n = 11 is too large: a test allows n ≤ 10", e.Message, StringComparison.Ordinal);
     }
 }

@@ -24,18 +24,26 @@ public sealed partial class CommandLineTests : IDisposable
     [InlineData("--port", "70000")]
     [InlineData("--port", "-1")]
     [InlineData("--seed", "x")]
-    [InlineData("--runs", "sgd,nonsense")]
+    [InlineData("--runs", "cnn,nonsense")]
+    [InlineData("--hold", "-1")]
+    [InlineData("--jobs", "0")]
     [InlineData("--frobnicate")]
     [InlineData("--output", "")]
-    public void Bad_options_are_usage_errors_with_exit_code_2(params string[] args)
+    public void Bad_options_are_usage_errors_with_exit_code_2_and_one_error_line(params string[] args)
     {
         string[] full = args.Contains("--output") ? [.. args, "--no-serve"] : [.. args, "--no-serve", "--output", Path.Combine(_folder, "out")];
         var (code, output, error) = Run(full);
 
         Assert.Equal(DemoApp.UsageError, code);
-        Assert.Contains("error:", error, StringComparison.Ordinal);
+        string[] lines = error.Split('\n');
+
+        // One line that says what is wrong (no stack trace), then a blank line and the usage.
+        Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
+        Assert.Equal(string.Empty, lines[1].Trim());
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
         Assert.Contains("Usage:", error, StringComparison.Ordinal);
         Assert.Contains("--quick", error, StringComparison.Ordinal);
+        Assert.Contains("--hold", error, StringComparison.Ordinal);
         Assert.DoesNotContain("[1/", output, StringComparison.Ordinal);
     }
 
@@ -50,6 +58,7 @@ public sealed partial class CommandLineTests : IDisposable
         var (code, stdout, error) = Run("--quick", "--no-serve", "--output", output);
 
         Assert.Equal(DemoApp.UsageError, code);
+        Assert.Single(error.TrimEnd().Split('\n'));
         Assert.Contains("cannot be written", error, StringComparison.Ordinal);
         Assert.Contains("Nothing was trained", error, StringComparison.Ordinal);
         Assert.DoesNotContain("[1/", stdout, StringComparison.Ordinal);
@@ -59,16 +68,18 @@ public sealed partial class CommandLineTests : IDisposable
     [Fact]
     public void Runs_selects_by_id_and_group_and_steps_overrides_the_count()
     {
-        var (code, output, error) = Run("--runs", "sgd-stable", "--runs", "adam-stable", "--steps", "60", "--no-serve", "--output", _folder);
+        var (code, output, error) = Run("--runs", "cnn-stable", "--runs", "gpt-stable", "--steps", "60", "--no-serve", "--output", _folder);
 
         Assert.True(code == 0, error);
-        Assert.Contains("[1/2] sgd-stable", output, StringComparison.Ordinal);
-        Assert.Contains("[2/2] adam-stable", output, StringComparison.Ordinal);
+
+        // Catalog order, whatever the order on the command line.
+        Assert.Contains("[1/2] gpt-stable", output, StringComparison.Ordinal);
+        Assert.Contains("[2/2] cnn-stable", output, StringComparison.Ordinal);
         string summary = File.ReadAllText(Path.Combine(_folder, "summary.json"));
-        Assert.Contains("\"stepsRun\": 60", summary, StringComparison.Ordinal);
+        Assert.Equal(2, Regex.Count(summary, "\"stepsRun\": 60"));
         Assert.Equal(
-            ["sgd-stable", "sgd-unstable", "sgd-backoff"],
-            DemoCatalog.Select(["SGD"], out string? unknown).Select(r => r.Id));
+            ["cnn-stable", "cnn-unstable", "cnn-backoff"],
+            DemoCatalog.Select(["CNN"], out string? unknown).Select(r => r.Id));
         Assert.Null(unknown);
     }
 
@@ -79,27 +90,28 @@ public sealed partial class CommandLineTests : IDisposable
         occupant.Start();
         int port = ((IPEndPoint)occupant.LocalEndpoint).Port;
 
-        var (code, output, error) = Run("--runs", "sgd-stable", "--steps", "40", "--port", port.ToString(), "--output", _folder);
+        var (code, output, error) = Run("--runs", "cnn-stable", "--steps", "50", "--port", port.ToString(), "--output", _folder);
 
         Assert.True(code == 0, error);
         Assert.Contains($"could not listen on 127.0.0.1:{port}", error, StringComparison.Ordinal);
-        Assert.Contains("[1/1] sgd-stable", output, StringComparison.Ordinal);
+        Assert.Contains("[1/1] cnn-stable", output, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(_folder, "report.html")));
     }
 
     [Fact]
-    public async Task The_endpoint_serves_the_monitor_metrics_while_the_runs_train()
+    public async Task The_endpoint_serves_the_monitor_metrics_while_training_and_during_hold()
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
         var synchronizedOutput = TextWriter.Synchronized(output);
+        using var stop = new CancellationTokenSource();
 
-        // Long enough (a few seconds) to be scraped while it trains; port 0 picks a free port, printed at start.
-        var demo = Task.Run(() => DemoApp.Run(["--runs", "sgd-unstable", "--steps", "4000", "--port", "0", "--output", _folder], synchronizedOutput, TextWriter.Synchronized(error)));
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        string scraped = string.Empty;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!demo.IsCompleted && DateTime.UtcNow < deadline && !scraped.Contains("stability_spectral_radius", StringComparison.Ordinal))
+        // Port 0 picks a free port, printed at start. --hold keeps serving after the report; the test ends the hold.
+        var demo = Task.Run(() => DemoApp.Run(["--runs", "cnn-unstable", "--steps", "150", "--port", "0", "--hold", "120", "--output", _folder], synchronizedOutput, TextWriter.Synchronized(error), cancellationToken: stop.Token));
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        string duringTraining = string.Empty, duringHold = string.Empty;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (!demo.IsCompleted && DateTime.UtcNow < deadline && duringHold.Length == 0)
         {
             string printed;
             lock (synchronizedOutput)
@@ -110,16 +122,30 @@ public sealed partial class CommandLineTests : IDisposable
             var address = AddressLine().Match(printed);
             if (address.Success)
             {
-                scraped = await client.GetStringAsync(new Uri(address.Groups[1].Value), TestContext.Current.CancellationToken);
+                bool holding = printed.Contains("Serving metrics for", StringComparison.Ordinal);
+                string scraped = await client.GetStringAsync(new Uri(address.Groups[1].Value), TestContext.Current.CancellationToken);
+                if (holding)
+                {
+                    duringHold = scraped;
+                }
+                else if (scraped.Contains("run=\"cnn-unstable\"", StringComparison.Ordinal))
+                {
+                    duringTraining = scraped;
+                }
             }
 
-            await Task.Delay(50, TestContext.Current.CancellationToken);
+            await Task.Delay(100, TestContext.Current.CancellationToken);
         }
 
+        await stop.CancelAsync();
         Assert.Equal(0, await demo);
-        Assert.Contains("stability_spectral_radius", scraped, StringComparison.Ordinal);
-        Assert.Contains("training_loss", scraped, StringComparison.Ordinal);
-        Assert.Contains("run=\"sgd-unstable\"", scraped, StringComparison.Ordinal);
+        Assert.Contains("training_loss", duringTraining, StringComparison.Ordinal);
+        Assert.Contains("run=\"cnn-unstable\"", duringTraining, StringComparison.Ordinal);
+
+        // After the run finished and the report was written, the endpoint still serves its final readings.
+        Assert.Contains("run=\"cnn-unstable\"", duringHold, StringComparison.Ordinal);
+        Assert.Contains("stability_", duringHold, StringComparison.Ordinal);
+        Assert.Contains("Stopped serving", output.ToString(), StringComparison.Ordinal);
     }
 
     [GeneratedRegex(@"Prometheus metrics at (http://\S+/metrics)")]

@@ -10,7 +10,7 @@ public sealed partial class ReportRenderingTests(QuickRun run)
     private const string InstallHint = "install it with: apt-get update && apt-get install -y chromium";
 
     [Fact]
-    public void Report_is_self_contained()
+    public void Report_is_self_contained_with_scottplot_charts_for_every_run()
     {
         Assert.True(run.ExitCode == 0, run.Error);
         string html = File.ReadAllText(run.ReportPath);
@@ -22,13 +22,23 @@ public sealed partial class ReportRenderingTests(QuickRun run)
         Assert.NotEmpty(charts);
         Assert.All(charts, c => Assert.True(int.Parse(c.Groups[1].Value) > 0, c.Value));
 
-        // One section per run, and the comparison table of each stable/unstable pair.
+        // Every chart is an inline SVG drawn by ScottPlot (its clip paths, renamed per chart so that ids are unique).
+        Assert.Equal(charts.Count, Regex.Count(html, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        Assert.DoesNotContain("<?xml", html, StringComparison.Ordinal);
+        var ids = ClipId().Matches(html).Select(m => m.Groups[1].Value).ToArray();
+        Assert.NotEmpty(ids);
+        Assert.Equal(ids.Length, ids.Distinct().Count());
+
+        // One section per run with at least loss, learning rate, gradient norm and the edge charts; the comparison
+        // table of each stable/unstable pair; every run in the "what the monitor raised" list.
         foreach (var definition in DemoCatalog.All)
         {
             Assert.Contains($"<section id=\"{definition.Id}\">", html, StringComparison.Ordinal);
+            Assert.Contains($"<li><b>{definition.Id}</b>", html, StringComparison.Ordinal);
         }
 
-        Assert.Equal(3, Regex.Count(html, "<h3>"));
+        Assert.True(charts.Count >= DemoCatalog.All.Count * 5, $"{charts.Count} charts");
+        Assert.Equal(2, Regex.Count(html, "<h3>"));
     }
 
     [Fact]
@@ -50,8 +60,8 @@ public sealed partial class ReportRenderingTests(QuickRun run)
         var charts = RenderedChart().Matches(dom);
         int expected = ChartTag().Count(File.ReadAllText(run.ReportPath));
 
-        // The page's own script counted, in the browser, the vertices of every drawn series: every chart drew
-        // all of its data points.
+        // The page's own script counted, in the browser, the vertices of every laid-out data series: every chart
+        // drew all of its data points.
         Assert.Contains("data-charts=\"ok\"", dom, StringComparison.Ordinal);
         Assert.Equal(expected, charts.Count);
         Assert.All(charts, c =>
@@ -107,11 +117,14 @@ public sealed partial class ReportRenderingTests(QuickRun run)
         }
     }
 
-    [GeneratedRegex("""<svg class="chart"[^>]*data-points="(\d+)"[^>]*>""")]
+    [GeneratedRegex("""<figure class="chart"[^>]*data-points="(\d+)"[^>]*>""")]
     private static partial Regex ChartTag();
 
-    [GeneratedRegex("""<svg class="chart"[^>]*data-points="(\d+)"[^>]*data-drawn="(\d+)"[^>]*>""")]
+    [GeneratedRegex("""<figure class="chart"[^>]*data-points="(\d+)"[^>]*data-drawn="(\d+)"[^>]*>""")]
     private static partial Regex RenderedChart();
+
+    [GeneratedRegex("<clipPath id=\"([^\"]+)\"")]
+    private static partial Regex ClipId();
 
     [GeneratedRegex("""(src|href)\s*=\s*["'](https?:)?//""", RegexOptions.IgnoreCase)]
     private static partial Regex ExternalReference();

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using SpectralMonitor.Reference.Monitoring;
+using SpectralMonitor.Examples.Workloads;
 
 namespace SpectralMonitor.Examples.InstabilityDemo.Tests;
 
@@ -9,17 +9,17 @@ public sealed class SummaryWriterTests
         new(
             definition,
             losses.Length,
-            new RunRecord(definition.ToSpec(3, losses.Length), losses, [.. losses.Select(_ => definition.LearningRate)], [.. losses.Select(_ => 1.0)], probes, [], Spikes.Onsets(losses), diverged, TimeSpan.FromSeconds(1)),
+            new RunTrace(definition.ToSpec(1, losses.Length), 1000, losses, [.. losses.Select(_ => definition.LearningRate)], [.. losses.Select(_ => 1.0)], probes, [], [], diverged, Cancelled: false, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(0.5)),
             []);
 
     private static ProbeResult Probe(long step, double sharpnessToEdge) =>
-        new(step, ProbeStatus.Succeeded, null, "structured", TimeSpan.Zero, 10, new Dictionary<string, double> { [Indicators.SharpnessToEdge] = sharpnessToEdge }, [], null);
+        new(step, ProbeStatus.Succeeded, null, ProbePath.Structured, TimeSpan.FromMilliseconds(10), 10, new Dictionary<string, double> { [Indicators.SharpnessToEdge] = sharpnessToEdge }, [], null);
 
     [Fact]
     public void Non_finite_values_are_strings_and_missing_values_are_null()
     {
-        var stable = DemoCatalog.All.Single(r => r.Id == "sgd-stable");
-        var unstable = DemoCatalog.All.Single(r => r.Id == "sgd-unstable");
+        var stable = DemoCatalog.All.Single(r => r.Id == "cnn-stable");
+        var unstable = DemoCatalog.All.Single(r => r.Id == "cnn-unstable");
 
         // The unstable run's loss is never finite (FinalLoss = NaN) and its only probe saw +∞; the stable run's
         // median is 0.5, so the ratio of the unstable run has no finite numerator and is absent.
@@ -28,7 +28,7 @@ public sealed class SummaryWriterTests
             Result(stable, [1.0, 0.9, 0.8], [Probe(0, 0.25), Probe(1, 0.5), Probe(2, 0.75)], diverged: false),
             Result(unstable, [double.NaN], [Probe(0, double.PositiveInfinity)], diverged: true),
         };
-        var settings = new DemoSettings(3, null, "out", [stable, unstable], Quick: true, Serve: false, Port: 0);
+        var settings = new DemoSettings(1, null, "out", [stable, unstable], Quick: true, Serve: false, Port: 0);
         var report = new DemoReport(settings, results, DemoComparisons.Invariants(results), TimeSpan.FromSeconds(2));
 
         using var document = JsonDocument.Parse(SummaryWriter.ToJson(report));
@@ -48,9 +48,10 @@ public sealed class SummaryWriterTests
         Assert.True(b.GetProperty("diverged").GetBoolean());
         Assert.Equal(JsonValueKind.Null, a.GetProperty("firstSpikeStep").ValueKind);
         Assert.Equal(JsonValueKind.Null, a.GetProperty("leadSteps").ValueKind);
+        Assert.Equal(10.0, a.GetProperty("meanProbeMilliseconds").GetDouble());
 
         // The invariant "unstable runs do not diverge" is reported as failed, not hidden.
         Assert.False(document.RootElement.GetProperty("invariantsHold").GetBoolean());
-        Assert.Contains(DemoComparisons.Invariants(results), c => !c.Holds && c.Name == "sgd-unstable does not diverge");
+        Assert.Contains(DemoComparisons.Invariants(results), c => !c.Holds && c.Name == "cnn-unstable does not diverge");
     }
 }

@@ -6,7 +6,7 @@ namespace SpectralMonitor.Tests;
 public class ProbeTimeoutPolicyTests
 {
     private static ProbeResult Probe(ProbeStatus status, double seconds, long hvps) =>
-        new(0, status, status == ProbeStatus.Failed ? "failed" : null, "structured", TimeSpan.FromSeconds(seconds), hvps, new Dictionary<string, double>(), [], null);
+        new(0, status, status == ProbeStatus.Failed ? "failed" : null, ProbePath.Structured, TimeSpan.FromSeconds(seconds), hvps, new Dictionary<string, double>(), [], null);
 
     [Fact]
     public void AFixedTimeoutIsUsedAsGiven()

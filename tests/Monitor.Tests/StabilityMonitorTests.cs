@@ -272,8 +272,8 @@ public class StabilityMonitorTests
         var c = combined.ProbeNow(0)!;
 
         Assert.Equal(ProbeStatus.Succeeded, g.Status);
-        Assert.Equal("generic", g.Path);
-        Assert.Equal("structured+generic", c.Path);
+        Assert.Equal(ProbePath.Generic, g.Path);
+        Assert.Equal(ProbePath.StructuredAndGeneric, c.Path);
         // J is 16×16 here and Arnoldi converges to 1e-10: ρ agrees with the closed form to rounding (1e-8 relative).
         Assert.Equal(1.0, g.Indicators[Indicators.SpectralRadius] / s.Indicators[Indicators.SpectralRadius], 1e-8);
         Assert.True(g.Indicators[Indicators.SpectralRadius] > 1, "saddle modes grow");

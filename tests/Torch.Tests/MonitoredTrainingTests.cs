@@ -51,7 +51,7 @@ public class MonitoredTrainingTests
         using var optimizer = torch.optim.SGD(run.Model.parameters(), 0.05, momentum: 0.9);
         run.Step(optimizer);
         var options = new StabilityMonitorOptions { ProbeInterval = 1, FirstProbeStep = 0, OverheadBudget = 1, Estimators = ProbeEstimators.All };
-        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, options, probeOptions: new TorchSharpProbeOptions { ModelMode = mode });
+        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, new() { Monitor = options, Probe = new TorchSharpProbeOptions { ModelMode = mode } });
 
         torch.manual_seed(42);
         for (int step = 0; step < 5; step++)
@@ -78,7 +78,7 @@ public class MonitoredTrainingTests
         run.Step(optimizer);
         long beforeAttach = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var options = new StabilityMonitorOptions { ProbeInterval = 2, FirstProbeStep = 0, OverheadBudget = 1, BringForwardOnTrend = false, Estimators = ProbeEstimators.Default | ProbeEstimators.SpectralDensity };
-        var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, options);
+        var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, new() { Monitor = options });
         monitor.OnStep(0, run.Step(optimizer));
         Assert.Equal(1, monitor.ProbeCount);
         long afterFirstProbe = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
@@ -150,8 +150,8 @@ public class MonitoredTrainingTests
             ? torch.optim.SGD(run.Model.parameters(), 0.05, momentum: 0.9, weight_decay: 1e-3)
             : (optim.Optimizer)torch.optim.Adam(run.Model.parameters(), 0.01);
         var options = new StabilityMonitorOptions { ProbeInterval = 3, FirstProbeStep = 0, OverheadBudget = 1, BringForwardOnTrend = false, Estimators = ProbeEstimators.All };
-        using var monitor = attachment == Attachment.Extension ? optimizer.AttachSpectralMonitor(run.Model, run.Loss, options) : null;
-        using var wrapper = attachment == Attachment.Wrapper ? optimizer.WithSpectralMonitor(run.Model, run.Loss, options) : null;
+        using var monitor = attachment == Attachment.Extension ? optimizer.AttachSpectralMonitor(run.Model, run.Loss, new() { Monitor = options }) : null;
+        using var wrapper = attachment == Attachment.Wrapper ? optimizer.WithSpectralMonitor(run.Model, run.Loss, new() { Monitor = options }) : null;
         var losses = new List<double>();
         var parameters = new List<double[]>();
         for (int step = 0; step < 40; step++)
@@ -195,7 +195,7 @@ public class MonitoredTrainingTests
             BringForwardOnTrend = false,
             Backoff = backoff ? new BackoffOptions() : null,
         };
-        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, options);
+        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, new() { Monitor = options });
         var alerts = new List<StabilityAlert>();
         var probes = new List<ProbeResult>();
         var rates = new List<double>();

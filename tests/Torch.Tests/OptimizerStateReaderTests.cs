@@ -7,7 +7,7 @@ namespace SpectralMonitor.Torch.Tests;
 
 public class OptimizerStateReaderTests
 {
-    private static void Step(TinyMlp mlp, optim.Optimizer optimizer)
+    internal static void Step(TinyMlp mlp, optim.Optimizer optimizer)
     {
         using var scope = torch.NewDisposeScope();
         optimizer.zero_grad();

@@ -14,9 +14,9 @@ namespace SpectralMonitor.Torch.Tests;
 [Collection(SerialTorchTests.Name)]
 public class ProbeMemoryTests
 {
-    // The MLP 128-512-384-10 in float64: 266,890 parameters, 2.1 MB per vector, so the runtime's own noise (a few
-    // hundred kilobytes of JIT and managed allocations) stays below a quarter of a vector.
-    private const double Noise = 0.25;
+    // The MLP 512-1024-512-10 in float64: 1,055,242 parameters, 8.4 MB per vector, so the runtime's own noise (JIT and
+    // the managed heap growing between collections, a few megabytes) stays below half a vector.
+    private const double Noise = 0.5;
 
     [Theory]
     [InlineData("sgd")]
@@ -29,8 +29,8 @@ public class ProbeMemoryTests
 
         using var scope = TensorProbeScope.Begin();
         torch.manual_seed(3);
-        using var model = nn.Sequential(("fc1", nn.Linear(128, 512, dtype: ScalarType.Float64)), ("act1", nn.Tanh()), ("fc2", nn.Linear(512, 384, dtype: ScalarType.Float64)), ("act2", nn.Tanh()), ("fc3", nn.Linear(384, 10, dtype: ScalarType.Float64)));
-        using var inputs = torch.randn(new long[] { 32, 128 }, ScalarType.Float64);
+        using var model = nn.Sequential(("fc1", nn.Linear(512, 1024, dtype: ScalarType.Float64)), ("act1", nn.Tanh()), ("fc2", nn.Linear(1024, 512, dtype: ScalarType.Float64)), ("act2", nn.Tanh()), ("fc3", nn.Linear(512, 10, dtype: ScalarType.Float64)));
+        using var inputs = torch.randn(new long[] { 32, 512 }, ScalarType.Float64);
         using var labels = torch.randint(0, 10, new long[] { 32 });
         using var optimizer = optimizerKind == "sgd" ? optim.SGD(model.parameters(), 0.05, momentum: 0.9) : (optim.Optimizer)optim.Adam(model.parameters(), 1e-3);
         for (int step = 0; step < 3; step++)
@@ -43,6 +43,7 @@ public class ProbeMemoryTests
 
         var target = new TorchSharpProbeTarget(model, optimizer, ProbeLoss.OnFirstRows(model, inputs, labels, (p, t) => nn.functional.cross_entropy(p, t), 32));
         long n = target.Parameters.Dimension;
+        memory.Tracing = true;
         var metered = new InstrumentedTarget(target, memory);
 
         // KrylovDimension 8 and a tight tolerance make the cold probe fill the basis and restart, so the whole basis is
@@ -61,8 +62,10 @@ public class ProbeMemoryTests
             }
 
             double vectors = metered.Last!.PeakBytes / (8.0 * n);
+            string trace = string.Join(", ", memory.Trace.Select(t => $"{t.Label} {t.Bytes / (8.0 * n):F1}"));
+            memory.Trace.Clear();
             Assert.True(vectors > k / 2.0, $"probe {probe}: the meter saw only {vectors:F2} vectors; it is not measuring the basis");
-            Assert.True(vectors <= k + 4 + Noise, $"probe {probe} ({optimizerKind}): peak {vectors:F2} parameter-sized vectors beyond the first-order graph; the bound is k + 4 = {k + 4}");
+            Assert.True(vectors <= k + 4 + Noise, $"probe {probe} ({optimizerKind}): peak {vectors:F2} parameter-sized vectors beyond the first-order graph; the bound is k + 4 = {k + 4}. Running peak: {trace}");
         }
     }
 }

@@ -194,7 +194,7 @@ public class ProbeTargetTests
             MaxHvpsPerProbe = 300,
             SingularValueIterations = 300,
         };
-        using var monitor = optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, options, log);
+        using var monitor = optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, new() { Monitor = options, LoggerFactory = log });
         for (int step = 0; step < 12; step++)
         {
             using var d = torch.NewDisposeScope();
@@ -213,7 +213,7 @@ public class ProbeTargetTests
         var probe = monitor.ProbeNow(12);
         Assert.NotNull(probe);
         Assert.Equal(ProbeStatus.Succeeded, probe.Status);
-        Assert.Equal("curvature-only", probe.Path);
+        Assert.Equal(ProbePath.CurvatureOnly, probe.Path);
         Assert.False(probe.Indicators.ContainsKey(Indicators.SpectralRadius));
         using var hvp = new HessianVectorProductOperator(mlp.View, mlp.Loss, mlp.Model);
         var dense = DenseTopEigenvalue(hvp);
@@ -261,7 +261,7 @@ public class ProbeTargetTests
         {
             lossCalls++;
             return mlp.Loss();
-        }, options);
+        }, new() { Monitor = options });
         monitored.Monitor.ProbeCompleted += (_, p) => hvpCounts.Add(p.HvpCount);
         for (int step = 0; step < 10; step++)
         {
@@ -292,7 +292,7 @@ public class ProbeTargetTests
         Assert.Equal(0, monitored.NextStep);
 
         Assert.Throws<ArgumentNullException>(() => optimizer.AttachSpectralMonitor(mlp.Model, null!));
-        var bad = Assert.Throws<ArgumentException>(() => optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, new StabilityMonitorOptions { ProbeInterval = 0 }));
+        var bad = Assert.Throws<ArgumentException>(() => optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, new() { Monitor = new StabilityMonitorOptions { ProbeInterval = 0 } }));
         Assert.Contains("ProbeInterval", bad.Message, StringComparison.Ordinal);
         using var bias = torch.ones(new long[] { 3 }, ScalarType.Float64);
         Assert.Throws<ArgumentException>(() => new TensorWeightMatrix("bias", bias));

@@ -105,6 +105,42 @@ public static class ComplexSchur
     }
 
     /// <summary>
+    /// The restriction <c>Uᵀ·A·U</c> of a real matrix to the invariant subspace of its eigenvalues inside the open unit
+    /// disk (<c>U</c> from <see cref="RealInvariantSubspace"/>): the stable part of an update operator, whose Kreiss
+    /// constant is finite even when unstable modes make the whole operator's infinite.
+    /// </summary>
+    /// <param name="matrix">A square, finite, real matrix (for example an Arnoldi projection).</param>
+    /// <returns>The restriction (the matrix itself when every eigenvalue is inside), or null when none is inside.</returns>
+    /// <exception cref="ArgumentException">The matrix is empty, not square or not finite.</exception>
+    public static double[,]? StablePart(double[,] matrix)
+    {
+        int n = DenseLinearAlgebra.CheckSquare(matrix, nameof(matrix));
+        var schur = Decompose(matrix);
+        var selected = new bool[n];
+        int count = 0;
+        for (int i = 0; i < n; i++)
+        {
+            selected[i] = schur.T[i, i].Magnitude < 1;
+            count += selected[i] ? 1 : 0;
+        }
+
+        if (count == 0)
+        {
+            return null;
+        }
+
+        if (count == n)
+        {
+            return matrix;
+        }
+
+        var u = RealInvariantSubspace(schur, selected);
+        var au = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(matrix) * MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(u);
+        var restricted = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfArray(u).TransposeThisAndMultiply(au);
+        return restricted.ToArray();
+    }
+
+    /// <summary>
     /// Returns a reordered copy of <paramref name="decomposition"/> in which the eigenvalues at the positions flagged in
     /// <paramref name="selected"/> come first (in their original relative order), so that the leading columns of
     /// <c>Z</c> span their invariant subspace.
@@ -227,40 +263,8 @@ public static class ComplexSchur
                 continue;
             }
 
-            // v = x − α·e₁ with α = −e^{i·arg x₀}·‖x‖ (no cancellation), then H = I − 2vvᴴ/‖v‖².
-            var x0 = a[k + 1, k];
-            double x0Abs = Complex.Abs(x0);
-            var phase = x0Abs == 0 ? Complex.One : x0 / x0Abs;
-            var alpha = -phase * xNorm;
-            for (int i = k + 1; i < n; i++)
-            {
-                v[i] = a[i, k];
-            }
-
-            v[k + 1] -= alpha;
-            double vNorm2 = 0;
-            for (int i = k + 1; i < n; i++)
-            {
-                vNorm2 += Abs2(v[i]);
-            }
-
-            double tau = 2 / vNorm2;
-
-            // Left: A[k+1:, k:] −= τ·v·(vᴴ·A[k+1:, k:]).
-            for (int j = k; j < n; j++)
-            {
-                Complex dot = Complex.Zero;
-                for (int i = k + 1; i < n; i++)
-                {
-                    dot += Complex.Conjugate(v[i]) * a[i, j];
-                }
-
-                dot *= tau;
-                for (int i = k + 1; i < n; i++)
-                {
-                    a[i, j] -= v[i] * dot;
-                }
-            }
+            var (alpha, tau) = Reflector(a, k, xNorm, v);
+            ApplyReflectorLeft(a, v, tau, k);
 
             // Right: A[:, k+1:] −= τ·(A[:, k+1:]·v)·vᴴ, and the same on Z.
             ApplyReflectorRight(a, v, tau, k + 1, w);
@@ -269,6 +273,49 @@ public static class ComplexSchur
             for (int i = k + 2; i < n; i++)
             {
                 a[i, k] = Complex.Zero;
+            }
+        }
+    }
+
+    /// <summary>v = x − α·e₁ with α = −e^{i·arg x₀}·‖x‖ (no cancellation) for x = A[k+1:, k]; H = I − τvvᴴ with τ = 2/‖v‖².</summary>
+    private static (Complex Alpha, double Tau) Reflector(Complex[,] a, int k, double xNorm, Complex[] v)
+    {
+        int n = a.GetLength(0);
+        var x0 = a[k + 1, k];
+        double x0Abs = Complex.Abs(x0);
+        var phase = x0Abs == 0 ? Complex.One : x0 / x0Abs;
+        var alpha = -phase * xNorm;
+        for (int i = k + 1; i < n; i++)
+        {
+            v[i] = a[i, k];
+        }
+
+        v[k + 1] -= alpha;
+        double vNorm2 = 0;
+        for (int i = k + 1; i < n; i++)
+        {
+            vNorm2 += Abs2(v[i]);
+        }
+
+        return (alpha, 2 / vNorm2);
+    }
+
+    /// <summary>A[k+1:, k:] −= τ·v·(vᴴ·A[k+1:, k:]).</summary>
+    private static void ApplyReflectorLeft(Complex[,] a, Complex[] v, double tau, int k)
+    {
+        int n = a.GetLength(0);
+        for (int j = k; j < n; j++)
+        {
+            Complex dot = Complex.Zero;
+            for (int i = k + 1; i < n; i++)
+            {
+                dot += Complex.Conjugate(v[i]) * a[i, j];
+            }
+
+            dot *= tau;
+            for (int i = k + 1; i < n; i++)
+            {
+                a[i, j] -= v[i] * dot;
             }
         }
     }
@@ -333,49 +380,56 @@ public static class ComplexSchur
                 return false;
             }
 
-            Complex shift;
-            if (sinceDeflation > 0 && sinceDeflation % 10 == 0)
-            {
-                // Exceptional shift (as in LAPACK's zlahqr) to break a cycle of the Wilkinson shift.
-                shift = h[hi, hi] + (0.75 * Math.Abs(h[hi, hi - 1].Real)) + (0.75 * Math.Abs(h[hi, hi - 1].Imaginary));
-            }
-            else
-            {
-                shift = WilkinsonShift(h[hi - 1, hi - 1], h[hi - 1, hi], h[hi, hi - 1], h[hi, hi]);
-            }
-
-            // Explicit shifted QR on the active block lo..hi: H − μI = QR, H ← RQ + μI, applied to the whole
-            // matrix (rows to the right of the block and columns above it) so that H stays a similarity of A.
-            for (int i = lo; i <= hi; i++)
-            {
-                h[i, i] -= shift;
-            }
-
-            for (int k = lo; k < hi; k++)
-            {
-                Givens(h[k, k], h[k + 1, k], out double c, out var s);
-                cosines[k] = c;
-                sines[k] = s;
-                RotateRows(h, k, c, s, k);
-                h[k + 1, k] = Complex.Zero;
-            }
-
-            for (int k = lo; k < hi; k++)
-            {
-                RotateColumns(h, k, cosines[k], sines[k], k + 1);
-                RotateColumns(z, k, cosines[k], sines[k], z.GetLength(0) - 1);
-            }
-
-            for (int i = lo; i <= hi; i++)
-            {
-                h[i, i] += shift;
-            }
-
+            var shift = Shift(h, hi, sinceDeflation);
+            Sweep(h, z, lo, hi, shift, cosines, sines);
             iterations++;
             sinceDeflation++;
         }
 
         return true;
+    }
+
+    private static Complex Shift(Complex[,] h, int hi, int sinceDeflation)
+    {
+        if (sinceDeflation > 0 && sinceDeflation % 10 == 0)
+        {
+            // Exceptional shift (as in LAPACK's zlahqr) to break a cycle of the Wilkinson shift.
+            return h[hi, hi] + (0.75 * Math.Abs(h[hi, hi - 1].Real)) + (0.75 * Math.Abs(h[hi, hi - 1].Imaginary));
+        }
+
+        return WilkinsonShift(h[hi - 1, hi - 1], h[hi - 1, hi], h[hi, hi - 1], h[hi, hi]);
+    }
+
+    /// <summary>
+    /// One explicit shifted QR step on the active block lo..hi: H − μI = QR, H ← RQ + μI, applied to the whole matrix
+    /// (rows to the right of the block and columns above it) so that H stays a similarity of A, and accumulated in Z.
+    /// </summary>
+    private static void Sweep(Complex[,] h, Complex[,] z, int lo, int hi, Complex shift, double[] cosines, Complex[] sines)
+    {
+        for (int i = lo; i <= hi; i++)
+        {
+            h[i, i] -= shift;
+        }
+
+        for (int k = lo; k < hi; k++)
+        {
+            Givens(h[k, k], h[k + 1, k], out double c, out var s);
+            cosines[k] = c;
+            sines[k] = s;
+            RotateRows(h, k, c, s, k);
+            h[k + 1, k] = Complex.Zero;
+        }
+
+        for (int k = lo; k < hi; k++)
+        {
+            RotateColumns(h, k, cosines[k], sines[k], k + 1);
+            RotateColumns(z, k, cosines[k], sines[k], z.GetLength(0) - 1);
+        }
+
+        for (int i = lo; i <= hi; i++)
+        {
+            h[i, i] += shift;
+        }
     }
 
     private static bool IsNegligible(Complex[,] h, int i, double norm)

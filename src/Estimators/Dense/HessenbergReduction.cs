@@ -37,43 +37,9 @@ public static class HessenbergReduction
         var v = new double[n];
         for (int k = 0; k < n - 2; k++)
         {
-            // Reflector P = I − 2vvᵀ (‖v‖ = 1) mapping h[k+1.., k] onto a multiple of e₁.
-            double scale = 0;
-            for (int i = k + 1; i < n; i++)
-            {
-                scale = Math.Max(scale, Math.Abs(h[i, k]));
-            }
-
-            if (scale == 0)
+            if (Reflector(h, k, v) is not double alpha)
             {
                 continue;
-            }
-
-            double norm2 = 0;
-            for (int i = k + 1; i < n; i++)
-            {
-                v[i] = h[i, k] / scale;
-                norm2 += v[i] * v[i];
-            }
-
-            double alpha = Math.Sqrt(norm2);
-            if (v[k + 1] > 0)
-            {
-                alpha = -alpha;
-            }
-
-            // v = x − αe₁ (α has the sign opposite to x₁: no cancellation).
-            v[k + 1] -= alpha;
-            double vnorm2 = norm2 - (2 * alpha * (v[k + 1] + alpha)) + (alpha * alpha);
-            if (vnorm2 <= 0)
-            {
-                continue;
-            }
-
-            double inv = 1 / Math.Sqrt(vnorm2);
-            for (int i = k + 1; i < n; i++)
-            {
-                v[i] *= inv;
             }
 
             // H ← P·H (rows k+1..n−1, columns k..n−1).
@@ -92,21 +58,17 @@ public static class HessenbergReduction
                 }
             }
 
-            // H ← H·P (all rows, columns k+1..n−1).
+            // H ← H·P (all rows, columns k+1..n−1), and the same on Q.
             for (int i = 0; i < n; i++)
             {
                 ApplyRight(h, i, k + 1, n, v);
-            }
-
-            if (q is not null)
-            {
-                for (int i = 0; i < n; i++)
+                if (q is not null)
                 {
                     ApplyRight(q, i, k + 1, n, v);
                 }
             }
 
-            h[k + 1, k] = alpha * scale;
+            h[k + 1, k] = alpha;
             for (int i = k + 2; i < n; i++)
             {
                 h[i, k] = 0;
@@ -114,6 +76,54 @@ public static class HessenbergReduction
         }
 
         return new HessenbergDecomposition(h, q);
+    }
+
+    /// <summary>
+    /// The reflector P = I − 2vvᵀ (‖v‖ = 1) mapping h[k+1.., k] onto a multiple of e₁, written into <paramref name="v"/>;
+    /// returns the new subdiagonal entry, or null when the column is already reduced.
+    /// </summary>
+    private static double? Reflector(double[,] h, int k, double[] v)
+    {
+        int n = h.GetLength(0);
+        double scale = 0;
+        for (int i = k + 1; i < n; i++)
+        {
+            scale = Math.Max(scale, Math.Abs(h[i, k]));
+        }
+
+        if (scale == 0)
+        {
+            return null;
+        }
+
+        double norm2 = 0;
+        for (int i = k + 1; i < n; i++)
+        {
+            v[i] = h[i, k] / scale;
+            norm2 += v[i] * v[i];
+        }
+
+        double alpha = Math.Sqrt(norm2);
+        if (v[k + 1] > 0)
+        {
+            alpha = -alpha;
+        }
+
+        // v = x − αe₁ (α has the sign opposite to x₁: no cancellation).
+        v[k + 1] -= alpha;
+        double vnorm2 = norm2 - (2 * alpha * (v[k + 1] + alpha)) + (alpha * alpha);
+        if (vnorm2 <= 0)
+        {
+            return null;
+        }
+
+        double inv = 1 / Math.Sqrt(vnorm2);
+        for (int i = k + 1; i < n; i++)
+        {
+            v[i] *= inv;
+        }
+
+        return alpha * scale;
     }
 
     /// <summary>Whether every entry below the first subdiagonal is exactly zero.</summary>

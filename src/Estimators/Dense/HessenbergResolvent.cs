@@ -98,12 +98,15 @@ public sealed class HessenbergResolvent
         return s == 0 ? double.PositiveInfinity : 1 / s;
     }
 
+    /// <summary>
+    /// λ_max((RᴴR)⁻¹) = 1/σ_min² by explicitly restarted Lanczos, as 1/√λ. It stays apart from the shared Krylov–Schur
+    /// driver (<see cref="Krylov.KrylovSchurDriver"/>) on purpose: the operator is complex Hermitian (the driver's vector
+    /// spaces are real), it is applied through two triangular solves on a workspace reused for every point, and each
+    /// point needs one eigenvalue warm-started from the previous point, which a restart cycle of a few steps delivers.
+    /// </summary>
     private double InverseLanczos()
     {
         int n = _n;
-        var alpha = new double[_m];
-        var beta = new double[_m];
-        var w = _y;
         double best = 0;
         for (int restart = 0; restart < MaxRestarts; restart++)
         {
@@ -114,70 +117,17 @@ public sealed class HessenbergResolvent
             }
 
             DenseVector.Normalize(v0);
-            Array.Clear(alpha);
-            int size = 0;
-            bool invariant = false;
-            double theta = 0;
-            double residual = double.PositiveInfinity;
-            double[]? ritz = null;
-            for (int k = 0; k < _m; k++)
+            if (Cycle() is not { } cycle)
             {
-                // w = (RᴴR)⁻¹ v_k = R⁻¹(R⁻ᴴ v_k).
-                LanczosSteps++;
-                SolveConjugateTranspose(_basis[k], _x);
-                SolveUpper(_x, w);
-                for (int pass = 0; pass < 2; pass++)
-                {
-                    for (int j = 0; j <= k; j++)
-                    {
-                        Complex c = Dot(_basis[j], w);
-                        if (j == k)
-                        {
-                            alpha[k] += c.Real;
-                        }
-
-                        for (int i = 0; i < n; i++)
-                        {
-                            w[i] -= c * _basis[j][i];
-                        }
-                    }
-                }
-
-                double b = DenseVector.Norm(w);
-                if (!double.IsFinite(b) || !double.IsFinite(alpha[k]))
-                {
-                    ResetStart();
-                    return 0;
-                }
-
-                beta[k] = b;
-                size = k + 1;
-                invariant = b <= 1e-15 * Math.Abs(alpha[k]) || size == n;
-                if (invariant || size == _m || size % 4 == 0)
-                {
-                    (theta, ritz) = TopRitzPair(alpha, beta, size);
-                    residual = invariant ? 0 : b * Math.Abs(ritz[size - 1]);
-                    if (residual <= Tolerance * theta || invariant)
-                    {
-                        break;
-                    }
-                }
-
-                if (size < _m)
-                {
-                    var next = _basis[k + 1];
-                    for (int i = 0; i < n; i++)
-                    {
-                        next[i] = w[i] / b;
-                    }
-                }
+                ResetStart();
+                return 0;
             }
 
             // Ritz vector → warm start of the next cycle and of the next point.
             Array.Clear(_x);
-            for (int j = 0; j < size; j++)
+            for (int j = 0; j < cycle.Size; j++)
             {
-                double coefficient = ritz![j];
+                double coefficient = cycle.Ritz[j];
                 for (int i = 0; i < n; i++)
                 {
                     _x[i] += coefficient * _basis[j][i];
@@ -185,14 +135,92 @@ public sealed class HessenbergResolvent
             }
 
             DenseVector.Normalize(_x);
-            best = Math.Max(best, theta);
-            if (invariant || residual <= Tolerance * theta)
+            best = Math.Max(best, cycle.Theta);
+            if (cycle.Invariant || cycle.Residual <= Tolerance * cycle.Theta)
             {
                 break;
             }
         }
 
         return best > 0 ? 1 / Math.Sqrt(best) : 0;
+    }
+
+    /// <summary>
+    /// One Lanczos cycle from <c>_basis[0]</c> with full reorthogonalization; the top Ritz pair is checked every four
+    /// steps. Returns null on a non-finite step (the factorization was numerically singular).
+    /// </summary>
+    private (double Theta, double[] Ritz, int Size, double Residual, bool Invariant)? Cycle()
+    {
+        var alpha = new double[_m];
+        var beta = new double[_m];
+        var w = _y;
+        int size = 0;
+        bool invariant = false;
+        double theta = 0;
+        double residual = double.PositiveInfinity;
+        double[] ritz = [];
+        for (int k = 0; k < _m; k++)
+        {
+            // w = (RᴴR)⁻¹ v_k = R⁻¹(R⁻ᴴ v_k).
+            LanczosSteps++;
+            SolveConjugateTranspose(_basis[k], _x);
+            SolveUpper(_x, w);
+            alpha[k] = Reorthogonalize(w, k);
+            double b = DenseVector.Norm(w);
+            if (!double.IsFinite(b) || !double.IsFinite(alpha[k]))
+            {
+                return null;
+            }
+
+            beta[k] = b;
+            size = k + 1;
+            invariant = b <= 1e-15 * Math.Abs(alpha[k]) || size == _n;
+            if (invariant || size == _m || size % 4 == 0)
+            {
+                (theta, ritz) = TopRitzPair(alpha, beta, size);
+                residual = invariant ? 0 : b * Math.Abs(ritz[size - 1]);
+                if (residual <= Tolerance * theta || invariant)
+                {
+                    break;
+                }
+            }
+
+            if (size < _m)
+            {
+                var next = _basis[k + 1];
+                for (int i = 0; i < _n; i++)
+                {
+                    next[i] = w[i] / b;
+                }
+            }
+        }
+
+        return (theta, ritz, size, residual, invariant);
+    }
+
+    /// <summary>Orthogonalizes <paramref name="w"/> against <c>_basis[0..k]</c> twice (classical Gram–Schmidt is not enough once); returns the diagonal entry α_k.</summary>
+    private double Reorthogonalize(Complex[] w, int k)
+    {
+        double alpha = 0;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            for (int j = 0; j <= k; j++)
+            {
+                Complex c = Dot(_basis[j], w);
+                if (j == k)
+                {
+                    alpha += c.Real;
+                }
+
+                var basis = _basis[j];
+                for (int i = 0; i < _n; i++)
+                {
+                    w[i] -= c * basis[i];
+                }
+            }
+        }
+
+        return alpha;
     }
 
     private static (double Value, double[] Vector) TopRitzPair(double[] alpha, double[] beta, int size)
@@ -258,33 +286,7 @@ public sealed class HessenbergResolvent
                 continue;
             }
 
-            double absA = Complex.Abs(a);
-            double rho = Hypot(absA, Complex.Abs(b));
-            double c;
-            Complex s;
-            if (absA == 0)
-            {
-                c = 0;
-                s = Complex.One;
-            }
-            else
-            {
-                c = absA / rho;
-                s = a / absA * Complex.Conjugate(b) / rho;
-            }
-
-            var sConj = Complex.Conjugate(s);
-            int top = k * n;
-            int bottom = (k + 1) * n;
-            for (int j = k; j < n; j++)
-            {
-                Complex u = r[top + j];
-                Complex w = r[bottom + j];
-                r[top + j] = (c * u) + (s * w);
-                r[bottom + j] = (c * w) - (sConj * u);
-            }
-
-            r[bottom + k] = Complex.Zero;
+            Rotate(k, a, b);
         }
 
         for (int i = 0; i < n; i++)
@@ -296,6 +298,40 @@ public sealed class HessenbergResolvent
         }
 
         return true;
+    }
+
+    /// <summary>The Givens rotation G_k on rows k, k+1 of R that zeroes r[k+1, k] (<paramref name="a"/> = r[k, k], <paramref name="b"/> = r[k+1, k] ≠ 0).</summary>
+    private void Rotate(int k, Complex a, Complex b)
+    {
+        int n = _n;
+        var r = _r;
+        double absA = Complex.Abs(a);
+        double rho = Hypot(absA, Complex.Abs(b));
+        double c;
+        Complex s;
+        if (absA == 0)
+        {
+            c = 0;
+            s = Complex.One;
+        }
+        else
+        {
+            c = absA / rho;
+            s = a / absA * Complex.Conjugate(b) / rho;
+        }
+
+        var sConj = Complex.Conjugate(s);
+        int top = k * n;
+        int bottom = (k + 1) * n;
+        for (int j = k; j < n; j++)
+        {
+            Complex u = r[top + j];
+            Complex w = r[bottom + j];
+            r[top + j] = (c * u) + (s * w);
+            r[bottom + j] = (c * w) - (sConj * u);
+        }
+
+        r[bottom + k] = Complex.Zero;
     }
 
     // Solves Rᴴ·y = x (Rᴴ lower triangular), walking rows of R so memory is read contiguously.

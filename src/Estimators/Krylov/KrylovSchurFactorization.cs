@@ -208,41 +208,54 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
                 return FactorizationStatus.ApplicationLimitReached;
             }
 
-            int j = Size;
-            var work = Slot();
-            _operator.Apply(_basis[j], work);
-            OperatorApplications++;
-            var coefficients = _coefficients.AsSpan(0, j + 1);
-            var outcome = Orthogonalization.Orthogonalize(_space, _basis, work, coefficients, out double beta);
-            if (outcome == OrthogonalizationOutcome.NonFinite)
+            if (Step() is { } stopped)
             {
-                return FactorizationStatus.NonFiniteOperatorOutput;
+                return stopped;
             }
-
-            for (int i = 0; i < j; i++)
-            {
-                // Symmetric: S[i, j] = S[j, i], and row j (the old coupling bᵀ) is already known exactly.
-                _h[i, j] = IsSymmetric ? _h[j, i] : coefficients[i];
-            }
-
-            _h[j, j] = coefficients[j];
-            for (int c = 0; c <= j; c++)
-            {
-                _h[j + 1, c] = 0;
-            }
-
-            Size = j + 1;
-            if (outcome == OrthogonalizationOutcome.InvariantSubspace)
-            {
-                IsInvariant = true;
-                return FactorizationStatus.InvariantSubspace;
-            }
-
-            _h[j + 1, j] = beta;
-            Commit(work);
         }
 
         return FactorizationStatus.Completed;
+    }
+
+    /// <summary>
+    /// One Arnoldi step: applies the operator to the last basis vector, orthogonalizes, and appends the new column of
+    /// <c>S</c> and the new residual direction. Returns why it could not continue, or null.
+    /// </summary>
+    private FactorizationStatus? Step()
+    {
+        int j = Size;
+        var work = Slot();
+        _operator.Apply(_basis[j], work);
+        OperatorApplications++;
+        var coefficients = _coefficients.AsSpan(0, j + 1);
+        var outcome = Orthogonalization.Orthogonalize(_space, _basis, work, coefficients, out double beta);
+        if (outcome == OrthogonalizationOutcome.NonFinite)
+        {
+            return FactorizationStatus.NonFiniteOperatorOutput;
+        }
+
+        for (int i = 0; i < j; i++)
+        {
+            // Symmetric: S[i, j] = S[j, i], and row j (the old coupling bᵀ) is already known exactly.
+            _h[i, j] = IsSymmetric ? _h[j, i] : coefficients[i];
+        }
+
+        _h[j, j] = coefficients[j];
+        for (int c = 0; c <= j; c++)
+        {
+            _h[j + 1, c] = 0;
+        }
+
+        Size = j + 1;
+        if (outcome == OrthogonalizationOutcome.InvariantSubspace)
+        {
+            IsInvariant = true;
+            return FactorizationStatus.InvariantSubspace;
+        }
+
+        _h[j + 1, j] = beta;
+        Commit(work);
+        return null;
     }
 
     /// <summary>
@@ -264,9 +277,46 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             throw new ArgumentException($"u is {rows} × {p}; expected {Size} rows (the current size) and 1 to {Size} columns.", nameof(u));
         }
 
-        int j = Size;
+        var (compressed, coupling) = Compress(u);
 
-        // S·U, then Uᵀ·(S·U) and Uᵀ·b, in double on the CPU (p, j ≤ ~100).
+        // Q ← Q·U with the residual direction kept as the last column.
+        bool hasResidual = !IsInvariant;
+        var transform = new double[_basis.Count, p + (hasResidual ? 1 : 0)];
+        for (int r = 0; r < Size; r++)
+        {
+            for (int c = 0; c < p; c++)
+            {
+                transform[r, c] = u[r, c];
+            }
+        }
+
+        if (hasResidual)
+        {
+            transform[Size, p] = 1;
+        }
+
+        _basis.Transform(transform);
+        Array.Clear(_h);
+        for (int r = 0; r < p; r++)
+        {
+            for (int c = 0; c < p; c++)
+            {
+                _h[r, c] = compressed[r, c];
+            }
+
+            _h[p, r] = coupling[r];
+        }
+
+        Size = p;
+    }
+
+    /// <summary>
+    /// <c>UᵀSU</c> (exactly symmetric for a symmetric factorization) and <c>Uᵀb</c>, in double on the CPU (p, j ≤ ~100).
+    /// </summary>
+    private (double[,] S, double[] B) Compress(double[,] u)
+    {
+        int j = Size;
+        int p = u.GetLength(1);
         var su = new double[j, p];
         for (int r = 0; r < j; r++)
         {
@@ -310,8 +360,15 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             }
         }
 
-        var b = new double[p];
-        for (int c = 0; c < p; c++)
+        return (s, CompressCoupling(u));
+    }
+
+    /// <summary><c>Uᵀb</c>.</summary>
+    private double[] CompressCoupling(double[,] u)
+    {
+        int j = Size;
+        var b = new double[u.GetLength(1)];
+        for (int c = 0; c < b.Length; c++)
         {
             double sum = 0;
             for (int t = 0; t < j; t++)
@@ -322,34 +379,7 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             b[c] = sum;
         }
 
-        bool hasResidual = !IsInvariant;
-        var transform = new double[_basis.Count, p + (hasResidual ? 1 : 0)];
-        for (int r = 0; r < j; r++)
-        {
-            for (int c = 0; c < p; c++)
-            {
-                transform[r, c] = u[r, c];
-            }
-        }
-
-        if (hasResidual)
-        {
-            transform[j, p] = 1;
-        }
-
-        _basis.Transform(transform);
-        Array.Clear(_h);
-        for (int r = 0; r < p; r++)
-        {
-            for (int c = 0; c < p; c++)
-            {
-                _h[r, c] = s[r, c];
-            }
-
-            _h[p, r] = b[r];
-        }
-
-        Size = p;
+        return b;
     }
 
     /// <summary>

@@ -50,47 +50,20 @@ internal static class RitzSelection
     /// </summary>
     internal static int[] RankComplex(IReadOnlyList<Complex> values, EigenvalueSelection which)
     {
-        double scale = 0;
-        foreach (var v in values)
-        {
-            scale = Math.Max(scale, Complex.Abs(v));
-        }
-
-        double realTolerance = 1e-13 * scale;
-        var partner = new int[values.Count];
-        Array.Fill(partner, -1);
-        var used = new bool[values.Count];
+        var partner = PairConjugates(values);
         var groups = new List<int>();
-        for (int i = 0; i < values.Count; i++)
+        var paired = new bool[values.Count];
+        foreach (int p in partner)
         {
-            if (values[i].Imaginary > realTolerance)
+            if (p >= 0)
             {
-                int best = -1;
-                double bestDistance = double.PositiveInfinity;
-                for (int j = 0; j < values.Count; j++)
-                {
-                    if (!used[j] && values[j].Imaginary < -realTolerance)
-                    {
-                        double distance = Complex.Abs(values[j] - Complex.Conjugate(values[i]));
-                        if (distance < bestDistance)
-                        {
-                            bestDistance = distance;
-                            best = j;
-                        }
-                    }
-                }
-
-                if (best >= 0)
-                {
-                    used[best] = true;
-                    partner[i] = best;
-                }
+                paired[p] = true;
             }
         }
 
         for (int i = 0; i < values.Count; i++)
         {
-            if (!used[i])
+            if (!paired[i])
             {
                 groups.Add(i);
             }
@@ -121,5 +94,50 @@ internal static class RitzSelection
         }
 
         return order;
+    }
+
+    /// <summary>
+    /// For each value with positive imaginary part (beyond rounding), the index of its nearest unpaired conjugate with
+    /// negative imaginary part, else −1.
+    /// </summary>
+    private static int[] PairConjugates(IReadOnlyList<Complex> values)
+    {
+        double scale = 0;
+        foreach (var v in values)
+        {
+            scale = Math.Max(scale, Complex.Abs(v));
+        }
+
+        double realTolerance = 1e-13 * scale;
+        var partner = new int[values.Count];
+        Array.Fill(partner, -1);
+        var used = new bool[values.Count];
+        for (int i = 0; i < values.Count; i++)
+        {
+            if (values[i].Imaginary <= realTolerance)
+            {
+                continue;
+            }
+
+            int best = -1;
+            double bestDistance = double.PositiveInfinity;
+            for (int j = 0; j < values.Count; j++)
+            {
+                double distance = Complex.Abs(values[j] - Complex.Conjugate(values[i]));
+                if (!used[j] && values[j].Imaginary < -realTolerance && distance < bestDistance)
+                {
+                    bestDistance = distance;
+                    best = j;
+                }
+            }
+
+            if (best >= 0)
+            {
+                used[best] = true;
+                partner[i] = best;
+            }
+        }
+
+        return partner;
     }
 }

@@ -81,17 +81,7 @@ public static class StochasticLanczosQuadrature
         where TVec : class
     {
         ArgumentNullException.ThrowIfNull(op);
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Probes < 1)
-        {
-            throw new ArgumentException($"SlqOptions.Probes is {options.Probes}; it must be ≥ 1.", nameof(options));
-        }
-
-        if (options.Steps < 1)
-        {
-            throw new ArgumentException($"SlqOptions.Steps is {options.Steps}; it must be ≥ 1.", nameof(options));
-        }
-
+        Validate(options);
         int n = op.Dimension;
         int steps = Math.Min(options.Steps, n);
         var space = op.Space;
@@ -123,20 +113,7 @@ public static class StochasticLanczosQuadrature
                     break;
                 }
 
-                // Steps short of the target mean an invariant subspace: its quadrature is exact.
-                int j = factorization.Size;
-                var evd = Matrix<double>.Build.DenseOfArray(factorization.ProjectedMatrix()).Evd(Symmetricity.Symmetric);
-                double trace = 0;
-                for (int i = 0; i < j; i++)
-                {
-                    double theta = evd.EigenValues[i].Real;
-                    double first = evd.EigenVectors[0, i];
-                    nodes.Add(theta);
-                    rawWeights.Add(first * first);
-                    trace += first * first * theta;
-                }
-
-                probeTraces.Add(n * trace);
+                probeTraces.Add(n * GaussQuadrature(factorization.ProjectedMatrix(), nodes, rawWeights));
             }
         }
         finally
@@ -144,6 +121,47 @@ public static class StochasticLanczosQuadrature
             space.Release(probe);
         }
 
+        return Pool(nodes, rawWeights, probeTraces, factorization.OperatorApplications, status, reason);
+    }
+
+    private static void Validate(SlqOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Probes < 1)
+        {
+            throw new ArgumentException($"SlqOptions.Probes is {options.Probes}; it must be ≥ 1.", nameof(options));
+        }
+
+        if (options.Steps < 1)
+        {
+            throw new ArgumentException($"SlqOptions.Steps is {options.Steps}; it must be ≥ 1.", nameof(options));
+        }
+    }
+
+    /// <summary>
+    /// Appends the Gauss rule of one probe (Ritz values of the tridiagonal <paramref name="projected"/>, squared first
+    /// components of its eigenvectors) and returns <c>Σ wᵢθᵢ = e₁ᵀTe₁</c>. Steps short of the target mean an
+    /// invariant subspace: its quadrature is exact.
+    /// </summary>
+    private static double GaussQuadrature(double[,] projected, List<double> nodes, List<double> weights)
+    {
+        var evd = Matrix<double>.Build.DenseOfArray(projected).Evd(Symmetricity.Symmetric);
+        double trace = 0;
+        for (int i = 0; i < projected.GetLength(0); i++)
+        {
+            double theta = evd.EigenValues[i].Real;
+            double first = evd.EigenVectors[0, i];
+            nodes.Add(theta);
+            weights.Add(first * first);
+            trace += first * first * theta;
+        }
+
+        return trace;
+    }
+
+    /// <summary>Pools the probes' rules (each probe weighted 1/completed) into the result.</summary>
+    private static SpectralDensityResult Pool(List<double> nodes, List<double> rawWeights, List<double> probeTraces, long applications, ConvergenceStatus status, string reason)
+    {
         int completed = probeTraces.Count;
         var weights = new double[rawWeights.Count];
         for (int i = 0; i < weights.Length; i++)
@@ -152,7 +170,7 @@ public static class StochasticLanczosQuadrature
         }
 
         double traceEstimate = completed == 0 ? double.NaN : probeTraces.Average();
-        var info = new ConvergenceInfo(status, reason, completed, [], completed, factorization.OperatorApplications);
-        return new SpectralDensityResult(nodes.ToArray(), weights, traceEstimate, probeTraces.ToArray(), completed, factorization.OperatorApplications, info);
+        var info = new ConvergenceInfo(status, reason, completed, [], completed, applications);
+        return new SpectralDensityResult(nodes.ToArray(), weights, traceEstimate, probeTraces.ToArray(), completed, applications, info);
     }
 }

@@ -77,20 +77,7 @@ public static class ModeAnalysis
     public static ModeAnalysisResult Analyze(UpdateBlock block, IReadOnlyList<double> curvatures, int topModeCount = 5, int horizon = 50)
     {
         ArgumentNullException.ThrowIfNull(block);
-        ArgumentNullException.ThrowIfNull(curvatures);
-        if (curvatures.Count == 0)
-        {
-            throw new ArgumentException("At least one curvature is needed.", nameof(curvatures));
-        }
-
-        for (int i = 0; i < curvatures.Count; i++)
-        {
-            if (!double.IsFinite(curvatures[i]))
-            {
-                throw new ArgumentException($"Curvature {i} is {curvatures[i]}; every curvature must be finite.", nameof(curvatures));
-            }
-        }
-
+        Validate(curvatures);
         ArgumentOutOfRangeException.ThrowIfLessThan(topModeCount, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(horizon, 1);
 
@@ -101,26 +88,13 @@ public static class ModeAnalysis
             modes[i] = AnalyzeMode(block, sorted[i], horizon);
         }
 
-        double rho = 0, rhoOsc = 0, rhoMono = 0, kappa = 1, kappaTop = 1, growth = 0;
+        var radius = NonNormality.SpectralRadius.Branches([.. modes.SelectMany(m => m.Eigenvalues)]);
+        double kappa = 1, kappaTop = 1, growth = 0;
         int argmax = 1;
         int top = Math.Min(topModeCount, modes.Length);
         for (int i = 0; i < modes.Length; i++)
         {
             var mode = modes[i];
-            foreach (var z in mode.Eigenvalues)
-            {
-                double magnitude = z.Magnitude;
-                rho = Math.Max(rho, magnitude);
-                if (z.Real < 0)
-                {
-                    rhoOsc = Math.Max(rhoOsc, magnitude);
-                }
-                else
-                {
-                    rhoMono = Math.Max(rhoMono, magnitude);
-                }
-            }
-
             kappa = Math.Max(kappa, mode.EigenvectorCondition);
             if (i < top)
             {
@@ -139,9 +113,9 @@ public static class ModeAnalysis
         var (lowerEp, upperEp) = block.ExceptionalPoints;
         return new ModeAnalysisResult(
             block,
-            rho,
-            rhoOsc,
-            rhoMono,
+            radius.Radius,
+            radius.Oscillatory,
+            radius.Monotone,
             kappa,
             kappaTop,
             top,
@@ -155,6 +129,23 @@ public static class ModeAnalysis
             double.IsNaN(upperEp) ? double.NaN : (upperEp - sharpness) / upperEp,
             double.IsPositiveInfinity(edge) ? 1 : (edge - sharpness) / edge,
             modes);
+    }
+
+    private static void Validate(IReadOnlyList<double> curvatures)
+    {
+        ArgumentNullException.ThrowIfNull(curvatures);
+        if (curvatures.Count == 0)
+        {
+            throw new ArgumentException("At least one curvature is needed.", nameof(curvatures));
+        }
+
+        for (int i = 0; i < curvatures.Count; i++)
+        {
+            if (!double.IsFinite(curvatures[i]))
+            {
+                throw new ArgumentException($"Curvature {i} is {curvatures[i]}; every curvature must be finite.", nameof(curvatures));
+            }
+        }
     }
 
     /// <summary>Analyses a single mode.</summary>

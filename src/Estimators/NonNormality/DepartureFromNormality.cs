@@ -153,6 +153,12 @@ public static class DepartureFromNormality
             space.Release(u);
         }
 
+        return Estimate(commutator, frobenius, applications);
+    }
+
+    /// <summary>√(mean ‖[A, Aᵀ]z‖²) / mean ‖Az‖² with its delta-method standard error over the probes.</summary>
+    private static CommutatorEstimate Estimate(List<double> commutator, List<double> frobenius, long applications)
+    {
         int count = commutator.Count;
         double c = commutator.Average();
         double f = frobenius.Average();

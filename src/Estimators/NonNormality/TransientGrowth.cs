@@ -82,21 +82,7 @@ public static class TransientGrowth
     {
         ArgumentNullException.ThrowIfNull(@operator);
         options ??= new PowerIterationOptions();
-        if (power < 1)
-        {
-            throw new ArgumentException($"power must be at least 1; got {power}.", nameof(power));
-        }
-
-        if (!(options.Tolerance > 0) || options.MaxIterations < 1)
-        {
-            throw new ArgumentException($"options need Tolerance > 0 and MaxIterations ≥ 1; got Tolerance = {options.Tolerance}, MaxIterations = {options.MaxIterations}.", nameof(options));
-        }
-
-        if (!@operator.SupportsTranspose)
-        {
-            throw new NotSupportedException($"Power iteration on (Aᵏ)ᵀAᵏ needs ApplyTranspose; {@operator.GetType().Name} does not support it.");
-        }
-
+        Validate(@operator, power, options);
         var space = @operator.Space;
         var x = space.CreateVector();
         var a = space.CreateVector();
@@ -119,65 +105,7 @@ public static class TransientGrowth
             }
 
             space.Scale(x, 1 / start);
-            double previous = double.NaN;
-            long applications = 0;
-            for (int iteration = 1; iteration <= options.MaxIterations; iteration++)
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    return new PowerNormEstimate(power, previous, Info(ConvergenceStatus.Cancelled, "Cancelled by the caller.", double.NaN, iteration - 1, applications));
-                }
-
-                // Aᵏx, then (Aᵀ)ᵏAᵏx, ping-ponging between the two work vectors.
-                TVec current = a;
-                TVec spare = b;
-                @operator.Apply(x, current);
-                for (int step = 1; step < power; step++)
-                {
-                    @operator.Apply(current, spare);
-                    (current, spare) = (spare, current);
-                }
-
-                double forward = space.Norm(current);
-                for (int step = 0; step < power; step++)
-                {
-                    @operator.ApplyTranspose(current, spare);
-                    (current, spare) = (spare, current);
-                }
-
-                applications += 2L * power;
-                var back = current;
-                double squared = space.Norm(back);
-                if (!double.IsFinite(forward) || !double.IsFinite(squared))
-                {
-                    return new PowerNormEstimate(power, previous, Info(ConvergenceStatus.NonFiniteOperatorOutput, "The operator returned a non-finite vector.", double.NaN, iteration, applications));
-                }
-
-                if (squared == 0)
-                {
-                    return new PowerNormEstimate(power, 0, Info(ConvergenceStatus.Converged, "Aᵏ maps the iterate to zero: ‖Aᵏ‖ is estimated as 0 (Aᵏ = 0 or the start vector lies in its null space).", 0, iteration, applications));
-                }
-
-                // ‖(Aᵏ)ᵀAᵏx‖ ≥ ‖Aᵏx‖² for unit x and both tend to σ_max²: the first is the tighter lower bound.
-                double estimate = Math.Sqrt(squared);
-                space.Axpy(-forward * forward, x, back);
-                double residual = space.Norm(back);
-                space.Axpy(forward * forward, x, back);
-                space.Scale(back, 1 / squared);
-                space.Copy(back, x);
-                if (iteration > 1 && Math.Abs(estimate - previous) <= options.Tolerance * estimate)
-                {
-                    return new PowerNormEstimate(power, estimate, Info(ConvergenceStatus.Converged, $"Relative change below {options.Tolerance:G3}.", residual, iteration, applications));
-                }
-
-                previous = estimate;
-                if (iteration == options.MaxIterations)
-                {
-                    return new PowerNormEstimate(power, estimate, Info(ConvergenceStatus.MaxIterationsReached, $"No convergence to {options.Tolerance:G3} in {options.MaxIterations} power steps.", residual, iteration, applications));
-                }
-            }
-
-            throw new InvalidOperationException("Unreachable: the loop returns on its last iteration.");
+            return Iterate(@operator, power, options, x, a, b, cancellationToken);
         }
         finally
         {
@@ -185,6 +113,97 @@ public static class TransientGrowth
             space.Release(a);
             space.Release(b);
         }
+    }
+
+    private static void Validate<TVec>(LinearOperator<TVec> @operator, int power, PowerIterationOptions options)
+        where TVec : class
+    {
+        if (power < 1)
+        {
+            throw new ArgumentException($"power must be at least 1; got {power}.", nameof(power));
+        }
+
+        if (!(options.Tolerance > 0) || options.MaxIterations < 1)
+        {
+            throw new ArgumentException($"options need Tolerance > 0 and MaxIterations ≥ 1; got Tolerance = {options.Tolerance}, MaxIterations = {options.MaxIterations}.", nameof(options));
+        }
+
+        if (!@operator.SupportsTranspose)
+        {
+            throw new NotSupportedException($"Power iteration on (Aᵏ)ᵀAᵏ needs ApplyTranspose; {@operator.GetType().Name} does not support it.");
+        }
+    }
+
+    /// <summary>The power steps from the unit vector <paramref name="x"/>, with <paramref name="a"/> and <paramref name="b"/> as work vectors.</summary>
+    private static PowerNormEstimate Iterate<TVec>(LinearOperator<TVec> @operator, int power, PowerIterationOptions options, TVec x, TVec a, TVec b, CancellationToken cancellationToken)
+        where TVec : class
+    {
+        var space = @operator.Space;
+        double previous = double.NaN;
+        long applications = 0;
+        for (int iteration = 1; iteration <= options.MaxIterations; iteration++)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return new PowerNormEstimate(power, previous, Info(ConvergenceStatus.Cancelled, "Cancelled by the caller.", double.NaN, iteration - 1, applications));
+            }
+
+            var (back, forward) = Apply(@operator, power, x, a, b);
+            applications += 2L * power;
+            double squared = space.Norm(back);
+            if (!double.IsFinite(forward) || !double.IsFinite(squared))
+            {
+                return new PowerNormEstimate(power, previous, Info(ConvergenceStatus.NonFiniteOperatorOutput, "The operator returned a non-finite vector.", double.NaN, iteration, applications));
+            }
+
+            if (squared == 0)
+            {
+                return new PowerNormEstimate(power, 0, Info(ConvergenceStatus.Converged, "Aᵏ maps the iterate to zero: ‖Aᵏ‖ is estimated as 0 (Aᵏ = 0 or the start vector lies in its null space).", 0, iteration, applications));
+            }
+
+            // ‖(Aᵏ)ᵀAᵏx‖ ≥ ‖Aᵏx‖² for unit x and both tend to σ_max²: the first is the tighter lower bound.
+            double estimate = Math.Sqrt(squared);
+            space.Axpy(-forward * forward, x, back);
+            double residual = space.Norm(back);
+            space.Axpy(forward * forward, x, back);
+            space.Scale(back, 1 / squared);
+            space.Copy(back, x);
+            if (iteration > 1 && Math.Abs(estimate - previous) <= options.Tolerance * estimate)
+            {
+                return new PowerNormEstimate(power, estimate, Info(ConvergenceStatus.Converged, $"Relative change below {options.Tolerance:G3}.", residual, iteration, applications));
+            }
+
+            previous = estimate;
+            if (iteration == options.MaxIterations)
+            {
+                return new PowerNormEstimate(power, estimate, Info(ConvergenceStatus.MaxIterationsReached, $"No convergence to {options.Tolerance:G3} in {options.MaxIterations} power steps.", residual, iteration, applications));
+            }
+        }
+
+        throw new InvalidOperationException("Unreachable: the loop returns on its last iteration.");
+    }
+
+    /// <summary>(Aᵀ)ᵏAᵏx, ping-ponging between the two work vectors; returns the vector holding it and ‖Aᵏx‖.</summary>
+    private static (TVec Back, double Forward) Apply<TVec>(LinearOperator<TVec> @operator, int power, TVec x, TVec a, TVec b)
+        where TVec : class
+    {
+        TVec current = a;
+        TVec spare = b;
+        @operator.Apply(x, current);
+        for (int step = 1; step < power; step++)
+        {
+            @operator.Apply(current, spare);
+            (current, spare) = (spare, current);
+        }
+
+        double forward = @operator.Space.Norm(current);
+        for (int step = 0; step < power; step++)
+        {
+            @operator.ApplyTranspose(current, spare);
+            (current, spare) = (spare, current);
+        }
+
+        return (current, forward);
     }
 
     private static ConvergenceInfo Info(ConvergenceStatus status, string reason, double residual, int iterations, long applications) =>

@@ -84,16 +84,10 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
             s.InverseSqrtPlusEpsilon(nextSecond, 1 / settings.BiasCorrection2, settings.Epsilon, Preconditioner);
             SnapshotValidation.DerivedFinite(s, Preconditioner, snapshot.ExpAvgSq, "AdamSnapshot.ExpAvgSq", "Adam's preconditioner 1/(√v̂' + ε)");
 
-            // Q = (ηc₁/2)·m' ⊙ (1/√(b₂v')) ⊙ P ⊙ P, multiplied in this order so that m' = 0 meets the guarded reciprocal first.
-            _secondMomentCoupling = NewVector();
-            s.InverseSqrtPlusEpsilon(nextSecond, settings.BiasCorrection2, ZeroGuard, _secondMomentCoupling);
-            s.Multiply(nextMoment, _secondMomentCoupling, _secondMomentCoupling);
-            s.Multiply(Preconditioner, _secondMomentCoupling, _secondMomentCoupling);
-            s.Multiply(Preconditioner, _secondMomentCoupling, _secondMomentCoupling);
-            s.Scale(_secondMomentCoupling, settings.StepSize / 2);
+            _secondMomentCoupling = SecondMomentCoupling(nextMoment, nextSecond, settings);
             if (!double.IsFinite(s.Dot(_secondMomentCoupling, _secondMomentCoupling)))
             {
-                throw new ArgumentException("The full-state Adam Jacobian is undefined: the next exp_avg_sq (β₂·ExpAvgSq + (1−β₂)·ĝ²) is zero or vanishingly small where the next exp_avg is not, and √ is not differentiable at 0.", SnapshotValidation.SnapshotParameter);
+                throw new ArgumentException("The full-state Adam Jacobian is undefined: the next exp_avg_sq (β₂·ExpAvgSq + (1−β₂)·ĝ²) is zero or vanishingly small where the next exp_avg is not, and √ is not differentiable at 0.", nameof(snapshot));
             }
 
             // G = 2(1−β₂)ĝ
@@ -113,6 +107,22 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
 
     /// <summary><c>K = ±H + λ·I</c> (λ = 0 for AdamW).</summary>
     public ShiftedOperator<TVec> Curvature { get; }
+
+    /// <summary>
+    /// Q = (ηc₁/2)·m' ⊙ (1/√(b₂v')) ⊙ P ⊙ P, multiplied in this order so that m' = 0 meets the guarded reciprocal first
+    /// (<see cref="Preconditioner"/> must be set).
+    /// </summary>
+    private TVec SecondMomentCoupling(TVec nextMoment, TVec nextSecond, AdamSettings settings)
+    {
+        var s = ElementwiseSpace;
+        var q = NewVector();
+        s.InverseSqrtPlusEpsilon(nextSecond, settings.BiasCorrection2, ZeroGuard, q);
+        s.Multiply(nextMoment, q, q);
+        s.Multiply(Preconditioner, q, q);
+        s.Multiply(Preconditioner, q, q);
+        s.Scale(q, settings.StepSize / 2);
+        return q;
+    }
 
     /// <summary><c>P = p(v')</c>, the preconditioner the next step divides by (owned by this operator; do not modify or release).</summary>
     public TVec Preconditioner { get; }

@@ -44,22 +44,10 @@ public interface IProbeContext<TVec> : IDisposable
 }
 
 /// <summary>A weight matrix W (rows × columns) applied through products with host vectors, so it may stay on its device.</summary>
-public interface IWeightMatrix
+public interface IWeightMatrix : IHostMatrix
 {
     /// <summary>The parameter's name (a metric tag: keep it stable and short).</summary>
     string Name { get; }
-
-    /// <summary>Number of rows (output features).</summary>
-    int Rows { get; }
-
-    /// <summary>Number of columns (input features).</summary>
-    int Columns { get; }
-
-    /// <summary><c>result ← W·x</c> with <c>x</c> of length <see cref="Columns"/> and <c>result</c> of length <see cref="Rows"/>.</summary>
-    void Multiply(ReadOnlySpan<double> x, Span<double> result);
-
-    /// <summary><c>result ← Wᵀ·y</c> with <c>y</c> of length <see cref="Rows"/> and <c>result</c> of length <see cref="Columns"/>.</summary>
-    void MultiplyTranspose(ReadOnlySpan<double> y, Span<double> result);
 
     /// <summary>The squared Frobenius norm ‖W‖²_F.</summary>
     double FrobeniusNormSquared();

@@ -82,6 +82,25 @@ internal sealed class ProbeScheduler
         return widened;
     }
 
+    /// <summary>Whether an edge indicator rose by more than 5% since the previous successful probe (then the next probe comes sooner).</summary>
+    public static bool IsTrendingUp(ProbeResult? previous, ProbeResult current)
+    {
+        if (previous is null)
+        {
+            return false;
+        }
+
+        foreach (var name in new[] { Indicators.SharpnessToEdge, Indicators.OscillatoryRadius, Indicators.TopEigenvectorCondition })
+        {
+            if (previous.Indicators.TryGetValue(name, out double before) && current.Indicators.TryGetValue(name, out double now) && before > 0 && now > before * 1.05)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Moves the next probe to <paramref name="step"/> at the latest.</summary>
     public void BringForward(long step) => NextProbeStep = Math.Min(NextProbeStep, step);
 }

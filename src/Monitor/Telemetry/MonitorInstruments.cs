@@ -5,9 +5,10 @@ using SpectralMonitor.Rules;
 namespace SpectralMonitor.Telemetry;
 
 /// <summary>
-/// Every instrument of one monitor, created once. Gauges are observed at collection time from the latest
-/// immutable <see cref="ProbeResult"/> (swapped atomically), so a collector on another thread always reads one
-/// consistent probe.
+/// Every instrument of one monitor, created once: the step gauges, one gauge per <see cref="ProbeMetrics"/> definition,
+/// the counters and the probe-duration histogram. Gauges are observed at collection time from the latest immutable
+/// <see cref="ProbeResult"/> (swapped atomically), so a collector on another thread always reads one consistent probe;
+/// each probe gauge exports the readings that the stages typed with its definition, with their own tags.
 /// </summary>
 internal sealed class MonitorInstruments : IDisposable
 {
@@ -38,21 +39,18 @@ internal sealed class MonitorInstruments : IDisposable
 
         _meter.CreateObservableGauge("training.loss", () => Step(s => s.Loss), description: "Training loss at the latest step.");
         _meter.CreateObservableGauge("training.learning_rate", ObserveLearningRates, description: "Learning rate in force per parameter group.");
-        _meter.CreateObservableGauge("stability.spectral_radius", ObserveSpectralRadius, description: "Spectral radius of the update operator J, whole and split into oscillatory (Re z < 0) and monotone branches.");
-        _meter.CreateObservableGauge("stability.eigenvector_condition", ObserveCondition, description: "Eigenvector condition number κ(V) of J over all analysed modes, over the top curvature modes, and over the oscillatory Ritz vectors.");
-        Gauge("stability.transient_growth", Indicators.TransientGrowth, "Transient growth max over k ≤ horizon of ‖Jᵏ‖₂.");
-        Gauge("stability.kreiss_constant", Indicators.KreissConstant, "Kreiss constant of the projected update operator.");
-        _meter.CreateObservableGauge("stability.sharpness", () => Probe(Indicators.Sharpness, adaptive: false), description: "Top Hessian eigenvalue λ_max(H̃) (SGD family).");
-        _meter.CreateObservableGauge("stability.preconditioned_sharpness", () => Probe(Indicators.Sharpness, adaptive: true), description: "Top eigenvalue of P^½H̃P^½ (Adam, RMSprop).");
-        Gauge("stability.sharpness_threshold", Indicators.SharpnessEdge, "Stability edge of the sharpness: where the top mode's eigenvalue reaches −1.");
-        Gauge("stability.sharpness_to_edge", Indicators.SharpnessToEdge, "Sharpness divided by its stability edge.", unit: "1");
-        Gauge("stability.commutator_norm", Indicators.CommutatorNorm, "Normalized commutator ‖[H̃, P]‖_F / (‖H̃‖_F ‖P‖₂).", unit: "1");
-        Gauge("stability.exceptional_point_distance", Indicators.ExceptionalPointDistance, "Relative distance of the top curvature mode below the upper exceptional point.", unit: "1");
-        Gauge("stability.edge_distance", Indicators.EdgeDistance, "Relative distance of the top curvature mode below the stability edge.", unit: "1");
-        _meter.CreateObservableGauge("stability.weight_top_singular_value", () => Weights(w => w.TopSingularValue), description: "Top singular value of each weight matrix.");
-        _meter.CreateObservableGauge("stability.weight_stable_rank", () => Weights(w => w.StableRank), description: "Stable rank ‖W‖²_F/‖W‖²₂ of each weight matrix.");
+        foreach (var metric in ProbeMetrics.All)
+        {
+            _meter.CreateObservableGauge(metric.Name, () => Observe(metric), unit: metric.Unit, description: metric.Description);
+        }
+
         _meter.CreateObservableGauge("stability.gradient_norm_zscore", () => Step(s => s.GradientNormZScore), description: "Gradient-norm z-score against its EMA.");
         _meter.CreateObservableGauge("stability.loss_zscore", () => Step(s => s.LossZScore), description: "Loss z-score against its EMA.");
+        foreach (string indicator in Indicators.StepSensor)
+        {
+            _meter.CreateObservableGauge("stability." + indicator, () => Sensor(indicator), unit: "1", description: $"Step sensor reading '{indicator}' (optimizer-state statistics, latest read).");
+        }
+
         _meter.CreateObservableGauge("stability.alert_level", () => Step(s => (double)s.Level), description: "Highest current alert level: 0 OK, 1 Warning, 2 Critical.");
         _meter.CreateObservableGauge("stability.backoff_factor", () => Step(s => s.BackoffFactor), unit: "1", description: "Learning-rate backoff factor in force (1 = none).");
 
@@ -70,6 +68,29 @@ internal sealed class MonitorInstruments : IDisposable
         if (probe.Status == ProbeStatus.Failed)
         {
             _probeFailures.Add(1, _tags);
+        }
+    }
+
+    /// <summary>Tags a probe's span with its step, status, path, HVP count and every indicator (<c>stability.&lt;indicator&gt;</c>).</summary>
+    public static void TagSpan(Activity? activity, ProbeResult probe)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag("stability.step", probe.Step);
+        activity.SetTag("stability.status", probe.Status.ToString());
+        activity.SetTag("stability.path", probe.Path.ToTagValue());
+        activity.SetTag("stability.hvp_count", probe.HvpCount);
+        foreach (var (name, value) in probe.Indicators)
+        {
+            activity.SetTag("stability." + name, value);
+        }
+
+        if (probe.Status == ProbeStatus.Failed)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, probe.FailureReason);
         }
     }
 
@@ -93,9 +114,6 @@ internal sealed class MonitorInstruments : IDisposable
         }
     }
 
-    private void Gauge(string name, string indicator, string description, string? unit = null) =>
-        _meter.CreateObservableGauge(name, () => Probe(indicator, adaptive: null), unit: unit, description: description);
-
     private IEnumerable<Measurement<double>> Step(Func<MonitorState, double> read)
     {
         var state = _state();
@@ -103,18 +121,8 @@ internal sealed class MonitorInstruments : IDisposable
         return double.IsNaN(value) && state.Step < 0 ? [] : [new Measurement<double>(value, _tags)];
     }
 
-    private IEnumerable<Measurement<double>> Probe(string indicator, bool? adaptive)
-    {
-        var state = _state();
-        if (state.Probe is not { } probe || (adaptive is bool a && a != state.Adaptive) || !probe.Indicators.TryGetValue(indicator, out double value))
-        {
-            return [];
-        }
-
-        return [new Measurement<double>(value, _tags)];
-    }
-
-    private IEnumerable<Measurement<double>> ObserveSpectralRadius()
+    /// <summary>The latest successful probe's readings exported as <paramref name="metric"/>, with their own tags.</summary>
+    private IEnumerable<Measurement<double>> Observe(MetricDefinition metric)
     {
         var probe = _state().Probe;
         if (probe is null)
@@ -122,45 +130,17 @@ internal sealed class MonitorInstruments : IDisposable
             yield break;
         }
 
-        foreach (var (branch, indicator) in new[] { ("all", Indicators.SpectralRadius), ("oscillatory", Indicators.OscillatoryRadius), ("monotone", Indicators.MonotoneRadius) })
+        foreach (var reading in probe.Readings)
         {
-            if (probe.Indicators.TryGetValue(indicator, out double value))
+            if (ReferenceEquals(reading.Metric, metric))
             {
-                yield return new Measurement<double>(value, [_tags[0], _tags[1], new("branch", branch)]);
+                yield return new Measurement<double>(reading.Value, [_tags[0], _tags[1], .. reading.Tags]);
             }
         }
     }
 
-    private IEnumerable<Measurement<double>> ObserveCondition()
-    {
-        var probe = _state().Probe;
-        if (probe is null)
-        {
-            yield break;
-        }
-
-        foreach (var (scope, indicator) in new[] { ("all", Indicators.EigenvectorCondition), ("top", Indicators.TopEigenvectorCondition), ("oscillatory", Indicators.OscillatoryEigenvectorCondition) })
-        {
-            if (probe.Indicators.TryGetValue(indicator, out double value))
-            {
-                yield return new Measurement<double>(value, [_tags[0], _tags[1], new("scope", scope)]);
-            }
-        }
-    }
-
-    private IEnumerable<Measurement<double>> Weights(Func<WeightReading, double> read)
-    {
-        var probe = _state().Probe;
-        if (probe is null)
-        {
-            yield break;
-        }
-
-        foreach (var weight in probe.Weights)
-        {
-            yield return new Measurement<double>(read(weight), [_tags[0], _tags[1], new("weight", weight.Name)]);
-        }
-    }
+    private IEnumerable<Measurement<double>> Sensor(string indicator) =>
+        _state().SensorReadings.TryGetValue(indicator, out double value) ? [new Measurement<double>(value, _tags)] : [];
 
     private IEnumerable<Measurement<double>> ObserveLearningRates()
     {
@@ -181,7 +161,7 @@ internal sealed class MonitorInstruments : IDisposable
 /// <param name="BackoffFactor">The backoff factor in force.</param>
 /// <param name="LearningRates">The learning rate of each group.</param>
 /// <param name="Probe">The latest successful probe, or null.</param>
-/// <param name="Adaptive">Whether the curvature operator is preconditioned (Adam/RMSprop).</param>
+/// <param name="SensorReadings">The latest step-sensor readings by indicator (empty before the first read).</param>
 internal sealed record MonitorState(
     long Step,
     double Loss,
@@ -191,7 +171,7 @@ internal sealed record MonitorState(
     double BackoffFactor,
     IReadOnlyList<double> LearningRates,
     ProbeResult? Probe,
-    bool Adaptive)
+    IReadOnlyDictionary<string, double> SensorReadings)
 {
-    public static MonitorState Initial { get; } = new(-1, double.NaN, double.NaN, double.NaN, AlertLevel.Ok, 1, [], null, false);
+    public static MonitorState Initial { get; } = new(-1, double.NaN, double.NaN, double.NaN, AlertLevel.Ok, 1, [], null, new Dictionary<string, double>());
 }

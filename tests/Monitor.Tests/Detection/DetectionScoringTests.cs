@@ -9,6 +9,8 @@ public class DetectionScoringTests
 {
     private static DetectorReading[] Readings(params (long Step, bool On)[] readings) => [.. readings.Select(r => new DetectorReading(r.Step, r.On))];
 
+    private static bool[] Alarm(string pattern) => [.. pattern.Select(c => c == '1')];
+
     [Fact]
     public void ThresholdFiresAtTheThresholdInTheRuleDirectionAndDropsNaN()
     {
@@ -19,84 +21,116 @@ public class DetectionScoringTests
     }
 
     [Fact]
-    public void OnsetsCountOffToOnTransitionsFromTheWarmupOn()
+    public void HoldKeepsEachReadingUntilTheNextAndIsOffBeforeTheFirst()
     {
-        var readings = Readings((0, true), (5, true), (20, true), (25, false), (30, true), (35, true), (40, false), (45, true));
+        var alarm = DetectionScoring.Hold(Readings((2, true), (5, false), (6, true)), steps: 8);
 
-        // Already on before the warm-up: the first counted reading (step 20) is an onset; then 30 and 45.
-        Assert.Equal(new long[] { 20, 30, 45 }, DetectionScoring.Onsets(readings, warmup: 20));
-        Assert.Equal(new long[] { 0, 30, 45 }, DetectionScoring.Onsets(readings, warmup: 0));
-        Assert.Empty(DetectionScoring.Onsets(Readings((20, false), (25, false)), warmup: 20));
+        Assert.Equal(Alarm("00111011"), alarm);
+        Assert.Equal(Alarm("000"), DetectionScoring.Hold([], 3));
+
+        // Readings past the end are ignored; two readings at one step: the last wins.
+        Assert.Equal(Alarm("01"), DetectionScoring.Hold(Readings((1, false), (1, true), (9, false)), 2));
     }
 
     [Fact]
-    public void WarningIsTheFirstOnReadingAfterWarmupStrictlyBeforeTheSpike()
+    public void FromLevelsIsOnAtOrAboveTheMinimumLevel()
     {
-        var readings = Readings((10, true), (20, false), (25, true), (30, true), (40, true));
+        long[][] changes = [[1, 1], [3, 2], [4, 0], [6, 1]];
 
-        Assert.Equal(25L, DetectionScoring.WarningStep(readings, firstSpike: 40, warmup: 20));
-
-        // A reading at the spike's own step is not a warning; one before the warm-up neither.
-        Assert.Null(DetectionScoring.WarningStep(Readings((10, true), (20, false), (40, true)), firstSpike: 40, warmup: 20));
-        Assert.Null(DetectionScoring.WarningStep(readings, firstSpike: 25, warmup: 20));
-        Assert.Null(DetectionScoring.WarningStep(readings, firstSpike: null, warmup: 20));
+        Assert.Equal(Alarm("0111001"), DetectionScoring.FromLevels(changes, 7, minimumLevel: 1));
+        Assert.Equal(Alarm("0001000"), DetectionScoring.FromLevels(changes, 7, minimumLevel: 2));
     }
 
     [Fact]
-    public void ScoreCombinesWarningOnsetsAndCountedSteps()
+    public void OnsetsAreOffToOnTransitionsAndOnAtStepZeroIsOne()
     {
-        var score = DetectionScoring.Score(Readings((20, true), (25, false), (30, true), (100, true)), firstSpike: 70, totalSteps: 200, warmup: 20);
-
-        Assert.Equal(new RunScore(70, 20, 2, 180), score);
-        Assert.Equal(50L, score.LeadTime);
-        Assert.Null(DetectionScoring.Score(Readings((20, false)), firstSpike: null, totalSteps: 10, warmup: 20).LeadTime);
-        Assert.Equal(0L, DetectionScoring.Score([], firstSpike: null, totalSteps: 10, warmup: 20).CountedSteps);
+        Assert.Equal(new[] { 0, 4, 7 }, DetectionScoring.Onsets(Alarm("11001101")));
+        Assert.Empty(DetectionScoring.Onsets(Alarm("0000")));
     }
 
     [Fact]
-    public void AggregateGivesRecallLeadTimesAndFalseAlarmsPerThousandSteps()
+    public void OnlyAnOnsetWithinTheHorizonWarnsAndTheLeadIsFromTheEarliestSuchOnset()
+    {
+        // Onsets at 2, 6 and 9; spikes at 8 and 20; H = 5.
+        var alarm = Alarm("001100100110000000000000");
+        int[] spikes = [8, 20];
+
+        var score = DetectionScoring.Score(alarm, spikes, horizon: 5);
+
+        // Spike 8: onsets in [3, 7] → 6 (lead 2); onset 2 is too early. Spike 20: onsets in [15, 19] → none.
+        Assert.Equal(new[] { 2 }, score.Leads);
+
+        // Onset 2 → spike 8 is 6 steps later (> H): false. Onset 6 → 8: true. Onset 9 → 20 is 11 later: false.
+        Assert.Equal(3, score.Onsets);
+        Assert.Equal(1, score.TrueOnsets);
+        Assert.Equal(5, score.StepsOn);
+        Assert.False(score.Stable);
+
+        // With H = 11 both spikes are warned: 8 by onset 2 (the earliest in [−3, 7], lead 6), 20 by onset 9 (lead 11).
+        Assert.Equal(new[] { 6, 11 }, DetectionScoring.Score(alarm, spikes, horizon: 11).Leads);
+    }
+
+    [Fact]
+    public void AnAlarmHeldFromAnEarlyOnsetDoesNotWarnALaterSpike()
+    {
+        // On from step 1 and never cleared; the spike comes at step 150.
+        var alarm = Enumerable.Range(0, 200).Select(t => t >= 1).ToArray();
+
+        var score = DetectionScoring.Score(alarm, [150], horizon: 100);
+
+        Assert.Empty(score.Leads);
+        Assert.Equal(1, score.Onsets);
+        Assert.Equal(0, score.TrueOnsets);
+        Assert.Equal(199, score.StepsOn);
+    }
+
+    [Fact]
+    public void AnOnsetAtTheSpikesOwnStepIsNeitherAWarningNorTrue()
+    {
+        var score = DetectionScoring.Score(Alarm("00010"), [3], horizon: 100);
+
+        Assert.Empty(score.Leads);
+        Assert.Equal(0, score.TrueOnsets);
+    }
+
+    [Fact]
+    public void AggregateGivesRecallPrecisionFalseOnsetsStableRunsAndTimeOn()
     {
         RunScore[] runs =
         [
-            new(FirstSpike: 100, WarningStep: 85, Onsets: 3, CountedSteps: 780), // lead 15
-            new(FirstSpike: 50, WarningStep: 45, Onsets: 1, CountedSteps: 780),  // lead 5
-            new(FirstSpike: 60, WarningStep: null, Onsets: 0, CountedSteps: 780), // missed
-            new(FirstSpike: null, WarningStep: null, Onsets: 2, CountedSteps: 80),
-            new(FirstSpike: null, WarningStep: null, Onsets: 0, CountedSteps: 280),
+            new(Steps: 1000, Spikes: 2, Leads: [30], Onsets: 3, TrueOnsets: 1, StepsOn: 100),
+            new(Steps: 500, Spikes: 1, Leads: [10], Onsets: 1, TrueOnsets: 1, StepsOn: 20),
+            new(Steps: 500, Spikes: 0, Leads: [], Onsets: 2, TrueOnsets: 0, StepsOn: 80),
+            new(Steps: 2000, Spikes: 0, Leads: [], Onsets: 0, TrueOnsets: 0, StepsOn: 0),
         ];
 
         var m = DetectionScoring.Aggregate(runs);
 
-        Assert.Equal(3, m.SpikingRuns);
-        Assert.Equal(2, m.WarnedRuns);
-        Assert.Equal(2.0 / 3.0, m.Recall);
-        Assert.Equal(10.0, m.MedianLead);
-        Assert.Equal(5.0, m.MinimumLead);
+        Assert.Equal(4, m.Runs);
+        Assert.Equal(4000, m.Steps);
+        Assert.Equal(3, m.Spikes);
+        Assert.Equal(2, m.WarnedSpikes);
+        Assert.Equal(2.0 / 3, m.Recall);
+        Assert.Equal(20.0, m.MedianLead);
+        Assert.Equal(6, m.Onsets);
+        Assert.Equal(2, m.TrueOnsets);
+        Assert.Equal(2.0 / 6, m.Precision);
+        Assert.Equal(1000.0 * 4 / 4000, m.FalseOnsetsPer1000Steps);
         Assert.Equal(2, m.StableRuns);
         Assert.Equal(1, m.StableRunsAlarmed);
-        Assert.Equal(2, m.FalseAlarmOnsets);
-        Assert.Equal(360L, m.StableSteps);
+        Assert.Equal(0.5, m.StableRunsAlarmedShare);
+        Assert.Equal(200.0 / 4000, m.TimeOn);
 
-        // 1000 · 2 / 360 = 5.5…; the division is one correctly rounded operation, so the same expression is exact.
-        Assert.Equal(1000.0 * 2 / 360, m.FalseAlarmsPer1000Steps);
+        // F1 of recall 2/3 and precision 1/3: 2·(2/9)/(1) = 4/9.
+        Assert.Equal(4.0 / 9, m.F1, 1e-15);
+
+        var empty = DetectionScoring.Aggregate([]);
+        Assert.True(double.IsNaN(empty.Recall) && double.IsNaN(empty.Precision) && double.IsNaN(empty.MedianLead));
+        Assert.Equal(0, empty.F1);
     }
 
     [Fact]
-    public void AggregateWithoutSpikingOrStableRunsReportsNaN()
-    {
-        var onlyStable = DetectionScoring.Aggregate([new RunScore(null, null, 1, 500)]);
-        Assert.True(double.IsNaN(onlyStable.Recall));
-        Assert.True(double.IsNaN(onlyStable.MedianLead));
-        Assert.Equal(2.0, onlyStable.FalseAlarmsPer1000Steps);
-
-        var onlySpiking = DetectionScoring.Aggregate([new RunScore(40, null, 0, 500)]);
-        Assert.Equal(0.0, onlySpiking.Recall);
-        Assert.True(double.IsNaN(onlySpiking.MinimumLead));
-        Assert.True(double.IsNaN(onlySpiking.FalseAlarmsPer1000Steps));
-    }
-
-    [Fact]
-    public void MedianOfOddEvenAndEmptyLists()
+    public void MedianOfOddAndEvenCountsAndEmpty()
     {
         Assert.Equal(3.0, DetectionScoring.Median([5, 1, 3]));
         Assert.Equal(2.5, DetectionScoring.Median([4, 1, 3, 2]));
@@ -171,6 +205,6 @@ public class DetectionScoringTests
         Assert.Equal("alpha", Assert.Throws<ArgumentOutOfRangeException>(() => DetectionScoring.EmaZScores([1.0], 1.0, 0)).ParamName);
         Assert.Equal("baselineCount", Assert.Throws<ArgumentOutOfRangeException>(() => DetectionScoring.RatioToBaseline([], 0)).ParamName);
         Assert.Equal("window", Assert.Throws<ArgumentOutOfRangeException>(() => DetectionScoring.Trend([], 0)).ParamName);
-        Assert.Equal("totalSteps", Assert.Throws<ArgumentOutOfRangeException>(() => DetectionScoring.Score([], null, -1, 0)).ParamName);
+        Assert.Equal("horizon", Assert.Throws<ArgumentOutOfRangeException>(() => DetectionScoring.Score([], [], 0)).ParamName);
     }
 }

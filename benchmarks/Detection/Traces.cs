@@ -1,0 +1,140 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SpectralMonitor.Benchmarks.Detection;
+
+/// <summary>One probe as a trace stores it.</summary>
+/// <param name="Step">The step the probe ran after.</param>
+/// <param name="Succeeded">Whether it succeeded (failed probes carry no indicators).</param>
+/// <param name="Milliseconds">Wall time of the probe.</param>
+/// <param name="Hvps">Hessian-vector products it spent.</param>
+/// <param name="Indicators">Every indicator it reported (<see cref="ProbeResult.Indicators"/>, all keys).</param>
+internal sealed record ProbeRecord(long Step, bool Succeeded, double Milliseconds, long Hvps, IReadOnlyDictionary<string, double> Indicators);
+
+/// <summary>
+/// One training pass of a run under one monitor configuration: its cost, its probes and the monitor's alert level
+/// at every step (as the monitor ran, rules included).
+/// </summary>
+/// <param name="Configuration">"unmonitored", "default" or "dense" (see <see cref="MonitorConfigurations"/>).</param>
+/// <param name="CpuSeconds">Process CPU time of the pass.</param>
+/// <param name="WallSeconds">Wall time of the pass.</param>
+/// <param name="ProbeSeconds">Wall time spent in probes.</param>
+/// <param name="SensorSeconds">CPU time of the training thread spent in the step sensors attached to this pass (0 when none).</param>
+/// <param name="SameLosses">The pass's per-step losses equal the unmonitored pass's bit for bit.</param>
+/// <param name="Probes">Every probe.</param>
+/// <param name="LevelChanges">The monitor's alert level (0 Ok, 1 Warning, 2 Critical) as [step, level] pairs, one per change; the level holds until the next pair.</param>
+internal sealed record PassRecord(
+    string Configuration,
+    double CpuSeconds,
+    double WallSeconds,
+    double ProbeSeconds,
+    double SensorSeconds,
+    bool SameLosses,
+    IReadOnlyList<ProbeRecord> Probes,
+    IReadOnlyList<long[]> LevelChanges);
+
+/// <summary>
+/// Everything recorded about one run: the spec, per-step signals (loss, gradient norm, learning rate and every step
+/// sensor's values) and one <see cref="PassRecord"/> per monitor configuration. Detectors read only this record, so a
+/// new sensor or indicator becomes a detector without touching the harness: step sensors add columns to
+/// <see cref="StepSignals"/>, probe indicators arrive in <see cref="ProbeRecord.Indicators"/> by name, and a changed
+/// default rule set shows in the monitored passes' <see cref="PassRecord.LevelChanges"/>.
+/// </summary>
+/// <param name="Name">The run's name.</param>
+/// <param name="Setting">The setting.</param>
+/// <param name="Seed">The seed.</param>
+/// <param name="Role">Tune or report.</param>
+/// <param name="ParameterCount">Trainable parameters.</param>
+/// <param name="StepsRun">Steps trained (fewer than the setting's when the run diverged).</param>
+/// <param name="Diverged">The loss became non-finite (the run stopped there).</param>
+/// <param name="StepSignals">Per-step series by name, each <see cref="StepsRun"/> long (NaN where not measured).</param>
+/// <param name="Passes">The passes, unmonitored first.</param>
+internal sealed record RecordedRun(
+    string Name,
+    Setting Setting,
+    int Seed,
+    SeedRole Role,
+    long ParameterCount,
+    int StepsRun,
+    bool Diverged,
+    IReadOnlyDictionary<string, double[]> StepSignals,
+    IReadOnlyList<PassRecord> Passes)
+{
+    /// <summary>The per-step losses.</summary>
+    [JsonIgnore]
+    public double[] Losses => StepSignals[StepSignalNames.Loss];
+
+    /// <summary>The pass of <paramref name="configuration"/>, or null when it was not run.</summary>
+    public PassRecord? Pass(string configuration) => Passes.FirstOrDefault(p => p.Configuration == configuration);
+
+    /// <summary>Reads a trace file.</summary>
+    public static RecordedRun Read(string path) =>
+        JsonSerializer.Deserialize<RecordedRun>(File.ReadAllText(path), TraceJson.Options) ?? throw new InvalidDataException($"{path}: not a run trace.");
+
+    /// <summary>Writes the trace to <paramref name="path"/>.</summary>
+    public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, TraceJson.Options));
+}
+
+/// <summary>Names of the step signals every trace has.</summary>
+internal static class StepSignalNames
+{
+    /// <summary>The mini-batch loss of each step (before its update).</summary>
+    public const string Loss = "loss";
+
+    /// <summary>The global L2 norm of each step's gradient.</summary>
+    public const string GradientNorm = "gradient_norm";
+
+    /// <summary>The learning rate each step's update used.</summary>
+    public const string LearningRate = "learning_rate";
+}
+
+/// <summary>The monitor configurations each run is trained under, and their options.</summary>
+internal static class MonitorConfigurations
+{
+    /// <summary>No monitor: the cost baseline and the source of the step signals.</summary>
+    public const string Unmonitored = "unmonitored";
+
+    /// <summary><c>new StabilityMonitorOptions()</c>: what a user gets.</summary>
+    public const string Default = "default";
+
+    /// <summary>Dense probing: every <see cref="DenseInterval"/> steps, budget off, default estimators and rules.</summary>
+    public const string Dense = "dense";
+
+    /// <summary>Probe interval of the dense configuration.</summary>
+    public const int DenseInterval = 10;
+
+    /// <summary>Every configuration, in the order a worker trains them.</summary>
+    public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
+
+    /// <summary>The options of <paramref name="configuration"/> (null: unmonitored).</summary>
+    public static StabilityMonitorOptions? Options(string configuration, string runName) => configuration switch
+    {
+        Unmonitored => null,
+        Default => new StabilityMonitorOptions { RunName = runName },
+        Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1 },
+        _ => throw new ArgumentException($"Unknown monitor configuration '{configuration}'.", nameof(configuration)),
+    };
+}
+
+/// <summary>JSON settings of traces and results: indented, enums by name, NaN and infinities as strings.</summary>
+internal static class TraceJson
+{
+    public static JsonSerializerOptions Options { get; } = new()
+    {
+        WriteIndented = false,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    };
+
+    public static JsonSerializerOptions Indented { get; } = new(Options) { WriteIndented = true };
+}
+
+/// <summary>What a worker process is asked to do: train one planned run under some configurations and write its trace.</summary>
+/// <param name="Run">The run.</param>
+/// <param name="Configurations">Configurations to train (<see cref="MonitorConfigurations"/>), unmonitored first.</param>
+/// <param name="TracePath">Where the trace goes.</param>
+/// <param name="Sensors">Attach the step sensors (to the last configuration's pass).</param>
+internal sealed record WorkerJob(PlannedRun Run, IReadOnlyList<string> Configurations, string TracePath, bool Sensors);

@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Logging;
+using SpectralMonitor.Rules;
+using SpectralMonitor.Telemetry;
+
+namespace SpectralMonitor.Backoff;
+
+/// <summary>
+/// The learning-rate side of the monitor: asks the policy for the factor after each step's alerts, applies it through
+/// the governor, logs the changes and counts the reductions.
+/// </summary>
+internal sealed class BackoffController(LearningRateGovernor governor, IBackoffPolicy policy, ILogger logger, MonitorInstruments instruments)
+{
+    /// <summary>The factor in force (1 = none).</summary>
+    public double Factor { get; private set; } = 1;
+
+    /// <summary>The learning rate in force per group.</summary>
+    public double[] LearningRates => [.. Enumerable.Range(0, governor.GroupCount).Select(governor.Current)];
+
+    /// <summary>Creates the controller when backoff is enabled (options or a custom policy), else null.</summary>
+    /// <exception cref="ArgumentException">Backoff is enabled but the target has no learning-rate controller, or the floor is above a base rate.</exception>
+    public static BackoffController? Create(StabilityMonitorOptions options, IBackoffPolicy? policy, ILearningRateController? learningRates, ILogger logger, MonitorInstruments instruments)
+    {
+        if (options.Backoff is null && policy is null)
+        {
+            return null;
+        }
+
+        if (learningRates is null)
+        {
+            throw new ArgumentException("Backoff is enabled but the probe target has no learning-rate controller.", nameof(options));
+        }
+
+        var governor = new LearningRateGovernor(learningRates, options.Backoff?.MinimumLearningRate);
+        return new BackoffController(governor, policy ?? new MultiplicativeBackoffPolicy(options.Backoff!), logger, instruments);
+    }
+
+    /// <summary>Applies the policy's factor after the alert changes of <paramref name="step"/>.</summary>
+    public void Apply(long step, IReadOnlyList<StabilityAlert> changes, AlertLevel level)
+    {
+        var raised = changes.Where(c => c.IsRaised).ToArray();
+        if (raised.Length > 0)
+        {
+            level = (AlertLevel)Math.Max((int)level, (int)raised.Max(r => r.Level));
+        }
+
+        double factor = policy.NextFactor(new BackoffContext(step, level, raised, Factor));
+        factor = double.IsFinite(factor) ? Math.Clamp(factor, 1e-12, 1) : Factor;
+        bool reduced = factor < Factor;
+        Factor = factor;
+        foreach (var (group, from, to) in governor.Apply(factor))
+        {
+            Log.LearningRateChanged(logger, to < from ? LogLevel.Information : LogLevel.Debug, group, from, to, step, factor);
+            if (reduced && to < from)
+            {
+                instruments.RecordBackoff(group);
+            }
+        }
+    }
+}

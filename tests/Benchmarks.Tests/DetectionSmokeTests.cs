@@ -1,0 +1,116 @@
+using System.Text.Json;
+using System.Xml.Linq;
+using SpectralMonitor.Benchmarks.Detection;
+
+namespace SpectralMonitor.Benchmarks.Tests;
+
+/// <summary>
+/// The detection benchmark end to end on its smoke plan (four 200-step digits-MLP runs and one 40-step GPT run): worker
+/// processes train every configuration, the traces are complete and bit-identical across configurations, and the
+/// scores in results.json are those recomputed here from the traces.
+/// </summary>
+public sealed class DetectionSmokeTests : IDisposable
+{
+    private readonly string _output = Path.Combine(Path.GetTempPath(), "spectralmonitor-detection-smoke-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_output))
+        {
+            Directory.Delete(_output, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void SmokePlanRunsEndToEndAndResultsMatchTheTraces()
+    {
+        Assert.Equal(0, DetectionBenchmark.Run(["--smoke", "--out", _output, "--workers", "2"]));
+
+        var plan = DetectionPlan.Smoke();
+        var runs = plan.Select(r => RecordedRun.Read(Path.Combine(_output, "traces", r.FileName))).ToArray();
+        foreach (var (run, planned) in runs.Zip(plan))
+        {
+            // Every configuration trained (report runs: all; tune runs: dense probing), monitoring left training
+            // bit-identical.
+            Assert.Equal(planned.Configurations, run.Passes.Select(p => p.Configuration));
+            Assert.Equal(planned.Role == SeedRole.Report ? MonitorConfigurations.All : [MonitorConfigurations.Dense], planned.Configurations);
+            Assert.All(run.Passes, p => Assert.True(p.SameLosses, $"{run.Name} {p.Configuration} trained differently"));
+            Assert.All(run.Passes, p => Assert.True(p.CpuSeconds > 0));
+
+            // Step signals: the loop's three and every sensor's, one value per step.
+            Assert.Equal(run.Setting.Steps, run.StepsRun);
+            string[] expected = [StepSignalNames.Loss, StepSignalNames.GradientNorm, StepSignalNames.LearningRate, .. StepSensors.SignalNames()];
+            Assert.Equal(expected.Order(), run.StepSignals.Keys.Order());
+            Assert.All(run.StepSignals.Values, v => Assert.Equal(run.StepsRun, v.Length));
+
+            // Default options probe once at step 10 in runs this short; dense probing at least every 10 steps.
+            Assert.True(run.Pass(MonitorConfigurations.Dense)!.Probes.Count >= (run.StepsRun - 10) / 10);
+            if (planned.Role == SeedRole.Report)
+            {
+                Assert.Equal(new long[] { 10 }, run.Pass(MonitorConfigurations.Default)!.Probes.Select(p => p.Step));
+                Assert.Empty(run.Pass(MonitorConfigurations.Unmonitored)!.Probes);
+            }
+        }
+
+        // The learning-rate schedule of the GPT run: linear warm-up over its first 10 steps.
+        var gpt = runs.Single(r => r.Setting.WarmupSteps > 0);
+        Assert.Equal(gpt.Setting.LearningRate / 10, gpt.StepSignals[StepSignalNames.LearningRate][0], 1e-12);
+        Assert.Equal(gpt.Setting.LearningRate, gpt.StepSignals[StepSignalNames.LearningRate][^1], 1e-12);
+
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(_output, "results.json")));
+        var root = results.RootElement;
+        Assert.Equal("smoke", root.GetProperty("mode").GetString());
+
+        // Spike counts per run are the definitions applied to the traced losses.
+        foreach (var run in root.GetProperty("runs").EnumerateArray())
+        {
+            var trace = runs.Single(r => r.Name == run.GetProperty("name").GetString());
+            Assert.Equal(SpikeDefinitions.Material(trace.Losses), run.GetProperty("material_spikes").EnumerateArray().Select(e => e.GetInt32()));
+            Assert.Equal(SpikeDefinitions.Library(trace.Losses).Count, run.GetProperty("library_spikes").GetInt32());
+        }
+
+        // A detector's held-out scores are the scoring functions applied to its alarms on the report runs.
+        var report = runs.Where(r => r.Role == SeedRole.Report && r.Setting.Family == "SGD-momentum").ToArray();
+        foreach (var detector in DetectorCatalog.All.Where(d => d.Threshold is null || d.Family.StartsWith("ZClip", StringComparison.Ordinal)))
+        {
+            var expected = DetectionScoring.Aggregate([.. report.Select(r => DetectionScoring.Score(detector.Alarm(r), SpikeDefinitions.Material(r.Losses), 100))]);
+            var stored = root.GetProperty("detectors").EnumerateArray().Single(d => d.GetProperty("name").GetString() == detector.Name)
+                .GetProperty("scores").GetProperty("SGD-momentum").GetProperty("report").GetProperty("material/100");
+            Assert.Equal(expected.Spikes, stored.GetProperty("spikes").GetInt32());
+            Assert.Equal(expected.WarnedSpikes, stored.GetProperty("warned_spikes").GetInt32());
+            Assert.Equal(expected.Onsets, stored.GetProperty("onsets").GetInt32());
+            Assert.Equal(expected.TrueOnsets, stored.GetProperty("true_onsets").GetInt32());
+            Assert.Equal(expected.StableRunsAlarmed, stored.GetProperty("stable_runs_alarmed").GetInt32());
+        }
+
+        // Every chart is well-formed SVG; the report has its tables.
+        string[] charts = ["recall-vs-false-alarms.svg", "recall-vs-overhead.svg", "trace-gpt-adam-stable.svg"];
+        Assert.All(charts, c => Assert.Equal("svg", XDocument.Load(Path.Combine(_output, c)).Root!.Name.LocalName));
+        string markdown = File.ReadAllText(Path.Combine(_output, "report.md"));
+        Assert.Contains("### SGD-momentum: held-out seeds, material spikes, H = 100", markdown, StringComparison.Ordinal);
+        Assert.Contains("### CPU overhead", markdown, StringComparison.Ordinal);
+
+        // Rescoring the stored traces gives the same scores.
+        string before = Scores(root);
+        Assert.Equal(0, DetectionBenchmark.Run(["--rescore", "--out", _output]));
+        using var again = JsonDocument.Parse(File.ReadAllText(Path.Combine(_output, "results.json")));
+        Assert.Equal(before, Scores(again.RootElement));
+    }
+
+    [Theory]
+    [InlineData("--bogus")]
+    [InlineData("--workers", "0")]
+    [InlineData("--workers")]
+    [InlineData("--out")]
+    [InlineData("--smoke", "--rescore")]
+    [InlineData("worker", "/no/such/job.json")]
+    public void BadArgumentsExitTwo(params string[] args)
+    {
+        Assert.False(DetectionBenchmark.TryParse(args, out _, out string? error));
+        Assert.False(string.IsNullOrWhiteSpace(error));
+        Assert.DoesNotContain('\n', error);
+        Assert.Equal(2, DetectionBenchmark.Run(args));
+    }
+
+    private static string Scores(JsonElement root) => root.GetProperty("detectors").GetRawText();
+}

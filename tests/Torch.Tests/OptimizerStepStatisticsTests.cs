@@ -1,0 +1,119 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralMonitor.Torch.Tests;
+
+public class OptimizerStepStatisticsTests
+{
+    // The reader reduces in float32 (it is a cheap sensor); sums of a few dozen float32 squares are exact to a few
+    // parts in 10⁷ relative, so 1e-5 relative leaves a wide margin and still catches any wrong formula (which would
+    // be off by factors such as c₁, √c₂ or ε).
+    private const double Relative = 1e-5;
+
+    private static double Norm(IEnumerable<double> x) => Math.Sqrt(x.Sum(v => v * v));
+
+    private static void Close(double expected, double actual, string what) =>
+        Assert.True(Math.Abs(expected - actual) <= Relative * Math.Abs(expected) + 1e-12, $"{what}: expected {expected}, got {actual}");
+
+    [Fact]
+    public void AdamStatisticsMatchTheStepActuallyTaken()
+    {
+        using var mlp = new TinyMlp(ScalarType.Float64, seed: 3);
+        const double lr = 0.01, eps = 1e-2;
+        using var optimizer = torch.optim.Adam(mlp.Model.parameters(), lr, beta1: 0.9, beta2: 0.999, eps: eps);
+        Assert.Null(OptimizerStepStatisticsReader.TryRead(optimizer, out string? none));
+        Assert.NotNull(none);
+        for (int k = 0; k < 3; k++)
+        {
+            OptimizerStateReaderTests.Step(mlp, optimizer);
+        }
+
+        var before = mlp.ParametersToArray();
+        OptimizerStateReaderTests.Step(mlp, optimizer);
+        var after = mlp.ParametersToArray();
+        var s = OptimizerStepStatisticsReader.TryRead(optimizer, out string? reason);
+        Assert.Null(reason);
+        Assert.NotNull(s);
+        Assert.Equal(4, s!.Step);
+
+        // Without weight decay torch's Adam moves θ by exactly −η·m̂/(√v̂+ε): the statistics must describe that move.
+        var u = before.Zip(after, (b, a) => (b - a) / lr).ToArray();
+        Close(Norm(u), s.UpdateNormOverLearningRate, "‖Δθ‖/η");
+        Close(lr * Norm(u) / Norm(after), s.UpdateToWeight, "η‖Δθ‖/‖θ‖");
+        Close(u.Max(Math.Abs), s.MaxNormalizedUpdate, "max |m̂|/(√v̂+ε)");
+        double worst = 0;
+        int offset = 0;
+        for (int i = 0; i < mlp.View.Count; i++)
+        {
+            int n = (int)mlp.View.Lengths[i];
+            worst = Math.Max(worst, lr * Norm(u.Skip(offset).Take(n)) / Norm(after.Skip(offset).Take(n)));
+            offset += n;
+        }
+
+        Close(worst, s.MaxLayerUpdateToWeight, "worst layer η‖Δθ_l‖/‖θ_l‖");
+
+        // ε-dominated and saturated shares from the state itself, in float64.
+        var state = ((TorchSharp.Modules.OptimizerHelper)optimizer).state_dict().State.Cast<TorchSharp.Modules.Adam.State>().ToArray();
+        double c1 = 1 - Math.Pow(0.9, 4), c2 = 1 - Math.Pow(0.999, 4);
+        var m = state.SelectMany(x => Host.ToArray(x.exp_avg.reshape(-1))).ToArray();
+        var root = state.SelectMany(x => Host.ToArray(x.exp_avg_sq.reshape(-1))).Select(v => Math.Sqrt(v / c2)).ToArray();
+        var normalized = m.Zip(root, (mi, r) => Math.Abs(mi / c1) / (r + eps)).ToArray();
+        Assert.True(Host.MaxAbsDifference(normalized, u.Select(Math.Abs).ToArray()) <= 1e-12, "the state reproduces the step");
+        Assert.DoesNotContain(root, r => Math.Abs(r - (OptimizerStepStatisticsReader.EpsilonFactor * eps)) < 1e-6);
+        Assert.DoesNotContain(normalized, v => Math.Abs(v - OptimizerStepStatisticsReader.SaturationLevel) < 1e-6);
+        double epsilonShare = root.Count(r => r <= OptimizerStepStatisticsReader.EpsilonFactor * eps) / (double)root.Length;
+        Assert.InRange(epsilonShare, 1e-9, 1 - 1e-9); // ε = 0.01 puts the threshold (0.1) inside this model's √v̂ range
+        Assert.Equal(epsilonShare, s.EpsilonDominatedShare, 12);
+        Assert.Equal(normalized.Count(v => v >= OptimizerStepStatisticsReader.SaturationLevel) / (double)normalized.Length, s.SaturatedShare, 12);
+        Assert.InRange(s.MaxLayerEpsilonDominatedShare, s.EpsilonDominatedShare, 1);
+    }
+
+    [Fact]
+    public void SgdMomentumReportsTheBufferAndNoSecondMomentFields()
+    {
+        using var mlp = new TinyMlp(ScalarType.Float64, seed: 4);
+        const double lr = 0.05;
+        using var optimizer = torch.optim.SGD(mlp.Model.parameters(), lr, momentum: 0.9);
+        OptimizerStateReaderTests.Step(mlp, optimizer);
+        OptimizerStateReaderTests.Step(mlp, optimizer);
+        var before = mlp.ParametersToArray();
+        OptimizerStateReaderTests.Step(mlp, optimizer);
+        var after = mlp.ParametersToArray();
+        var s = OptimizerStepStatisticsReader.TryRead(optimizer, out _);
+        Assert.NotNull(s);
+
+        // Without weight decay and dampening, θ moves by −η·b, b the buffer after the step.
+        var u = before.Zip(after, (b, a) => (b - a) / lr).ToArray();
+        Close(Norm(u), s!.UpdateNormOverLearningRate, "‖b‖");
+        Close(lr * Norm(u) / Norm(after), s.UpdateToWeight, "η‖b‖/‖θ‖");
+        Assert.True(double.IsNaN(s.EpsilonDominatedShare) && double.IsNaN(s.SaturatedShare) && double.IsNaN(s.MaxNormalizedUpdate));
+    }
+}
+
+public class StepSensorMonitorTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(0)]
+    public void SensorReadingsReachTheRulesAtTheFirstDueStep(int interval)
+    {
+        using var run = new RegressionRun(seed: 5, hidden: 8);
+        using var optimizer = torch.optim.Adam(run.Model.parameters(), 0.01);
+
+        // A rule any finite update-to-weight ratio trips: it is raised at the first step whose readings carry the
+        // sensor's indicator (a step without the reading leaves the rule's level as it was), and never when off.
+        var rule = new SpectralMonitor.Rules.AlertRule("u2w", Indicators.UpdateToWeight, SpectralMonitor.Rules.RuleComparison.Absolute, Warning: 0, Critical: 1e9);
+        var options = new StabilityMonitorOptions { StepSensorInterval = interval, Estimators = ProbeEstimators.None, Rules = [rule] };
+        using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, new() { Monitor = options });
+        var raised = new List<long>();
+        monitor.AlertRaised += (_, alert) => raised.Add(alert.Step);
+        for (int step = 1; step <= 10; step++)
+        {
+            monitor.OnStep(step, run.Step(optimizer));
+        }
+
+        // Reads happen at steps divisible by the interval: the first one (step = interval) raises the Warning.
+        Assert.Equal(interval == 0 ? [] : [(long)interval], raised);
+    }
+}
