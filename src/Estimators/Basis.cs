@@ -56,9 +56,7 @@ public abstract class Basis<TVec> : IBasis<TVec>
     /// <inheritdoc/>
     public void Project(TVec vector, Span<double> coefficients)
     {
-        ThrowIfDisposed();
-        CheckVector(vector, nameof(vector));
-        CheckCoefficients(coefficients.Length, nameof(coefficients));
+        CheckOperands(vector, coefficients.Length, nameof(vector), nameof(coefficients));
         if (Count > 0)
         {
             ProjectCore(vector, coefficients);
@@ -68,9 +66,7 @@ public abstract class Basis<TVec> : IBasis<TVec>
     /// <inheritdoc/>
     public void SubtractProjection(TVec vector, ReadOnlySpan<double> coefficients)
     {
-        ThrowIfDisposed();
-        CheckVector(vector, nameof(vector));
-        CheckCoefficients(coefficients.Length, nameof(coefficients));
+        CheckOperands(vector, coefficients.Length, nameof(vector), nameof(coefficients));
         if (Count > 0)
         {
             SubtractProjectionCore(vector, coefficients);
@@ -80,9 +76,7 @@ public abstract class Basis<TVec> : IBasis<TVec>
     /// <inheritdoc/>
     public void Combine(ReadOnlySpan<double> coefficients, TVec destination)
     {
-        ThrowIfDisposed();
-        CheckVector(destination, nameof(destination));
-        CheckCoefficients(coefficients.Length, nameof(coefficients));
+        CheckOperands(destination, coefficients.Length, nameof(destination), nameof(coefficients));
         CombineCore(coefficients, destination);
     }
 
@@ -214,5 +208,12 @@ public abstract class Basis<TVec> : IBasis<TVec>
         {
             throw new ArgumentException($"Expected {Count} coefficients (one per basis vector), got {length}.", parameterName);
         }
+    }
+
+    private void CheckOperands(TVec vector, int coefficients, string vectorName, string coefficientsName)
+    {
+        ThrowIfDisposed();
+        CheckVector(vector, vectorName);
+        CheckCoefficients(coefficients, coefficientsName);
     }
 }

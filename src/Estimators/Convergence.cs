@@ -36,4 +36,13 @@ public sealed record ConvergenceInfo(
 {
     /// <summary>Whether <see cref="Status"/> is <see cref="ConvergenceStatus.Converged"/>.</summary>
     public bool IsConverged => Status == ConvergenceStatus.Converged;
+
+    /// <summary>
+    /// The record of a Monte Carlo (Hutchinson) estimate: converged when the estimate is finite, with its standard
+    /// error as the one "residual" and the probes as iterations.
+    /// </summary>
+    internal static ConvergenceInfo ForSampleMean(double value, double standardError, int probes, long applications) =>
+        double.IsFinite(value)
+            ? new(ConvergenceStatus.Converged, $"Mean over {probes} random probes; the residual is its standard error.", 1, [standardError], probes, applications)
+            : new(ConvergenceStatus.NonFiniteOperatorOutput, $"The estimate over {probes} probes is not finite (a non-finite operator output, or a zero denominator).", 0, [standardError], probes, applications);
 }

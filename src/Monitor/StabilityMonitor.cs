@@ -17,9 +17,18 @@ namespace SpectralMonitor;
 /// recorded and skipped, and every internal error is logged and swallowed.
 /// </summary>
 /// <remarks>
-/// <see cref="OnStep"/> must be called from one thread (the training loop's). Probes run synchronously inside it, on
-/// that thread, between optimizer steps, bounded by <see cref="StabilityMonitorOptions.MaxHvpsPerProbe"/> and
-/// <see cref="StabilityMonitorOptions.ProbeTimeout"/>. Metrics may be collected from any thread.
+/// <para><see cref="OnStep"/> must be called from one thread (the training loop's). Probes run synchronously inside it,
+/// on that thread, between optimizer steps, bounded by <see cref="StabilityMonitorOptions.MaxHvpsPerProbe"/> and
+/// <see cref="StabilityMonitorOptions.ProbeTimeout"/>. Metrics may be collected from any thread.</para>
+/// <para>Step numbers may restart (epoch-numbered loops), go back (a run resumed from an earlier checkpoint), repeat or
+/// reach <see cref="long.MaxValue"/>: such a step starts a new segment and counts as the next step, so the schedule,
+/// the rules' cooldowns and the backoff carry on (logged once at Information, later restarts at Debug).</para>
+/// <para>Event handlers run on the training thread inside <see cref="OnStep"/> or <see cref="ProbeNow"/>; calling
+/// either from a handler is refused (logged once) instead of recursing. <see cref="Dispose"/> and
+/// <see cref="Rebind{TVec}"/> may be called from a handler.</para>
+/// <para>Two live monitors in one process with the same <see cref="StabilityMonitorOptions.RunName"/> would export the
+/// same series and hide each other, so the later one gets a unique name (<c>name-2</c>, <c>name-3</c>, …), logged as a
+/// Warning; <see cref="Options"/> holds the name in force. The name is free again once its monitor is disposed.</para>
 /// </remarks>
 public sealed class StabilityMonitor : IDisposable
 {
@@ -29,13 +38,16 @@ public sealed class StabilityMonitor : IDisposable
     /// <summary>The name of the ActivitySource of probe spans.</summary>
     public const string ActivitySourceName = "SpectralMonitor";
 
-    private readonly IProbeRunner _runner;
+    /// <summary>How long <see cref="Dispose"/> waits for a probe in progress on another thread before leaving the release to it.</summary>
+    private static readonly TimeSpan DisposeWait = TimeSpan.FromMilliseconds(100);
+
     private readonly StabilityMonitorOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly RuleEngine _rules;
     private readonly ProbeScheduler _scheduler;
     private readonly ProbeTimeoutPolicy _timeouts;
+    private readonly StepTimeline _timeline = new();
     private readonly StepClock _clock;
     private readonly StepStatistics _statistics;
     private readonly BackoffController? _backoff;
@@ -44,22 +56,39 @@ public sealed class StabilityMonitor : IDisposable
     private readonly ActivitySource _activitySource;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _disposal = new();
+    private IProbeRunner _runner;
     private MonitorState _state = MonitorState.Initial;
-    private bool _disposed;
 
-    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy, IStepSensor? sensor)
+    // Set by Dispose (any thread); the resources go when no call is in progress (see Release).
+    private int _disposeRequested;
+    private bool _released;
+
+    // True while OnStep or ProbeNow runs (only the thread holding _gate reads or writes it): a call that finds it set
+    // comes from a handler on that same thread.
+    private bool _busy;
+    private int _refusedCalls;
+    private string? _lastFailureReason;
+
+    private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILogger logger, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy, IStepSensor? sensor)
     {
         _runner = runner;
+        _logger = logger;
         _sensor = options.StepSensorInterval > 0 ? sensor : null;
+        string runName = UniqueRunName(options.RunName);
+        if (runName != options.RunName)
+        {
+            Log.RunNameInUse(_logger, options.RunName, runName);
+            options = options with { RunName = runName };
+        }
+
         _options = options;
-        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<StabilityMonitor>();
         _time = timeProvider ?? TimeProvider.System;
         _rules = new RuleEngine(options.Rules, options.BaselineKind, options.BaselineProbes, options.BaselineEwmaAlpha);
         _scheduler = new ProbeScheduler(options);
         _timeouts = new ProbeTimeoutPolicy(options);
         _clock = new StepClock(_time);
         _statistics = new StepStatistics(options);
-        _instruments = new MonitorInstruments(meterFactory, options.RunName, () => runner.OptimizerName, () => Volatile.Read(ref _state));
+        _instruments = new MonitorInstruments(meterFactory, options.RunName, runner.OptimizerName, () => Volatile.Read(ref _state));
         try
         {
             _backoff = BackoffController.Create(options, backoffPolicy, runner.LearningRates, _logger, _instruments);
@@ -85,7 +114,10 @@ public sealed class StabilityMonitor : IDisposable
     /// <summary>Raised on the training thread after every probe, successful or not.</summary>
     public event EventHandler<ProbeResult>? ProbeCompleted;
 
-    /// <summary>The options in force.</summary>
+    /// <summary>
+    /// The options in force: those given, with <see cref="StabilityMonitorOptions.RunName"/> made unique when another
+    /// live monitor in this process already had it.
+    /// </summary>
     public StabilityMonitorOptions Options => _options;
 
     /// <summary>The latest probe (successful or failed), or null before the first.</summary>
@@ -103,8 +135,10 @@ public sealed class StabilityMonitor : IDisposable
     /// <summary>Probes that failed so far.</summary>
     public int FailedProbeCount { get; private set; }
 
-    /// <summary>The step at or after which the next probe runs.</summary>
-    public long NextProbeStep => _scheduler.NextProbeStep;
+    /// <summary>The step at or after which the next probe runs, in the numbering of the latest step (saturated at <see cref="long.MaxValue"/>).</summary>
+    public long NextProbeStep => _timeline.Started ? _timeline.ToStep(_scheduler.NextProbeStep) : _scheduler.NextProbeStep;
+
+    private bool DisposeRequested => Volatile.Read(ref _disposeRequested) != 0;
 
     /// <summary>Creates a monitor of <paramref name="target"/>.</summary>
     /// <param name="target">The model and optimizer, seen through the probe contracts.</param>
@@ -127,25 +161,28 @@ public sealed class StabilityMonitor : IDisposable
         options ??= new StabilityMonitorOptions();
         options.Validate();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<StabilityMonitor>();
-        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, loggerFactory, meterFactory, timeProvider, backoffPolicy, target as IStepSensor);
+        return new StabilityMonitor(new ProbeRunner<TVec>(target, options, logger), options, logger, meterFactory, timeProvider, backoffPolicy, target as IStepSensor);
     }
 
     /// <summary>
     /// Reports one training step. Cheap when no probe is due; runs a probe when one is. Never throws.
     /// </summary>
-    /// <param name="step">The step number (increasing).</param>
+    /// <param name="step">
+    /// The step number, normally increasing. A number that restarts, goes back or repeats starts a new segment and
+    /// counts as the next step (see the remarks on <see cref="StabilityMonitor"/>).
+    /// </param>
     /// <param name="loss">The step's training loss.</param>
     /// <param name="gradientNorm">The step's gradient norm, when the loop has it (enables the gradient-norm z-score).</param>
     public void OnStep(long step, double loss, double? gradientNorm = null)
     {
-        if (_disposed)
+        if (DisposeRequested)
         {
             return;
         }
 
         lock (_gate)
         {
-            if (_disposed)
+            if (!Enter(nameof(OnStep)))
             {
                 return;
             }
@@ -158,24 +195,41 @@ public sealed class StabilityMonitor : IDisposable
             {
                 Log.InternalError(_logger, step, ex);
             }
+            finally
+            {
+                Exit();
+            }
         }
     }
 
-    /// <summary>Runs a probe now (outside the schedule) and returns it; null when disposed. Never throws.</summary>
-    /// <param name="step">The current step.</param>
+    /// <summary>
+    /// Runs a probe now (outside the schedule) and returns it; null when disposed or when called from one of the
+    /// monitor's event handlers (refused, never recursive). Never throws.
+    /// </summary>
+    /// <param name="step">The current step (the probe's label; the schedule is not advanced).</param>
     public ProbeResult? ProbeNow(long step)
     {
+        if (DisposeRequested)
+        {
+            return null;
+        }
+
         lock (_gate)
         {
-            if (_disposed)
+            if (!Enter(nameof(ProbeNow)))
             {
                 return null;
             }
 
             try
             {
-                var probe = RunProbe(step);
-                Conclude(step, [.. _rules.Evaluate(step, probe.Indicators)], probe, observation: null);
+                long position = _timeline.Position;
+                var probe = RunProbe(step, position);
+                if (probe is not null)
+                {
+                    Conclude(step, position, [.. _rules.Evaluate(step, probe.Indicators, position)], probe, observation: null);
+                }
+
                 return probe;
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -183,35 +237,166 @@ public sealed class StabilityMonitor : IDisposable
                 Log.InternalError(_logger, step, ex);
                 return null;
             }
+            finally
+            {
+                Exit();
+            }
         }
     }
 
-    /// <summary>Stops the monitor: cancels a probe in progress, waits for it, releases every resource. Idempotent.</summary>
+    /// <summary>
+    /// Points the monitor at a new target: the optimizer was replaced (a new one over the same model), or the model was
+    /// moved to another device or dtype (which replaces its parameters, so the old optimizer no longer trains it).
+    /// From the next probe on, the monitor reads the new target; the backoff acts on its learning rates (the factor in
+    /// force carries over and applies to them from the next step; the old optimizer is not touched again); metric tags
+    /// name its optimizer. Warm starts restart. The schedule, rules and statistics carry on. May be called between
+    /// steps or from an event handler; from another thread it waits for a probe in progress.
+    /// </summary>
+    /// <typeparam name="TVec">The target's vector type.</typeparam>
+    /// <param name="target">The model and optimizer now in use.</param>
+    /// <exception cref="ArgumentException">Backoff is enabled but <paramref name="target"/> has no learning-rate controller, or the backoff floor is above one of its learning rates.</exception>
+    /// <exception cref="ObjectDisposedException">The monitor was disposed.</exception>
+    public void Rebind<TVec>(IProbeTarget<TVec> target)
+        where TVec : class
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(DisposeRequested, this);
+
+            // Handlers run outside the probe runner, so even a handler may swap it. The backoff first: it may refuse.
+            _backoff?.Rebind(target.LearningRates, _options);
+            var previous = _runner;
+            _runner = new ProbeRunner<TVec>(target, _options, _logger);
+            previous.Dispose();
+            _instruments.SetOptimizer(target.OptimizerName);
+            _lastFailureReason = null;
+            Log.Rebound(_logger, target.OptimizerName);
+        }
+    }
+
+    /// <summary>
+    /// Stops the monitor: cancels a probe in progress and releases every resource. Idempotent; never throws. Called
+    /// while a probe runs on another thread, it waits at most about 0.1 s for the probe to reach its next check; if the
+    /// probe is inside a call that cannot be interrupted (the probe-loss closure, one Hessian-vector product), Dispose
+    /// returns anyway and the training thread releases the resources when that call returns. Called from an event
+    /// handler, it takes effect when the step ends. No event is raised after Dispose was called.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposeRequested, 1) != 0)
         {
             return;
         }
 
-        _disposal.Cancel();
-        lock (_gate)
+        try
         {
-            if (_disposed)
+            _disposal.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The training thread released everything in between.
+        }
+
+        bool entered = false;
+        try
+        {
+            System.Threading.Monitor.TryEnter(_gate, DisposeWait, ref entered);
+            if (entered && !_busy)
             {
-                return;
+                Release();
             }
 
-            _disposed = true;
-            _runner.Dispose();
-            _instruments.Dispose();
-            _activitySource.Dispose();
-            _disposal.Dispose();
+            // Otherwise the call in progress (a probe on the training thread, or the step whose handler called
+            // Dispose) releases everything on its way out.
         }
+        finally
+        {
+            if (entered)
+            {
+                System.Threading.Monitor.Exit(_gate);
+            }
+        }
+    }
+
+    /// <summary>The run name itself, or <c>name-2</c>, <c>name-3</c>, … when a live monitor in this process has it.</summary>
+    private static string UniqueRunName(string requested)
+    {
+        var taken = MonitorInstruments.LiveRunNames();
+        if (!taken.Contains(requested))
+        {
+            return requested;
+        }
+
+        for (int i = 2; ; i++)
+        {
+            string candidate = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{requested}-{i}");
+            if (!taken.Contains(candidate))
+            {
+                return candidate;
+            }
+        }
+    }
+
+    /// <summary>Starts a call under the gate; false when disposed or reentrant (refused, logged once at Warning).</summary>
+    private bool Enter(string call)
+    {
+        if (_released || DisposeRequested)
+        {
+            return false;
+        }
+
+        if (_busy)
+        {
+            var level = _refusedCalls++ == 0 ? LogLevel.Warning : LogLevel.Debug;
+            Log.ReentrantCallRefused(_logger, level, call);
+            return false;
+        }
+
+        _busy = true;
+        return true;
+    }
+
+    /// <summary>Ends a call under the gate; releases the resources when Dispose was called meanwhile.</summary>
+    private void Exit()
+    {
+        _busy = false;
+        if (DisposeRequested)
+        {
+            Release();
+        }
+    }
+
+    /// <summary>Releases every resource, once, under the gate, when no call is in progress.</summary>
+    private void Release()
+    {
+        if (_released)
+        {
+            return;
+        }
+
+        _released = true;
+        _runner.Dispose();
+        _instruments.Dispose();
+        _activitySource.Dispose();
+        _disposal.Dispose();
     }
 
     private void Step(long step, double loss, double? gradientNorm)
     {
+        bool first = !_timeline.Started;
+        long previousStep = _timeline.LastStep;
+        if (_timeline.Advance(step))
+        {
+            var level = _timeline.Restarts == 1 ? LogLevel.Information : LogLevel.Debug;
+            Log.StepsRestarted(_logger, level, step, previousStep, NextProbeStep);
+        }
+        else if (first)
+        {
+            _scheduler.Start(step);
+        }
+
+        long position = _timeline.Position;
         if (_clock.Tick() is double trainingSeconds)
         {
             _scheduler.RecordStep(trainingSeconds);
@@ -233,9 +418,14 @@ public sealed class StabilityMonitor : IDisposable
 
         ProbeResult? probe = null;
         var readings = observation.Indicators;
-        if (_scheduler.IsDue(step))
+        if (_scheduler.IsDue(position))
         {
-            probe = RunProbe(step);
+            probe = RunProbe(step, position);
+            if (probe is null)
+            {
+                return; // disposed during the probe
+            }
+
             readings = new Dictionary<string, double>(readings, StringComparer.Ordinal);
             foreach (var (name, value) in probe.Indicators)
             {
@@ -243,9 +433,9 @@ public sealed class StabilityMonitor : IDisposable
             }
         }
 
-        changes.AddRange(_rules.Evaluate(step, readings));
-        Conclude(step, changes, probe, observation);
-        if (sensorReadings is not null)
+        changes.AddRange(_rules.Evaluate(step, readings, position));
+        Conclude(step, position, changes, probe, observation);
+        if (sensorReadings is not null && !DisposeRequested)
         {
             Volatile.Write(ref _state, _state with { SensorReadings = sensorReadings });
         }
@@ -285,7 +475,7 @@ public sealed class StabilityMonitor : IDisposable
     /// The one publish path of a step or an unscheduled probe: logs, counts and raises the alert changes, applies the
     /// backoff, then publishes the new state to the collectors.
     /// </summary>
-    private void Conclude(long step, IReadOnlyList<StabilityAlert> changes, ProbeResult? probe, StepObservation? observation)
+    private void Conclude(long step, long position, IReadOnlyList<StabilityAlert> changes, ProbeResult? probe, StepObservation? observation)
     {
         foreach (var change in changes)
         {
@@ -303,7 +493,12 @@ public sealed class StabilityMonitor : IDisposable
             }
         }
 
-        _backoff?.Apply(step, changes, _rules.Level);
+        if (DisposeRequested)
+        {
+            return; // a handler disposed the monitor: leave the learning rates alone
+        }
+
+        _backoff?.Apply(step, position, changes, _rules.Level);
         var state = _state with
         {
             Level = _rules.Level,
@@ -319,18 +514,29 @@ public sealed class StabilityMonitor : IDisposable
         Volatile.Write(ref _state, state);
     }
 
-    private ProbeResult RunProbe(long step)
+    /// <summary>Runs a probe at <paramref name="step"/> (timeline <paramref name="position"/>); null when the monitor was disposed meanwhile.</summary>
+    private ProbeResult? RunProbe(long step, long position)
     {
         using var activity = _activitySource.StartActivity("stability.probe");
         long started = _time.GetTimestamp();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposal.Token);
-        timeout.CancelAfter(_timeouts.Next(_scheduler.StepSeconds));
-        var probe = _runner.Run(step, _time, started, timeout.Token);
+        TimeSpan limit = _timeouts.Next(_scheduler.StepSeconds);
+
+        // The limit runs on the monitor's clock (a test clock included); disposal cancels as well.
+        using var timeout = new CancellationTokenSource(limit, _time);
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(_disposal.Token, timeout.Token);
+        var probe = _runner.Run(step, _time, started, () => DescribeCancellation(limit, started), cancellation.Token);
         _timeouts.Record(probe);
-        double seconds = probe.Duration.TotalSeconds;
-        _clock.AddProbeTime(seconds);
         ProbeCount++;
         LatestProbe = probe;
+        if (DisposeRequested)
+        {
+            // Counted and kept as the latest, but neither logged, exported nor raised: the monitor is going away.
+            FailedProbeCount += probe.Status == ProbeStatus.Failed ? 1 : 0;
+            return null;
+        }
+
+        double seconds = probe.Duration.TotalSeconds;
+        _clock.AddProbeTime(seconds);
         _instruments.RecordProbe(probe);
         bool trendingUp = false;
         if (probe.Status == ProbeStatus.Succeeded)
@@ -346,10 +552,13 @@ public sealed class StabilityMonitor : IDisposable
         else
         {
             FailedProbeCount++;
-            Log.ProbeFailed(_logger, step, probe.FailureReason ?? "unknown");
+            string reason = probe.FailureReason ?? "unknown";
+            var level = reason == _lastFailureReason ? LogLevel.Debug : LogLevel.Warning;
+            Log.ProbeFailed(_logger, level, step, reason);
         }
 
-        if (_scheduler.Completed(step, seconds, probe.Status == ProbeStatus.Succeeded, trendingUp))
+        _lastFailureReason = probe.FailureReason;
+        if (_scheduler.Completed(position, seconds, probe.Status == ProbeStatus.Succeeded, trendingUp))
         {
             Log.CadenceWidened(_logger, FailedProbeCount, _scheduler.Interval);
         }
@@ -357,6 +566,22 @@ public sealed class StabilityMonitor : IDisposable
         MonitorInstruments.TagSpan(activity, probe);
         Raise(ProbeCompleted, probe);
         return probe;
+    }
+
+    private string DescribeCancellation(TimeSpan limit, long started)
+    {
+        if (_disposal.IsCancellationRequested)
+        {
+            return "cancelled: the monitor was disposed during the probe";
+        }
+
+        return string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"cancelled: the probe ran past ProbeTimeout ({Format(limit)}) and stopped at its first check after it, {Format(_time.GetElapsedTime(started))} after it began (checks come between stages and before every Hessian-vector product; a call already running, such as the probe-loss closure or one Hessian-vector product, is never interrupted)");
+
+        static string Format(TimeSpan t) => t < TimeSpan.FromSeconds(1)
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.TotalMilliseconds:0.#} ms")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.TotalSeconds:0.###} s");
     }
 
     private double[] ReadLearningRates()
@@ -374,7 +599,7 @@ public sealed class StabilityMonitor : IDisposable
 
     private void Raise<T>(EventHandler<T>? handler, T args)
     {
-        if (handler is null)
+        if (handler is null || DisposeRequested)
         {
             return;
         }

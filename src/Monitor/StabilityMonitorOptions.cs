@@ -39,6 +39,11 @@ public enum ProbeEstimators
 public sealed record StabilityMonitorOptions
 {
     /// <summary>Name of the run (the <c>run</c> tag of every metric).</summary>
+    /// <remarks>
+    /// Unique per live monitor in a process: a monitor created while another live one has the name gets
+    /// <c>name-2</c> (then <c>-3</c>, …) and logs a Warning, because the two would otherwise export the same series and
+    /// hide each other; <see cref="StabilityMonitor.Options"/> holds the name in force. A disposed monitor frees its name.
+    /// </remarks>
     public string RunName { get; init; } = "run";
 
     /// <summary>
@@ -77,6 +82,14 @@ public sealed record StabilityMonitorOptions
     /// any timed step, 10 minutes), clamped to [30 s, 1 h]. A fixed limit that suits a small model makes every probe of
     /// a large one time out; the derived one scales with the model and the machine.
     /// </summary>
+    /// <remarks>
+    /// Measured on the monitor's <see cref="TimeProvider"/>. The probe checks it between its stages and before every
+    /// Hessian-vector product (the TorchSharp adapter also right after the probe-loss closure returns and after reading
+    /// the optimizer state) and fails with a reason that names the limit. A call already running is never interrupted:
+    /// the user's probe-loss closure, the first-order backward, one Hessian-vector product, one weight matrix's power
+    /// iteration. So a probe ends within the limit plus the longest of those calls (a 4 s probe loss takes 4 s whatever
+    /// the limit; nothing runs after it once the limit has passed).
+    /// </remarks>
     public TimeSpan? ProbeTimeout { get; init; }
 
     /// <summary>Which estimators run.</summary>

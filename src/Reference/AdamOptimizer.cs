@@ -43,9 +43,6 @@ public sealed class AdamOptimizer : ReferenceOptimizerBase<AdamHyperparameters>
         }
     }
 
-    /// <inheritdoc/>
-    public override OptimizerKind Kind => Hyperparameters.Decoupled ? OptimizerKind.AdamW : OptimizerKind.Adam;
-
     /// <summary><c>exp_avg</c> (m).</summary>
     public ReadOnlySpan<double> ExpAvg => _expAvg;
 
@@ -59,7 +56,6 @@ public sealed class AdamOptimizer : ReferenceOptimizerBase<AdamHyperparameters>
     private protected override void StepCore(Span<double> parameters, ReadOnlySpan<double> gradient)
     {
         var hp = Hyperparameters;
-        StepCount++;
         double lr = hp.LearningRate;
         double beta1 = hp.Beta1;
         double beta2 = hp.Beta2;
@@ -73,15 +69,12 @@ public sealed class AdamOptimizer : ReferenceOptimizerBase<AdamHyperparameters>
         double decay = 1 - (lr * hp.WeightDecay);
         for (int i = 0; i < parameters.Length; i++)
         {
-            double g = hp.Maximize ? -gradient[i] : gradient[i];
             if (hp.Decoupled)
             {
                 parameters[i] *= decay;
             }
-            else if (hp.WeightDecay != 0)
-            {
-                g += hp.WeightDecay * parameters[i];
-            }
+
+            double g = EffectiveGradient(hp.Maximize, hp.Decoupled ? 0 : hp.WeightDecay, gradient[i], parameters[i]);
 
             double m = (_expAvg[i] * beta1) + ((1 - beta1) * g);
             double v = (_expAvgSq[i] * beta2) + ((1 - beta2) * g * g);
@@ -102,20 +95,12 @@ public sealed class AdamOptimizer : ReferenceOptimizerBase<AdamHyperparameters>
     public override OptimizerSnapshot<double[]> Snapshot() =>
         new AdamSnapshot<double[]>(Hyperparameters, StepCount, (double[])_expAvg.Clone(), (double[])_expAvgSq.Clone(), (double[]?)_maxExpAvgSq?.Clone());
 
-    /// <inheritdoc/>
-    private protected override double LearningRateOf(AdamHyperparameters hyperparameters) => hyperparameters.LearningRate;
-
-    /// <inheritdoc/>
-    private protected override AdamHyperparameters WithLearningRate(AdamHyperparameters hyperparameters, double learningRate) => hyperparameters with { LearningRate = learningRate };
-
     private static AdamHyperparameters Validated(AdamHyperparameters hp, string name)
     {
         ArgumentNullException.ThrowIfNull(hp, name);
-        ReferenceOptimizer.CheckLearningRate(hp.LearningRate, name);
+        CheckAdaptive(hp.LearningRate, hp.Epsilon, hp.WeightDecay, name);
         ReferenceOptimizer.CheckUnitInterval(hp.Beta1, nameof(hp.Beta1), name);
         ReferenceOptimizer.CheckUnitInterval(hp.Beta2, nameof(hp.Beta2), name);
-        ReferenceOptimizer.CheckPositive(hp.Epsilon, nameof(hp.Epsilon), name);
-        ReferenceOptimizer.CheckNonNegative(hp.WeightDecay, nameof(hp.WeightDecay), name);
 
         return hp;
     }

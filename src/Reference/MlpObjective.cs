@@ -452,77 +452,93 @@ public sealed class MlpObjective
         result.Clear();
         for (int l = _layers - 1; l >= 0; l--)
         {
-            int nin = _sizes[l];
-            int nout = _sizes[l + 1];
-            var weight = Architecture.Weight(l).Slice(parameters);
-            var vWeight = Architecture.Weight(l).Slice(vector);
-            var gradWeight = Architecture.Weight(l).Slice(gradient);
-            var gradBias = Architecture.Bias(l).Slice(gradient);
-            var hvWeight = Architecture.Weight(l).Slice(result);
-            var hvBias = Architecture.Bias(l).Slice(result);
-            var input = LayerInput(batch, l, rows);
-            var delta = _delta.AsSpan(0, rows * nout);
-            var rdelta = _rdelta.AsSpan(0, rows * nout);
-
-            // ∂L/∂W = Σₙ δₙ xₙᵀ and R{∂L/∂W} = Σₙ R{δₙ} xₙᵀ + δₙ R{xₙ}ᵀ (inputs of layer 0 are data: R{x} = 0).
-            for (int n = 0; n < rows; n++)
-            {
-                var x = input.Slice(n * nin, nin);
-                var rx = l > 0 ? _ra[l - 1].AsSpan(n * nin, nin) : [];
-                for (int o = 0; o < nout; o++)
-                {
-                    double d = delta[(n * nout) + o];
-                    double rd = rdelta[(n * nout) + o];
-                    gradBias[o] += d;
-                    hvBias[o] += rd;
-                    var g = gradWeight.Slice(o * nin, nin);
-                    var h = hvWeight.Slice(o * nin, nin);
-                    TensorPrimitives.MultiplyAdd(x, d, g, g);
-                    TensorPrimitives.MultiplyAdd(x, rd, h, h);
-                    if (l > 0)
-                    {
-                        TensorPrimitives.MultiplyAdd(rx, d, h, h);
-                    }
-                }
-            }
-
+            AccumulateLayerR(batch, l, rows, gradient, result);
             if (l == 0)
             {
                 break;
             }
 
-            // g = Wᵀδ, R{g} = Vᵀδ + WᵀR{δ}; δ_{l−1} = σ′ ⊙ g, R{δ_{l−1}} = σ″ ⊙ R{z_{l−1}} ⊙ g + σ′ ⊙ R{g}.
-            var previous = _deltaNext.AsSpan(0, rows * nin);
-            var rprevious = _rdeltaNext.AsSpan(0, rows * nin);
-            var d1 = _d1[l - 1].AsSpan(0, rows * nin);
-            var d2 = _d2[l - 1].AsSpan(0, rows * nin);
-            var rzPrevious = _rz[l - 1].AsSpan(0, rows * nin);
-            var g0 = _gradA.AsSpan(0, nin);
-            var rg0 = _rgradA.AsSpan(0, nin);
-            for (int n = 0; n < rows; n++)
-            {
-                g0.Clear();
-                rg0.Clear();
-                for (int o = 0; o < nout; o++)
-                {
-                    double d = delta[(n * nout) + o];
-                    double rd = rdelta[(n * nout) + o];
-                    var w = weight.Slice(o * nin, nin);
-                    TensorPrimitives.MultiplyAdd(w, d, g0, g0);
-                    TensorPrimitives.MultiplyAdd(w, rd, rg0, rg0);
-                    TensorPrimitives.MultiplyAdd(vWeight.Slice(o * nin, nin), d, rg0, rg0);
-                }
-
-                int start = n * nin;
-                for (int i = 0; i < nin; i++)
-                {
-                    previous[start + i] = d1[start + i] * g0[i];
-                    rprevious[start + i] = (d2[start + i] * rzPrevious[start + i] * g0[i]) + (d1[start + i] * rg0[i]);
-                }
-            }
-
+            PropagateR(parameters, vector, l, rows);
             (_delta, _deltaNext) = (_deltaNext, _delta);
             (_rdelta, _rdeltaNext) = (_rdeltaNext, _rdelta);
+        }
+    }
+
+    /// <summary>
+    /// Layer <paramref name="l"/>'s gradient and H·v blocks: ∂L/∂W = Σₙ δₙ xₙᵀ and R{∂L/∂W} = Σₙ R{δₙ} xₙᵀ + δₙ R{xₙ}ᵀ
+    /// (inputs of layer 0 are data: R{x} = 0).
+    /// </summary>
+    private void AccumulateLayerR(Batch batch, int l, int rows, Span<double> gradient, Span<double> result)
+    {
+        int nin = _sizes[l];
+        int nout = _sizes[l + 1];
+        var gradWeight = Architecture.Weight(l).Slice(gradient);
+        var gradBias = Architecture.Bias(l).Slice(gradient);
+        var hvWeight = Architecture.Weight(l).Slice(result);
+        var hvBias = Architecture.Bias(l).Slice(result);
+        var input = LayerInput(batch, l, rows);
+        var delta = _delta.AsSpan(0, rows * nout);
+        var rdelta = _rdelta.AsSpan(0, rows * nout);
+        for (int n = 0; n < rows; n++)
+        {
+            var x = input.Slice(n * nin, nin);
+            var rx = l > 0 ? _ra[l - 1].AsSpan(n * nin, nin) : [];
+            for (int o = 0; o < nout; o++)
+            {
+                double d = delta[(n * nout) + o];
+                double rd = rdelta[(n * nout) + o];
+                gradBias[o] += d;
+                hvBias[o] += rd;
+                var g = gradWeight.Slice(o * nin, nin);
+                var h = hvWeight.Slice(o * nin, nin);
+                TensorPrimitives.MultiplyAdd(x, d, g, g);
+                TensorPrimitives.MultiplyAdd(x, rd, h, h);
+                if (l > 0)
+                {
+                    TensorPrimitives.MultiplyAdd(rx, d, h, h);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// δ and R{δ} one layer down: g = Wᵀδ, R{g} = Vᵀδ + WᵀR{δ}; δ_{l−1} = σ′ ⊙ g, R{δ_{l−1}} = σ″ ⊙ R{z_{l−1}} ⊙ g + σ′ ⊙ R{g}.
+    /// </summary>
+    private void PropagateR(ReadOnlySpan<double> parameters, ReadOnlySpan<double> vector, int l, int rows)
+    {
+        int nin = _sizes[l];
+        int nout = _sizes[l + 1];
+        var weight = Architecture.Weight(l).Slice(parameters);
+        var vWeight = Architecture.Weight(l).Slice(vector);
+        var delta = _delta.AsSpan(0, rows * nout);
+        var rdelta = _rdelta.AsSpan(0, rows * nout);
+        var previous = _deltaNext.AsSpan(0, rows * nin);
+        var rprevious = _rdeltaNext.AsSpan(0, rows * nin);
+        var d1 = _d1[l - 1].AsSpan(0, rows * nin);
+        var d2 = _d2[l - 1].AsSpan(0, rows * nin);
+        var rzPrevious = _rz[l - 1].AsSpan(0, rows * nin);
+        var g0 = _gradA.AsSpan(0, nin);
+        var rg0 = _rgradA.AsSpan(0, nin);
+        for (int n = 0; n < rows; n++)
+        {
+            g0.Clear();
+            rg0.Clear();
+            for (int o = 0; o < nout; o++)
+            {
+                double d = delta[(n * nout) + o];
+                double rd = rdelta[(n * nout) + o];
+                var w = weight.Slice(o * nin, nin);
+                TensorPrimitives.MultiplyAdd(w, d, g0, g0);
+                TensorPrimitives.MultiplyAdd(w, rd, rg0, rg0);
+                TensorPrimitives.MultiplyAdd(vWeight.Slice(o * nin, nin), d, rg0, rg0);
+            }
+
+            int start = n * nin;
+            for (int i = 0; i < nin; i++)
+            {
+                previous[start + i] = d1[start + i] * g0[i];
+                rprevious[start + i] = (d2[start + i] * rzPrevious[start + i] * g0[i]) + (d1[start + i] * rg0[i]);
+            }
         }
     }
 }

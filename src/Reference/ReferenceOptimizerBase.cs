@@ -8,7 +8,7 @@ namespace SpectralMonitor.Reference;
 /// </summary>
 /// <typeparam name="THyperparameters">The optimizer's hyperparameter record.</typeparam>
 public abstract class ReferenceOptimizerBase<THyperparameters> : IReferenceOptimizer
-    where THyperparameters : class
+    where THyperparameters : class, IOptimizerHyperparameters<THyperparameters>
 {
     /// <summary>Checks the dimension, then stores the (already validated) hyperparameters.</summary>
     private protected ReferenceOptimizerBase(int dimension, Func<THyperparameters> validatedHyperparameters)
@@ -19,7 +19,7 @@ public abstract class ReferenceOptimizerBase<THyperparameters> : IReferenceOptim
     }
 
     /// <inheritdoc/>
-    public abstract OptimizerKind Kind { get; }
+    public OptimizerKind Kind => Hyperparameters.Kind;
 
     /// <inheritdoc/>
     public int Dimension { get; }
@@ -30,11 +30,11 @@ public abstract class ReferenceOptimizerBase<THyperparameters> : IReferenceOptim
     /// <inheritdoc/>
     public double LearningRate
     {
-        get => LearningRateOf(Hyperparameters);
+        get => Hyperparameters.LearningRate;
         set
         {
             ReferenceOptimizer.CheckLearningRate(value, nameof(value));
-            Hyperparameters = WithLearningRate(Hyperparameters, value);
+            Hyperparameters = Hyperparameters.WithLearningRate(value);
         }
     }
 
@@ -45,18 +45,28 @@ public abstract class ReferenceOptimizerBase<THyperparameters> : IReferenceOptim
     public void Step(Span<double> parameters, ReadOnlySpan<double> gradient)
     {
         ReferenceOptimizer.CheckStepArguments(Dimension, parameters, gradient);
+        StepCount++;
         StepCore(parameters, gradient);
     }
 
     /// <inheritdoc/>
     public abstract OptimizerSnapshot<double[]> Snapshot();
 
-    /// <summary>The update itself, on arguments of the right length; advances <see cref="StepCount"/>.</summary>
+    /// <summary>The gradient the update uses: <c>±g + λθ</c> (sign − for <c>maximize</c>, λ the L2 weight decay), as torch.optim computes it.</summary>
+    private protected static double EffectiveGradient(bool maximize, double weightDecay, double gradient, double parameter)
+    {
+        double g = maximize ? -gradient : gradient;
+        return weightDecay != 0 ? g + (weightDecay * parameter) : g;
+    }
+
+    /// <summary>The update itself, on arguments of the right length; <see cref="StepCount"/> already counts this step.</summary>
     private protected abstract void StepCore(Span<double> parameters, ReadOnlySpan<double> gradient);
 
-    /// <summary>The learning rate of <paramref name="hyperparameters"/>.</summary>
-    private protected abstract double LearningRateOf(THyperparameters hyperparameters);
-
-    /// <summary>A copy of <paramref name="hyperparameters"/> with another learning rate.</summary>
-    private protected abstract THyperparameters WithLearningRate(THyperparameters hyperparameters, double learningRate);
+    /// <summary>Checks what every adaptive optimizer's hyperparameters share (learning rate, ε, weight decay).</summary>
+    private protected static void CheckAdaptive(double learningRate, double epsilon, double weightDecay, string name)
+    {
+        ReferenceOptimizer.CheckLearningRate(learningRate, name);
+        ReferenceOptimizer.CheckPositive(epsilon, "Epsilon", name);
+        ReferenceOptimizer.CheckNonNegative(weightDecay, "WeightDecay", name);
+    }
 }

@@ -47,9 +47,6 @@ public sealed class RmsPropOptimizer : ReferenceOptimizerBase<RmsPropHyperparame
         }
     }
 
-    /// <inheritdoc/>
-    public override OptimizerKind Kind => OptimizerKind.RmsProp;
-
     /// <summary><c>square_avg</c>.</summary>
     public ReadOnlySpan<double> SquareAvg => _squareAvg;
 
@@ -63,16 +60,11 @@ public sealed class RmsPropOptimizer : ReferenceOptimizerBase<RmsPropHyperparame
     private protected override void StepCore(Span<double> parameters, ReadOnlySpan<double> gradient)
     {
         var hp = Hyperparameters;
-        StepCount++;
         double lr = hp.LearningRate;
         double alpha = hp.Alpha;
         for (int i = 0; i < parameters.Length; i++)
         {
-            double g = hp.Maximize ? -gradient[i] : gradient[i];
-            if (hp.WeightDecay != 0)
-            {
-                g += hp.WeightDecay * parameters[i];
-            }
+            double g = EffectiveGradient(hp.Maximize, hp.WeightDecay, gradient[i], parameters[i]);
 
             double s = (_squareAvg[i] * alpha) + ((1 - alpha) * g * g);
             _squareAvg[i] = s;
@@ -106,19 +98,11 @@ public sealed class RmsPropOptimizer : ReferenceOptimizerBase<RmsPropHyperparame
     public override OptimizerSnapshot<double[]> Snapshot() =>
         new RmsPropSnapshot<double[]>(Hyperparameters, StepCount, (double[])_squareAvg.Clone(), (double[]?)_momentumBuffer?.Clone(), (double[]?)_gradAvg?.Clone());
 
-    /// <inheritdoc/>
-    private protected override double LearningRateOf(RmsPropHyperparameters hyperparameters) => hyperparameters.LearningRate;
-
-    /// <inheritdoc/>
-    private protected override RmsPropHyperparameters WithLearningRate(RmsPropHyperparameters hyperparameters, double learningRate) => hyperparameters with { LearningRate = learningRate };
-
     private static RmsPropHyperparameters Validated(RmsPropHyperparameters hp, string name)
     {
         ArgumentNullException.ThrowIfNull(hp, name);
-        ReferenceOptimizer.CheckLearningRate(hp.LearningRate, name);
+        CheckAdaptive(hp.LearningRate, hp.Epsilon, hp.WeightDecay, name);
         ReferenceOptimizer.CheckUnitInterval(hp.Alpha, nameof(hp.Alpha), name);
-        ReferenceOptimizer.CheckPositive(hp.Epsilon, nameof(hp.Epsilon), name);
-        ReferenceOptimizer.CheckNonNegative(hp.WeightDecay, nameof(hp.WeightDecay), name);
         ReferenceOptimizer.CheckNonNegative(hp.Momentum, nameof(hp.Momentum), name);
 
         return hp;

@@ -36,9 +36,6 @@ public sealed class SgdOptimizer : ReferenceOptimizerBase<SgdHyperparameters>
         }
     }
 
-    /// <inheritdoc/>
-    public override OptimizerKind Kind => OptimizerKind.Sgd;
-
     /// <summary>The momentum buffer (empty before the first step with momentum, or without momentum).</summary>
     public ReadOnlySpan<double> MomentumBuffer => _hasBuffer ? _buffer : [];
 
@@ -51,11 +48,7 @@ public sealed class SgdOptimizer : ReferenceOptimizerBase<SgdHyperparameters>
         bool useMomentum = momentum != 0;
         for (int i = 0; i < parameters.Length; i++)
         {
-            double d = hp.Maximize ? -gradient[i] : gradient[i];
-            if (hp.WeightDecay != 0)
-            {
-                d += hp.WeightDecay * parameters[i];
-            }
+            double d = EffectiveGradient(hp.Maximize, hp.WeightDecay, gradient[i], parameters[i]);
 
             if (useMomentum)
             {
@@ -68,18 +61,11 @@ public sealed class SgdOptimizer : ReferenceOptimizerBase<SgdHyperparameters>
         }
 
         _hasBuffer |= useMomentum;
-        StepCount++;
     }
 
     /// <inheritdoc/>
     public override OptimizerSnapshot<double[]> Snapshot() =>
         new SgdSnapshot<double[]>(Hyperparameters, _hasBuffer ? (double[])_buffer.Clone() : null);
-
-    /// <inheritdoc/>
-    private protected override double LearningRateOf(SgdHyperparameters hyperparameters) => hyperparameters.LearningRate;
-
-    /// <inheritdoc/>
-    private protected override SgdHyperparameters WithLearningRate(SgdHyperparameters hyperparameters, double learningRate) => hyperparameters with { LearningRate = learningRate };
 
     private static SgdHyperparameters Validated(SgdHyperparameters hp, string name)
     {

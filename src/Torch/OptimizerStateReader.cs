@@ -49,6 +49,28 @@ public static class OptimizerStateReader
             return null;
         }
 
+        var (states, groupOfParameter) = AlignStates(groups, stateDictionary, parameters, out reason);
+        if (states is null)
+        {
+            return null;
+        }
+
+        var options = stateDictionary.Options;
+        return optimizer switch
+        {
+            SGD => ReadSgd(parameters, states, groupOfParameter, options, out reason),
+            Adam => ReadAdam(parameters, states, groupOfParameter, options, decoupled: false, out reason),
+            AdamW => ReadAdam(parameters, states, groupOfParameter, options, decoupled: true, out reason),
+            _ => ReadRmsProp(parameters, states, groupOfParameter, options, out reason),
+        };
+    }
+
+    /// <summary>
+    /// The state entry and parameter group of every monitored parameter, in the view's order (state_dict lists the
+    /// groups' parameters in order); null with a reason when the two disagree or a monitored parameter is not optimized.
+    /// </summary>
+    private static (OptimizerState[]? States, int[] GroupOfParameter) AlignStates(ParamGroup[] groups, OptimizerHelper.StateDictionary stateDictionary, FlatParameterView parameters, out string? reason)
+    {
         var states = new OptimizerState?[parameters.Count];
         var groupOfParameter = new int[parameters.Count];
         int entry = 0;
@@ -59,7 +81,7 @@ public static class OptimizerStateReader
                 if (entry >= stateDictionary.State.Count)
                 {
                     reason = $"The optimizer's state_dict has {stateDictionary.State.Count} state entries, fewer than its groups' parameters.";
-                    return null;
+                    return (null, groupOfParameter);
                 }
 
                 int index = parameters.IndexOf(parameter);
@@ -76,7 +98,7 @@ public static class OptimizerStateReader
         if (entry != stateDictionary.State.Count)
         {
             reason = $"The optimizer's state_dict has {stateDictionary.State.Count} state entries; its groups hold {entry} parameters.";
-            return null;
+            return (null, groupOfParameter);
         }
 
         for (int i = 0; i < states.Length; i++)
@@ -84,18 +106,12 @@ public static class OptimizerStateReader
             if (states[i] is null)
             {
                 reason = $"Monitored parameter '{parameters.Names[i]}' is not updated by this optimizer; monitor only the parameters it optimizes.";
-                return null;
+                return (null, groupOfParameter);
             }
         }
 
-        var options = stateDictionary.Options;
-        return optimizer switch
-        {
-            SGD => ReadSgd(parameters, states!, groupOfParameter, options, out reason),
-            Adam => ReadAdam(parameters, states!, groupOfParameter, options, decoupled: false, out reason),
-            AdamW => ReadAdam(parameters, states!, groupOfParameter, options, decoupled: true, out reason),
-            _ => ReadRmsProp(parameters, states!, groupOfParameter, options, out reason),
-        };
+        reason = null;
+        return (states.Select(s => s!).ToArray(), groupOfParameter);
     }
 
     /// <summary>Disposes the state tensors of <paramref name="snapshot"/> (when it was read outside a dispose scope).</summary>

@@ -59,6 +59,27 @@ public static class SpectralMonitorTorchSharpExtensions
     /// <exception cref="ArgumentException">An option is invalid, or the model has no trainable parameter or mixes dtypes or devices.</exception>
     public static MonitoredOptimizer WithSpectralMonitor(this optim.Optimizer optimizer, nn.Module model, Func<Tensor> probeLoss, TorchSharpMonitorOptions? options = null) =>
         new(optimizer, optimizer.AttachSpectralMonitor(model, probeLoss, options));
+
+    /// <summary>
+    /// Points <paramref name="monitor"/> at <paramref name="optimizer"/> (and <paramref name="model"/>,
+    /// <paramref name="probeLoss"/>) from now on: after the loop replaced its optimizer, or moved the model to another
+    /// device or dtype (which replaces its parameters, so the old optimizer no longer trains them; move the probe batch
+    /// too). The next probe reads the new optimizer's hyperparameters (its stability edge), the backoff acts on its
+    /// learning rates (the factor in force carries over; the old optimizer is not touched again), and metrics are tagged
+    /// with its name. Until then, probes fail with a reason that asks for this call. See <see cref="StabilityMonitor.Rebind{TVec}"/>.
+    /// </summary>
+    /// <param name="optimizer">The optimizer the loop now steps.</param>
+    /// <param name="monitor">The monitor to rebind.</param>
+    /// <param name="model">The model being trained (its current parameters are monitored).</param>
+    /// <param name="probeLoss">Computes the loss on the fixed probe batch, on the model's current device and dtype.</param>
+    /// <param name="probeOptions">Adapter options; null for the defaults.</param>
+    /// <exception cref="ArgumentException">The model has no trainable parameter or mixes dtypes or devices, or backoff is enabled and the floor is above one of the new learning rates.</exception>
+    /// <exception cref="ObjectDisposedException">The monitor was disposed.</exception>
+    public static void RebindSpectralMonitor(this optim.Optimizer optimizer, StabilityMonitor monitor, nn.Module model, Func<Tensor> probeLoss, TorchSharpProbeOptions? probeOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(monitor);
+        monitor.Rebind(new TorchSharpProbeTarget(model, optimizer, probeLoss, probeOptions));
+    }
 }
 
 /// <summary>
@@ -108,8 +129,8 @@ public sealed class MonitoredOptimizer : IDisposable
         NextStep = firstStep;
     }
 
-    /// <summary>The optimizer.</summary>
-    public optim.Optimizer Optimizer { get; }
+    /// <summary>The optimizer (the one given to <see cref="Rebind"/> after a rebind).</summary>
+    public optim.Optimizer Optimizer { get; private set; }
 
     /// <summary>The monitor (subscribe to its events, read its state).</summary>
     public StabilityMonitor Monitor { get; }
@@ -151,6 +172,22 @@ public sealed class MonitoredOptimizer : IDisposable
 
         Monitor.OnStep(NextStep, loss, gradientNorm);
         NextStep++;
+    }
+
+    /// <summary>
+    /// Steps <paramref name="optimizer"/> from now on and rebinds the monitor to it
+    /// (<see cref="SpectralMonitorTorchSharpExtensions.RebindSpectralMonitor"/>); step numbering continues.
+    /// </summary>
+    /// <param name="optimizer">The optimizer that replaces the current one (still owned by the caller).</param>
+    /// <param name="model">The model being trained.</param>
+    /// <param name="probeLoss">Computes the loss on the fixed probe batch, on the model's current device and dtype.</param>
+    /// <param name="probeOptions">Adapter options; null for the defaults.</param>
+    /// <exception cref="ArgumentException">See <see cref="SpectralMonitorTorchSharpExtensions.RebindSpectralMonitor"/>.</exception>
+    public void Rebind(optim.Optimizer optimizer, nn.Module model, Func<Tensor> probeLoss, TorchSharpProbeOptions? probeOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        optimizer.RebindSpectralMonitor(Monitor, model, probeLoss, probeOptions);
+        Optimizer = optimizer;
     }
 
     /// <summary>Disposes the monitor (not the optimizer).</summary>

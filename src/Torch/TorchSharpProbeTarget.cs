@@ -1,6 +1,7 @@
 using SpectralMonitor.Estimators;
 using SpectralMonitor.Estimators.Optimizers;
 using SpectralMonitor.Probing;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -122,6 +123,16 @@ public static class ProbeLoss
 /// (<see cref="StabilityMonitorOptions.ProbeTimeout"/>).</para>
 /// <para><b>Threading.</b> Probes run on the thread that calls <see cref="StabilityMonitor.OnStep"/> (dispose scopes
 /// are per thread); that must be the training loop's thread, between optimizer steps.</para>
+/// <para><b>What fails a probe, with its reason.</b> The probe loss is not finite, or its gradient is not finite or is
+/// zero with respect to every monitored parameter (it does not depend on them: computed from a teacher or EMA copy, or
+/// through a detached tensor); the optimizer holds disposed parameters (the model was moved to another dtype or device,
+/// which replaces its parameters), has no state for its parameters (it was disposed), or trains none of the monitored
+/// parameters (it was replaced). The last three call for
+/// <see cref="SpectralMonitorTorchSharpExtensions.RebindSpectralMonitor"/> with the optimizer and model now in use.
+/// These failures are <see cref="ProbeTargetException"/>s: the monitor logs the reason once.</para>
+/// <para><b>Timeout.</b> The probe's token is checked before the probe loss is evaluated, right after it returns
+/// (before the first-order backward), after the optimizer state is read, and before every Hessian-vector product. A
+/// single call is never interrupted: a slow probe-loss closure, the first-order backward, one Hessian-vector product.</para>
 /// </remarks>
 public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
 {
@@ -201,6 +212,7 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
     {
         cancellationToken.ThrowIfCancellationRequested();
         var view = FlatParameterView.FromModule(Model);
+        CheckOptimizerTrains(view);
         if (view.Dimension != _space.Dimension || view.ScalarType != _space.ScalarType
             || view.DeviceType != _space.DeviceType || view.DeviceIndex != _space.DeviceIndex)
         {
@@ -213,21 +225,112 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
         HessianVectorProductOperator? hessian = null;
         try
         {
+            Tensor ProbeLoss()
+            {
+                // The closure is one call nothing can interrupt; the timeout is seen as soon as it returns, before the
+                // first-order backward.
+                var loss = _probeLoss();
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    loss?.Dispose();
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                return loss!;
+            }
+
             var hvpOptions = new HessianVectorProductOptions(_options.ModelMode)
             {
                 Method = _options.HessianVectorProducts,
                 FiniteDifferenceStep = _options.FiniteDifferenceStep,
             };
-            hessian = new HessianVectorProductOperator(view, _probeLoss, Model, hvpOptions, _space);
+            hessian = new HessianVectorProductOperator(view, ProbeLoss, Model, hvpOptions, _space);
             cancellationToken.ThrowIfCancellationRequested();
-            var snapshot = OptimizerStateReader.TryRead(Optimizer, view, out string? reason);
-            return new Context(scope, hessian, snapshot, reason, view, _options.IncludeWeight);
+            CheckProbeLoss(hessian);
+            OptimizerSnapshot<Tensor>? snapshot;
+            string? reason;
+            try
+            {
+                snapshot = OptimizerStateReader.TryRead(Optimizer, view, out reason);
+            }
+            catch (KeyNotFoundException ex)
+            {
+                // TorchSharp's state_dict() looks each parameter up in the optimizer's state, which Dispose clears.
+                throw new ProbeTargetException(
+                    $"the optimizer ({OptimizerName}) has no state for its own parameters: it was disposed, so it no longer trains the model. {RebindAdvice}",
+                    ex);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            return new Context(scope, hessian, new CancellableHessian(hessian, cancellationToken), snapshot, reason, view, _options.IncludeWeight);
         }
         catch
         {
             hessian?.Dispose();
             scope.Dispose();
             throw;
+        }
+    }
+
+    private const string RebindAdvice = "Create the optimizer for the model's current parameters and call optimizer.RebindSpectralMonitor(monitor, model, probeLoss) (or MonitoredOptimizer.Rebind).";
+
+    /// <summary>Fails the probe when the probe loss, or its gradient, gives nothing to measure.</summary>
+    private void CheckProbeLoss(HessianVectorProductOperator hessian)
+    {
+        if (!double.IsFinite(hessian.Loss))
+        {
+            throw new ProbeTargetException(string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"the probe loss is not finite ({hessian.Loss}) at the current parameters: the model diverged on the probe batch, or the probe-loss closure computes NaN or ∞ (a log of 0, a division by 0); no curvature can be measured"));
+        }
+
+        using var gradient = _space.CreateVector();
+        hessian.CopyGradientTo(gradient);
+        using var noGrad = torch.no_grad();
+        using var finite = gradient.isfinite().all();
+        if (!finite.ToBoolean())
+        {
+            throw new ProbeTargetException("the gradient of the probe loss with respect to the monitored parameters is not finite (the loss is, so a NaN or ∞ arises in the backward pass: a square root or log at 0?); no curvature can be measured");
+        }
+
+        using var nonZero = gradient.count_nonzero();
+        if (nonZero.ToInt64() == 0)
+        {
+            throw new ProbeTargetException(
+                "the probe loss does not depend on the monitored parameters: its gradient is zero with respect to every one of them (computed from another model, such as a teacher or EMA copy, or through a detached tensor?), so its curvature would read 0 and no alert could fire. Compute the probe loss from the model the optimizer trains.");
+        }
+    }
+
+    /// <summary>Fails the probe when the optimizer no longer trains the monitored parameters.</summary>
+    private void CheckOptimizerTrains(FlatParameterView view)
+    {
+        int total = 0, disposed = 0, monitored = 0;
+        foreach (var group in (Optimizer.ParamGroups ?? []).OfType<ParamGroup>())
+        {
+            foreach (var parameter in group.Parameters ?? [])
+            {
+                total++;
+                if (parameter is null || parameter.IsInvalid)
+                {
+                    disposed++;
+                }
+                else if (view.IndexOf(parameter) >= 0)
+                {
+                    monitored++;
+                }
+            }
+        }
+
+        if (disposed > 0)
+        {
+            throw new ProbeTargetException(string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"the optimizer ({OptimizerName}) holds {disposed} disposed parameter tensor(s) of {total}: the model was moved to another dtype or device (which replaces its parameters) or its parameters were disposed, so this optimizer no longer trains the model. {RebindAdvice}"));
+        }
+
+        if (total > 0 && monitored == 0)
+        {
+            throw new ProbeTargetException($"none of the monitored parameters is trained by this optimizer ({OptimizerName}): it was replaced, or built over another model. {RebindAdvice}");
         }
     }
 
@@ -240,27 +343,41 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
         _ => new string(optimizer.GetType().Name.Select(char.ToLowerInvariant).ToArray()),
     };
 
+    /// <summary>The probe's Hessian as the stages see it: the probe's token is checked before every product.</summary>
+    private sealed class CancellableHessian(HessianVectorProductOperator inner, CancellationToken cancellationToken) : LinearOperator<Tensor>(inner.Space)
+    {
+        public override bool IsSymmetric => true;
+
+        protected override void ApplyCore(Tensor x, Tensor y)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            inner.Apply(x, y);
+        }
+    }
+
     /// <summary>One probe: owns the probe's dispose scope, the Hessian operator and the weight views.</summary>
     private sealed class Context : IProbeContext<Tensor>
     {
         private readonly TensorProbeScope _scope;
         private readonly HessianVectorProductOperator _hessian;
+        private readonly LinearOperator<Tensor> _cancellable;
         private readonly FlatParameterView _view;
         private readonly Func<string, bool>? _includeWeight;
         private List<TensorWeightMatrix>? _weights;
         private bool _disposed;
 
-        public Context(TensorProbeScope scope, HessianVectorProductOperator hessian, OptimizerSnapshot<Tensor>? snapshot, string? reason, FlatParameterView view, Func<string, bool>? includeWeight)
+        public Context(TensorProbeScope scope, HessianVectorProductOperator hessian, LinearOperator<Tensor> cancellable, OptimizerSnapshot<Tensor>? snapshot, string? reason, FlatParameterView view, Func<string, bool>? includeWeight)
         {
             _scope = scope;
             _hessian = hessian;
+            _cancellable = cancellable;
             Optimizer = snapshot;
             OptimizerUnavailableReason = snapshot is null ? reason : null;
             _view = view;
             _includeWeight = includeWeight;
         }
 
-        public LinearOperator<Tensor> Hessian => _hessian;
+        public LinearOperator<Tensor> Hessian => _cancellable;
 
         public OptimizerSnapshot<Tensor>? Optimizer { get; }
 

@@ -11,7 +11,7 @@ public class StabilityMonitorTests
     private static readonly double[] StableCurvatures = [10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05];
     private static readonly double[] EdgeCurvatures = [36, 5, 2, 1, 0.5, 0.2, 0.1, 0.05];
 
-    private static StabilityMonitorOptions Dense(params AlertRule[] rules) => new()
+    internal static StabilityMonitorOptions Dense(params AlertRule[] rules) => new()
     {
         ProbeInterval = 5,
         FirstProbeStep = 0,

@@ -130,18 +130,7 @@ public class TelemetryContractTests
             ActivityStopped = spans.Add,
         };
         ActivitySource.AddActivityListener(listener);
-        using var monitor = StabilityMonitor.Create(
-            new FakeTarget(StableCurvatures),
-            new StabilityMonitorOptions
-            {
-                ProbeInterval = 5,
-                FirstProbeStep = 0,
-                OverheadBudget = 1,
-                TopModes = 2,
-                KrylovDimension = 6,
-                Tolerance = 1e-10,
-                Estimators = ProbeEstimators.Sharpness | ProbeEstimators.Modes | ProbeEstimators.WeightSingularValues,
-            });
+        using var monitor = StabilityMonitor.Create(new FakeTarget(StableCurvatures), StabilityMonitorTests.Dense());
         monitor.OnStep(0, 1);
 
         var span = Assert.Single(spans);

@@ -9,6 +9,11 @@ namespace SpectralMonitor.Estimators.Dense;
 /// <param name="Iterations">QR iterations taken.</param>
 public sealed record ComplexSchurDecomposition(Complex[,] T, Complex[,] Z, bool Converged, int Iterations)
 {
+    /// <summary>The QR iteration's record: converged (every eigenvalue deflated) or stopped at its iteration limit.</summary>
+    public ConvergenceInfo Convergence => Converged
+        ? new(ConvergenceStatus.Converged, "Every subdiagonal entry deflated: T is triangular.", T.GetLength(0), [], Iterations, 0)
+        : new(ConvergenceStatus.MaxIterationsReached, $"QR iteration limit reached after {Iterations} iterations; T is not triangular.", 0, [], Iterations, 0);
+
     /// <summary>The diagonal of <see cref="T"/>: the eigenvalues, in Schur order.</summary>
     public Complex[] Eigenvalues()
     {

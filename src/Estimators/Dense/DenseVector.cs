@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 
 namespace SpectralMonitor.Estimators.Dense;
 
@@ -46,36 +47,8 @@ internal static class DenseVector
         return scale * Math.Sqrt(sum);
     }
 
-    /// <summary>‖x‖₂ of a complex vector, scaled.</summary>
-    internal static double Norm(ReadOnlySpan<Complex> x)
-    {
-        double scale = 0;
-        foreach (var value in x)
-        {
-            double magnitude = Math.Max(Math.Abs(value.Real), Math.Abs(value.Imaginary));
-            if (double.IsNaN(magnitude))
-            {
-                return double.NaN;
-            }
-
-            scale = Math.Max(scale, magnitude);
-        }
-
-        if (scale == 0 || double.IsInfinity(scale))
-        {
-            return scale;
-        }
-
-        double sum = 0;
-        foreach (var value in x)
-        {
-            double re = value.Real / scale;
-            double im = value.Imaginary / scale;
-            sum += (re * re) + (im * im);
-        }
-
-        return scale * Math.Sqrt(sum);
-    }
+    /// <summary>‖x‖₂ of a complex vector: the real norm of its interleaved real and imaginary parts.</summary>
+    internal static double Norm(ReadOnlySpan<Complex> x) => Norm(MemoryMarshal.Cast<Complex, double>(x));
 
     /// <summary>Scales <paramref name="x"/> to unit norm and returns the norm it had; a zero or non-finite vector is left alone.</summary>
     internal static double Normalize(Span<double> x)
@@ -90,17 +63,5 @@ internal static class DenseVector
     }
 
     /// <summary>Scales a complex <paramref name="x"/> to unit norm and returns the norm it had; a zero or non-finite vector is left alone.</summary>
-    internal static double Normalize(Span<Complex> x)
-    {
-        double norm = Norm(x);
-        if (norm > 0 && double.IsFinite(norm))
-        {
-            foreach (ref var value in x)
-            {
-                value /= norm;
-            }
-        }
-
-        return norm;
-    }
+    internal static double Normalize(Span<Complex> x) => Normalize(MemoryMarshal.Cast<Complex, double>(x));
 }

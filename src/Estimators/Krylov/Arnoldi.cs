@@ -10,7 +10,7 @@ public sealed record ArnoldiOptions : KrylovEigenOptions
     /// <summary>Creates the default options.</summary>
     public ArnoldiOptions() => Which = EigenvalueSelection.LargestMagnitude;
 
-    internal int Resolve(int n, string parameterName)
+    internal override int Resolve(int n, string parameterName)
     {
         if (Which is not (EigenvalueSelection.LargestMagnitude or EigenvalueSelection.LargestRealPart))
         {
@@ -68,11 +68,9 @@ public static class Arnoldi
         CancellationToken cancellationToken = default)
         where TVec : class
     {
-        ArgumentNullException.ThrowIfNull(op);
-        ArgumentNullException.ThrowIfNull(options);
-        int n = op.Dimension;
-        int m = options.Resolve(n, nameof(options));
+        int m = KrylovOptionChecks.Resolve(op, options);
         int k = options.Count;
+        int n = op.Dimension;
         var space = op.Space;
         if (startVector is not null && !space.IsCompatible(startVector))
         {

@@ -33,4 +33,7 @@ public abstract record KrylovEigenOptions
 
     /// <summary>Seed of the random start vector (and of the random component of a warm start). Default 0.</summary>
     public int Seed { get; init; }
+
+    /// <summary>Validates the options against an operator of dimension <paramref name="n"/>; returns the Krylov dimension to use.</summary>
+    internal abstract int Resolve(int n, string parameterName);
 }

@@ -47,6 +47,15 @@ internal static class KrylovOptionChecks
         return krylovDimension;
     }
 
+    /// <summary>Null checks, then the solver's own validation of <paramref name="options"/> against the operator; returns the Krylov dimension.</summary>
+    internal static int Resolve<TVec>(LinearOperator<TVec> op, KrylovEigenOptions options)
+        where TVec : class
+    {
+        ArgumentNullException.ThrowIfNull(op);
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Resolve(op.Dimension, nameof(options));
+    }
+
     /// <summary>Keep count for a thick restart: the wanted <paramref name="count"/> plus half of the rest, at most <c>m − 1</c>.</summary>
     internal static int KeepCount(int count, int m) => Math.Clamp(count + ((m - count) / 2), Math.Min(count, m - 1), m - 1);
 }

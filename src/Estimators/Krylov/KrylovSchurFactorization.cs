@@ -1,3 +1,5 @@
+using MathNet.Numerics.LinearAlgebra;
+
 namespace SpectralMonitor.Estimators.Krylov;
 
 /// <summary>The state a <see cref="KrylovSchurFactorization{TVec}"/> operation left the factorization in.</summary>
@@ -316,37 +318,10 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
     private (double[,] S, double[] B) Compress(double[,] u)
     {
         int j = Size;
-        int p = u.GetLength(1);
-        var su = new double[j, p];
-        for (int r = 0; r < j; r++)
-        {
-            for (int c = 0; c < p; c++)
-            {
-                double sum = 0;
-                for (int t = 0; t < j; t++)
-                {
-                    sum += _h[r, t] * u[t, c];
-                }
-
-                su[r, c] = sum;
-            }
-        }
-
-        var s = new double[p, p];
-        for (int r = 0; r < p; r++)
-        {
-            for (int c = 0; c < p; c++)
-            {
-                double sum = 0;
-                for (int t = 0; t < j; t++)
-                {
-                    sum += u[t, r] * su[t, c];
-                }
-
-                s[r, c] = sum;
-            }
-        }
-
+        var build = Matrix<double>.Build;
+        var basis = build.DenseOfArray(u);
+        var s = basis.TransposeThisAndMultiply(build.Dense(j, j, (r, c) => _h[r, c]) * basis).ToArray();
+        int p = s.GetLength(0);
         if (IsSymmetric)
         {
             for (int r = 0; r < p; r++)
@@ -360,26 +335,8 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             }
         }
 
-        return (s, CompressCoupling(u));
-    }
-
-    /// <summary><c>Uᵀb</c>.</summary>
-    private double[] CompressCoupling(double[,] u)
-    {
-        int j = Size;
-        var b = new double[u.GetLength(1)];
-        for (int c = 0; c < b.Length; c++)
-        {
-            double sum = 0;
-            for (int t = 0; t < j; t++)
-            {
-                sum += _h[j, t] * u[t, c];
-            }
-
-            b[c] = sum;
-        }
-
-        return b;
+        var b = basis.TransposeThisAndMultiply(build.Dense(j, 1, (r, _) => _h[j, r]));
+        return (s, b.Column(0).ToArray());
     }
 
     /// <summary>

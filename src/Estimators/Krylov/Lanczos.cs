@@ -38,14 +38,10 @@ public static class Lanczos
         CancellationToken cancellationToken = default)
         where TVec : class
     {
-        ArgumentNullException.ThrowIfNull(op);
-        ArgumentNullException.ThrowIfNull(options);
-        int n = op.Dimension;
-        int m = options.Resolve(n, nameof(options));
-        int k = options.Count;
-        if (eigenvectors is not null && eigenvectors.Capacity < k)
+        int m = KrylovOptionChecks.Resolve(op, options);
+        if (eigenvectors is not null && eigenvectors.Capacity < options.Count)
         {
-            throw new ArgumentException($"The eigenvector basis has capacity {eigenvectors.Capacity}; at least Count = {k} is needed.", nameof(eigenvectors));
+            throw new ArgumentException($"The eigenvector basis has capacity {eigenvectors.Capacity}; at least Count = {options.Count} is needed.", nameof(eigenvectors));
         }
 
         var space = op.Space;
@@ -55,7 +51,7 @@ public static class Lanczos
             {
                 if (startVectors[i] is null || !space.IsCompatible(startVectors[i]))
                 {
-                    throw new ArgumentException($"startVectors[{i}] is not a vector of the operator's space (dimension {n}).", nameof(startVectors));
+                    throw new ArgumentException($"startVectors[{i}] is not a vector of the operator's space (dimension {op.Dimension}).", nameof(startVectors));
                 }
             }
         }
@@ -71,8 +67,8 @@ public static class Lanczos
         var outcome = KrylovSchurDriver.Run(
             factorization,
             KrylovSchurLimits.From(options),
-            f => SymmetricRitz.Analyze(f, options.Which, k, options.Tolerance, stoppingRule: options.StoppingRule),
-            ritz => ritz.KeptVectors(KrylovOptionChecks.KeepCount(k, m)),
+            f => SymmetricRitz.Analyze(f, options.Which, options.Count, options.Tolerance, stoppingRule: options.StoppingRule),
+            ritz => ritz.KeptVectors(KrylovOptionChecks.KeepCount(options.Count, m)),
             cancellationToken);
         return Finish(factorization, outcome, options, eigenvectors);
     }

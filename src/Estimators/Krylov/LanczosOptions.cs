@@ -35,7 +35,7 @@ public sealed record LanczosOptions : KrylovEigenOptions
     public LanczosStoppingRule StoppingRule { get; init; } = LanczosStoppingRule.Residual;
 
     /// <summary>Validates the options against an operator of dimension <paramref name="n"/>; returns the Krylov dimension to use.</summary>
-    internal int Resolve(int n, string parameterName)
+    internal override int Resolve(int n, string parameterName)
     {
         if (!Enum.IsDefined(Which))
         {

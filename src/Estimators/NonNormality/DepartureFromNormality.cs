@@ -21,7 +21,11 @@ public sealed record CommutatorEstimate(
     double CommutatorNormSquared,
     double FrobeniusNormSquared,
     int Probes,
-    long OperatorApplications);
+    long OperatorApplications)
+{
+    /// <summary>The estimate's quality: finite or not, its standard error as the residual, probes as iterations.</summary>
+    public ConvergenceInfo Convergence => ConvergenceInfo.ForSampleMean(Value, StandardError, Probes, OperatorApplications);
+}
 
 /// <summary>Scalar measures of how far a matrix is from normal (<c>AᵀA = AAᵀ</c>).</summary>
 public static class DepartureFromNormality

@@ -23,7 +23,7 @@ namespace SpectralMonitor.Estimators.Optimizers;
 /// A coordinate with <c>v' = 0</c> but <c>m' ≠ 0</c> is rejected.</para>
 /// </remarks>
 /// <typeparam name="TVec">The backend's vector type.</typeparam>
-public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
+public sealed class AdamFullStateUpdateOperator<TVec> : AdamFamilyUpdateOperator<TVec>
     where TVec : class
 {
     /// <summary>
@@ -33,7 +33,6 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
     /// </summary>
     private const double ZeroGuard = 1e-30;
 
-    private readonly TVec _scratch;
     private readonly TVec _gradientCoupling;
     private readonly TVec _secondMomentCoupling;
 
@@ -49,14 +48,10 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
     }
 
     private AdamFullStateUpdateOperator(AdamSnapshot<TVec> snapshot, AdamSettings settings, LinearOperator<TVec> hessian, TVec gradient, TVec? parameters)
-        : base(hessian, MakeLayout(snapshot.Hyperparameters, settings))
+        : base(hessian, MakeLayout(snapshot.Hyperparameters, settings), settings)
     {
         var s = ElementwiseSpace;
-        StepSize = settings.StepSize;
-        Beta1 = settings.Beta1;
         Beta2 = settings.Beta2;
-        ParameterDecay = settings.Decay;
-        Curvature = new ShiftedOperator<TVec>(hessian, settings.L2, settings.Sign);
 
         // ĝ = ±g + λθ
         var effective = s.CreateVector();
@@ -101,12 +96,7 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
             s.Release(nextMoment);
             s.Release(nextSecond);
         }
-
-        _scratch = NewVector();
     }
-
-    /// <summary><c>K = ±H + λ·I</c> (λ = 0 for AdamW).</summary>
-    public ShiftedOperator<TVec> Curvature { get; }
 
     /// <summary>
     /// Q = (ηc₁/2)·m' ⊙ (1/√(b₂v')) ⊙ P ⊙ P, multiplied in this order so that m' = 0 meets the guarded reciprocal first
@@ -125,32 +115,21 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
     }
 
     /// <summary><c>P = p(v')</c>, the preconditioner the next step divides by (owned by this operator; do not modify or release).</summary>
-    public TVec Preconditioner { get; }
-
-    /// <summary>η·c₁.</summary>
-    public double StepSize { get; }
-
-    /// <summary>β₁.</summary>
-    public double Beta1 { get; }
+    public override TVec Preconditioner { get; }
 
     /// <summary>β₂.</summary>
     public double Beta2 { get; }
-
-    /// <summary><c>d = 1 − ηλ</c> for AdamW, 1 for Adam.</summary>
-    public double ParameterDecay { get; }
 
     /// <inheritdoc/>
     protected override void ApplyCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
         var s = ElementwiseSpace;
-        var k = _scratch;
+        var k = Scratch;
         Curvature.Apply(x[0], k);
 
         // δm' = β₁δm + (1−β₁)·Kδθ
-        s.Copy(x[1], y[1]);
-        s.Scale(y[1], Beta1);
-        s.Axpy(1 - Beta1, k, y[1]);
+        MomentRow(x[1], k, y[1]);
 
         // δv' = β₂δv + G⊙Kδθ
         s.Multiply(_gradientCoupling, k, y[2]);
@@ -169,7 +148,7 @@ public sealed class AdamFullStateUpdateOperator<TVec> : UpdateOperator<TVec>
     {
         ThrowIfDisposed();
         var s = ElementwiseSpace;
-        var w = _scratch;
+        var w = Scratch;
 
         // r_m = x_m − ηc₁·P⊙x_θ and r_v = x_v + Q⊙x_θ, kept in y_m and y_v until scaled at the end.
         s.Multiply(Preconditioner, x[0], y[1]);

@@ -19,10 +19,9 @@ namespace SpectralMonitor.Estimators.Optimizers;
 /// use <see cref="AdamFullStateUpdateOperator{TVec}"/> for the exact Jacobian there.
 /// </remarks>
 /// <typeparam name="TVec">The backend's vector type.</typeparam>
-public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
+public sealed class AdamUpdateOperator<TVec> : AdamFamilyUpdateOperator<TVec>
     where TVec : class
 {
-    private readonly TVec _scratch;
     private readonly bool _hasMoment;
 
     /// <summary>Builds the operator from a snapshot taken before the step.</summary>
@@ -35,38 +34,21 @@ public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
     }
 
     private AdamUpdateOperator(AdamSnapshot<TVec> snapshot, AdamSettings settings, LinearOperator<TVec> hessian)
-        : base(hessian, MakeLayout(snapshot.Hyperparameters, settings))
+        : base(hessian, MakeLayout(snapshot.Hyperparameters, settings), settings)
     {
         _hasMoment = settings.Beta1 > 0;
-        StepSize = settings.StepSize;
-        Beta1 = settings.Beta1;
-        ParameterDecay = settings.Decay;
-        Curvature = new ShiftedOperator<TVec>(hessian, settings.L2, settings.Sign);
         Preconditioner = Own(OptimizerPreconditioners.FrozenAdam(snapshot, ElementwiseSpace, settings));
-        _scratch = NewVector();
     }
 
-    /// <summary><c>K = ±H + λ·I</c> (λ = 0 for AdamW).</summary>
-    public ShiftedOperator<TVec> Curvature { get; }
-
     /// <summary>The frozen diagonal preconditioner <c>P</c> (owned by this operator: read it, do not modify or release it).</summary>
-    public TVec Preconditioner { get; }
-
-    /// <summary>η·c₁, the bias-corrected step size of the step being linearized.</summary>
-    public double StepSize { get; }
-
-    /// <summary>β₁.</summary>
-    public double Beta1 { get; }
-
-    /// <summary><c>d = 1 − ηλ</c> for AdamW, 1 for Adam.</summary>
-    public double ParameterDecay { get; }
+    public override TVec Preconditioner { get; }
 
     /// <inheritdoc/>
     protected override void ApplyCore(BlockVector<TVec> x, BlockVector<TVec> y)
     {
         ThrowIfDisposed();
         var s = ElementwiseSpace;
-        var k = _scratch;
+        var k = Scratch;
         Curvature.Apply(x[0], k);
         if (!_hasMoment)
         {
@@ -78,9 +60,7 @@ public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
         }
 
         // y_m = β₁·x_m + (1−β₁)·K x_θ  (= δm'), then y_θ = d·x_θ − ηc₁·P⊙δm'
-        s.Copy(x[1], y[1]);
-        s.Scale(y[1], Beta1);
-        s.Axpy(1 - Beta1, k, y[1]);
+        MomentRow(x[1], k, y[1]);
         s.Multiply(Preconditioner, y[1], y[0]);
         s.Scale(y[0], -StepSize);
         s.Axpy(ParameterDecay, x[0], y[0]);
@@ -91,7 +71,7 @@ public sealed class AdamUpdateOperator<TVec> : UpdateOperator<TVec>
     {
         ThrowIfDisposed();
         var s = ElementwiseSpace;
-        var w = _scratch;
+        var w = Scratch;
 
         // w = P⊙x_θ
         s.Multiply(Preconditioner, x[0], w);

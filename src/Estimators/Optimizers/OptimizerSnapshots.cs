@@ -16,6 +16,22 @@ public enum OptimizerKind
     RmsProp,
 }
 
+/// <summary>What every optimizer's hyperparameters have: a learning rate, the one a monitor's backoff changes.</summary>
+/// <typeparam name="TSelf">The hyperparameter record.</typeparam>
+public interface IOptimizerHyperparameters<out TSelf>
+    where TSelf : IOptimizerHyperparameters<TSelf>
+{
+    /// <summary>The optimizer family these hyperparameters configure.</summary>
+    OptimizerKind Kind { get; }
+
+    /// <summary><c>lr</c>.</summary>
+    double LearningRate { get; }
+
+    /// <summary>A copy with another learning rate.</summary>
+    /// <param name="learningRate">The new <c>lr</c>.</param>
+    TSelf WithLearningRate(double learningRate);
+}
+
 /// <summary>Hyperparameters of <c>torch.optim.SGD</c>, with PyTorch's names and defaults.</summary>
 /// <param name="LearningRate"><c>lr</c>.</param>
 /// <param name="Momentum"><c>momentum</c> μ.</param>
@@ -29,7 +45,14 @@ public sealed record SgdHyperparameters(
     double Dampening = 0,
     double WeightDecay = 0,
     bool Nesterov = false,
-    bool Maximize = false);
+    bool Maximize = false) : IOptimizerHyperparameters<SgdHyperparameters>
+{
+    /// <inheritdoc/>
+    public OptimizerKind Kind => OptimizerKind.Sgd;
+
+    /// <inheritdoc/>
+    public SgdHyperparameters WithLearningRate(double learningRate) => this with { LearningRate = learningRate };
+}
 
 /// <summary>Hyperparameters of <c>torch.optim.Adam</c> and <c>torch.optim.AdamW</c>.</summary>
 /// <param name="LearningRate"><c>lr</c>.</param>
@@ -48,7 +71,14 @@ public sealed record AdamHyperparameters(
     double WeightDecay = 0,
     bool Amsgrad = false,
     bool Decoupled = false,
-    bool Maximize = false);
+    bool Maximize = false) : IOptimizerHyperparameters<AdamHyperparameters>
+{
+    /// <inheritdoc/>
+    public OptimizerKind Kind => Decoupled ? OptimizerKind.AdamW : OptimizerKind.Adam;
+
+    /// <inheritdoc/>
+    public AdamHyperparameters WithLearningRate(double learningRate) => this with { LearningRate = learningRate };
+}
 
 /// <summary>Hyperparameters of <c>torch.optim.RMSprop</c>.</summary>
 /// <param name="LearningRate"><c>lr</c>.</param>
@@ -65,7 +95,14 @@ public sealed record RmsPropHyperparameters(
     double WeightDecay = 0,
     double Momentum = 0,
     bool Centered = false,
-    bool Maximize = false);
+    bool Maximize = false) : IOptimizerHyperparameters<RmsPropHyperparameters>
+{
+    /// <inheritdoc/>
+    public OptimizerKind Kind => OptimizerKind.RmsProp;
+
+    /// <inheritdoc/>
+    public RmsPropHyperparameters WithLearningRate(double learningRate) => this with { LearningRate = learningRate };
+}
 
 /// <summary>
 /// An optimizer's hyperparameters and state at one step, over the flat parameter vector, as a framework adapter

@@ -15,7 +15,11 @@ public sealed record PreconditionerCommutatorEstimate(
     double CurvatureFrobeniusSquared,
     double PreconditionerNorm,
     int Probes,
-    long HessianVectorProducts);
+    long HessianVectorProducts)
+{
+    /// <summary>The estimate's quality: finite or not, its standard error as the residual, probes as iterations.</summary>
+    public ConvergenceInfo Convergence => ConvergenceInfo.ForSampleMean(Value, StandardError, Probes, HessianVectorProducts);
+}
 
 /// <summary>
 /// ‖[K, P]‖_F / (‖K‖_F‖P‖₂) for the curvature K = ±H + λI and preconditioner P of an adaptive optimizer

@@ -10,11 +10,13 @@ namespace SpectralMonitor.Backoff;
 /// </summary>
 internal sealed class BackoffController(LearningRateGovernor governor, IBackoffPolicy policy, ILogger logger, MonitorInstruments instruments)
 {
+    private LearningRateGovernor _governor = governor;
+
     /// <summary>The factor in force (1 = none).</summary>
     public double Factor { get; private set; } = 1;
 
     /// <summary>The learning rate in force per group.</summary>
-    public double[] LearningRates => [.. Enumerable.Range(0, governor.GroupCount).Select(governor.Current)];
+    public double[] LearningRates => [.. Enumerable.Range(0, _governor.GroupCount).Select(_governor.Current)];
 
     /// <summary>Creates the controller when backoff is enabled (options or a custom policy), else null.</summary>
     /// <exception cref="ArgumentException">Backoff is enabled but the target has no learning-rate controller, or the floor is above a base rate.</exception>
@@ -34,8 +36,23 @@ internal sealed class BackoffController(LearningRateGovernor governor, IBackoffP
         return new BackoffController(governor, policy ?? new MultiplicativeBackoffPolicy(options.Backoff!), logger, instruments);
     }
 
-    /// <summary>Applies the policy's factor after the alert changes of <paramref name="step"/>.</summary>
-    public void Apply(long step, IReadOnlyList<StabilityAlert> changes, AlertLevel level)
+    /// <summary>
+    /// Acts on <paramref name="learningRates"/> from now on (a replaced optimizer): its current rates become the
+    /// scheduled ones, and the factor in force applies to them from the next step. The old controller is not touched again.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="learningRates"/> is null, or the floor is above one of its rates.</exception>
+    public void Rebind(ILearningRateController? learningRates, StabilityMonitorOptions options)
+    {
+        if (learningRates is null)
+        {
+            throw new ArgumentException("Backoff is enabled but the new probe target has no learning-rate controller.", nameof(learningRates));
+        }
+
+        _governor = new LearningRateGovernor(learningRates, options.Backoff?.MinimumLearningRate);
+    }
+
+    /// <summary>Applies the policy's factor after the alert changes of <paramref name="step"/> (at timeline position <paramref name="position"/>).</summary>
+    public void Apply(long step, long position, IReadOnlyList<StabilityAlert> changes, AlertLevel level)
     {
         var raised = changes.Where(c => c.IsRaised).ToArray();
         if (raised.Length > 0)
@@ -43,11 +60,11 @@ internal sealed class BackoffController(LearningRateGovernor governor, IBackoffP
             level = (AlertLevel)Math.Max((int)level, (int)raised.Max(r => r.Level));
         }
 
-        double factor = policy.NextFactor(new BackoffContext(step, level, raised, Factor));
+        double factor = policy.NextFactor(new BackoffContext(step, level, raised, Factor) { Position = position });
         factor = double.IsFinite(factor) ? Math.Clamp(factor, 1e-12, 1) : Factor;
         bool reduced = factor < Factor;
         Factor = factor;
-        foreach (var (group, from, to) in governor.Apply(factor))
+        foreach (var (group, from, to) in _governor.Apply(factor))
         {
             Log.LearningRateChanged(logger, to < from ? LogLevel.Information : LogLevel.Debug, group, from, to, step, factor);
             if (reduced && to < from)

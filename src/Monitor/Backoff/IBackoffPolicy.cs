@@ -3,11 +3,25 @@ using SpectralMonitor.Rules;
 namespace SpectralMonitor.Backoff;
 
 /// <summary>What a backoff policy sees at each step.</summary>
-/// <param name="Step">The training step.</param>
+/// <param name="Step">The training step, as the loop numbers it (it may restart, for example at each epoch).</param>
 /// <param name="Level">The highest current level over all rules.</param>
 /// <param name="Raised">The alerts raised at this step (empty on most steps).</param>
 /// <param name="CurrentFactor">The factor in force (1 = no backoff).</param>
-public readonly record struct BackoffContext(long Step, AlertLevel Level, IReadOnlyList<StabilityAlert> Raised, double CurrentFactor);
+public readonly record struct BackoffContext(long Step, AlertLevel Level, IReadOnlyList<StabilityAlert> Raised, double CurrentFactor)
+{
+    private readonly long? _position;
+
+    /// <summary>
+    /// The step's position on the monitor's timeline, which only increases: steps since the first one reported, gaps in
+    /// the numbering included, each restart, backward jump or repeat of the numbering counted as one step. Count
+    /// cooldowns in it, not in <see cref="Step"/>. Defaults to <see cref="Step"/> when not set.
+    /// </summary>
+    public long Position
+    {
+        get => _position ?? Step;
+        init => _position = value;
+    }
+}
 
 /// <summary>
 /// Decides the learning-rate factor from alerts. The monitor multiplies every parameter group's scheduled
@@ -28,7 +42,7 @@ public interface IBackoffPolicy
 public sealed class MultiplicativeBackoffPolicy : IBackoffPolicy
 {
     private readonly BackoffOptions _options;
-    private long _lastBackoffStep = long.MinValue / 2;
+    private long? _lastBackoffPosition;
 
     /// <summary>Creates the policy.</summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
@@ -45,12 +59,12 @@ public sealed class MultiplicativeBackoffPolicy : IBackoffPolicy
         var worst = context.Raised.Count == 0 ? AlertLevel.Ok : context.Raised.Max(a => a.Level);
         if (worst > AlertLevel.Ok)
         {
-            _lastBackoffStep = context.Step;
+            _lastBackoffPosition = context.Position;
             double cut = worst == AlertLevel.Critical ? _options.CriticalFactor : _options.WarningFactor;
             return Math.Max(_options.MinimumFactor, context.CurrentFactor * cut);
         }
 
-        bool holding = context.Step - _lastBackoffStep < _options.CooldownSteps;
+        bool holding = _lastBackoffPosition is long last && context.Position - last < _options.CooldownSteps;
         if (holding || context.Level != AlertLevel.Ok || context.CurrentFactor >= 1)
         {
             return context.CurrentFactor;

@@ -11,7 +11,13 @@ internal interface IProbeRunner : IDisposable
 
     ILearningRateController? LearningRates { get; }
 
-    ProbeResult Run(long step, TimeProvider time, long startedTimestamp, CancellationToken cancellationToken);
+    /// <summary>Runs one probe.</summary>
+    /// <param name="step">The step it runs after.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="startedTimestamp">When it began (for its duration).</param>
+    /// <param name="cancellationReason">Says why the token was cancelled (the failure reason of a cancelled probe).</param>
+    /// <param name="cancellationToken">Cancelled past the timeout or on disposal; checked between stages and before every operator application.</param>
+    ProbeResult Run(long step, TimeProvider time, long startedTimestamp, Func<string> cancellationReason, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -27,12 +33,17 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
     private readonly IProbeTarget<TVec> _target;
     private readonly StabilityMonitorOptions _options;
     private readonly ILogger _logger;
-    private readonly ProbeStage<TVec>[] _stages = ProbeStages.Default<TVec>();
+    private readonly ProbeStage<TVec>[] _stages;
     private bool _unsupportedLogged;
     private int _probes;
 
-    public ProbeRunner(IProbeTarget<TVec> target, StabilityMonitorOptions options, ILogger logger)
+    /// <param name="target">The model and optimizer.</param>
+    /// <param name="options">Validated options.</param>
+    /// <param name="logger">Where the one-time "optimizer unsupported" line goes.</param>
+    /// <param name="stages">The stages in order; null for <see cref="ProbeStages.Default{TVec}"/>. The runner owns and disposes them.</param>
+    public ProbeRunner(IProbeTarget<TVec> target, StabilityMonitorOptions options, ILogger logger, IEnumerable<ProbeStage<TVec>>? stages = null)
     {
+        _stages = stages?.ToArray() ?? ProbeStages.Default<TVec>();
         _target = target;
         _options = options;
         _logger = logger;
@@ -42,7 +53,11 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
 
     public ILearningRateController? LearningRates => _target.LearningRates;
 
-    public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, CancellationToken cancellationToken)
+    /// <summary>Runs one probe; a cancelled one fails with a generic reason (the monitor passes its own, see <see cref="IProbeRunner.Run"/>).</summary>
+    public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, CancellationToken cancellationToken) =>
+        Run(step, time, startedTimestamp, static () => "cancelled (probe timeout or monitor disposal)", cancellationToken);
+
+    public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, Func<string> cancellationReason, CancellationToken cancellationToken)
     {
         ProbeFrame<TVec>? frame = null;
         try
@@ -56,9 +71,11 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
                 Log.OptimizerUnsupported(_logger, context.OptimizerUnavailableReason ?? "the optimizer is not one the monitor can linearize");
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             frame.Prepare();
             foreach (var stage in _stages)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (stage.Applies(frame) && frame.Remaining >= stage.MinimumHvps(frame))
                 {
                     string? problem = stage.Run(frame, new StageBudget(frame.Remaining), cancellationToken);
@@ -71,9 +88,14 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
 
             return Succeeded(step, frame, time, startedTimestamp);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return Failed(step, frame, "cancelled (probe timeout or monitor disposal)", time, startedTimestamp);
+            return Failed(step, frame, cancellationReason(), time, startedTimestamp);
+        }
+        catch (ProbeTargetException ex)
+        {
+            // The target's own words: what is wrong and what to do.
+            return Failed(step, frame, ex.Message, time, startedTimestamp);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

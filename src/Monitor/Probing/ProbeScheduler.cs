@@ -4,7 +4,9 @@ namespace SpectralMonitor.Probing;
 /// Decides when the next probe runs: every <see cref="StabilityMonitorOptions.ProbeInterval"/> steps, stretched so that
 /// the probes' CUMULATIVE time stays under <see cref="StabilityMonitorOptions.OverheadBudget"/> of the run's time (so a
 /// costly cold first probe is paid back before the next one), halved once when an indicator trends up (a bounded,
-/// temporary overrun of the budget), doubled per consecutive failure (at most 64×).
+/// temporary overrun of the budget), doubled per consecutive failure (at most 64×). It counts in
+/// <see cref="StepTimeline"/> positions, which only increase, so restarts of the loop's numbering do not stall it;
+/// positions saturate at <see cref="long.MaxValue"/>.
 /// </summary>
 internal sealed class ProbeScheduler
 {
@@ -14,6 +16,7 @@ internal sealed class ProbeScheduler
     private double _totalProbeSeconds;
     private double _totalStepSeconds;
     private int _consecutiveFailures;
+    private bool _completedAny;
 
     public ProbeScheduler(StabilityMonitorOptions options)
     {
@@ -22,7 +25,7 @@ internal sealed class ProbeScheduler
         Interval = options.ProbeInterval;
     }
 
-    /// <summary>The step at or after which the next probe runs.</summary>
+    /// <summary>The timeline position at or after which the next probe runs (before the first step: <see cref="StabilityMonitorOptions.FirstProbeStep"/>).</summary>
     public long NextProbeStep { get; private set; }
 
     /// <summary>The interval in force.</summary>
@@ -41,11 +44,25 @@ internal sealed class ProbeScheduler
         }
     }
 
-    public bool IsDue(long step) => step >= NextProbeStep;
+    /// <summary>
+    /// Places the first probe when the first step (number <paramref name="firstStep"/>, position 0) arrives: at the
+    /// position where the numbering reaches <see cref="StabilityMonitorOptions.FirstProbeStep"/>, at once when it is
+    /// already past it (a resumed run). A probe run before the first step (<c>ProbeNow</c>) has scheduled the next one already.
+    /// </summary>
+    public void Start(long firstStep)
+    {
+        if (!_completedAny)
+        {
+            NextProbeStep = StepTimeline.Saturate(Int128.Max(0, (Int128)_options.FirstProbeStep - firstStep));
+        }
+    }
 
-    /// <summary>Schedules the next probe after one that ran at <paramref name="step"/>.</summary>
+    /// <summary>Whether a probe is due at timeline position <paramref name="position"/>.</summary>
+    public bool IsDue(long position) => position >= NextProbeStep;
+
+    /// <summary>Schedules the next probe after one that ran at timeline position <paramref name="position"/>.</summary>
     /// <returns>True when the interval widened because of repeated failures.</returns>
-    public bool Completed(long step, double probeSeconds, bool succeeded, bool trendingUp)
+    public bool Completed(long position, double probeSeconds, bool succeeded, bool trendingUp)
     {
         if (double.IsFinite(probeSeconds) && probeSeconds > 0)
         {
@@ -53,6 +70,7 @@ internal sealed class ProbeScheduler
             _totalProbeSeconds += probeSeconds;
         }
 
+        _completedAny = true;
         _consecutiveFailures = succeeded ? 0 : _consecutiveFailures + 1;
 
         double interval = _options.ProbeInterval;
@@ -78,7 +96,7 @@ internal sealed class ProbeScheduler
         }
 
         Interval = (int)Math.Max(1, interval);
-        NextProbeStep = step + Interval;
+        NextProbeStep = StepTimeline.Saturate((Int128)position + Interval);
         return widened;
     }
 
@@ -101,6 +119,6 @@ internal sealed class ProbeScheduler
         return false;
     }
 
-    /// <summary>Moves the next probe to <paramref name="step"/> at the latest.</summary>
-    public void BringForward(long step) => NextProbeStep = Math.Min(NextProbeStep, step);
+    /// <summary>Moves the next probe to timeline position <paramref name="position"/> at the latest.</summary>
+    public void BringForward(long position) => NextProbeStep = Math.Min(NextProbeStep, position);
 }

@@ -8,7 +8,7 @@ namespace SpectralMonitor.Probing;
 /// <param name="GradientNormZScore">The gradient-norm z-score (NaN without a gradient norm or while warming up).</param>
 /// <param name="Indicators">The step-level indicators (<see cref="SpectralMonitor.Indicators.StepLevel"/>) present.</param>
 /// <param name="NonFinite">The Critical <c>non_finite</c> alert, or null when both signals are finite.</param>
-/// <param name="NewEpisode">Whether <paramref name="NonFinite"/> starts an episode (the previous step was finite): logged once per episode.</param>
+/// <param name="NewEpisode">Whether <paramref name="NonFinite"/> starts an episode (the previous step reported was finite): logged once per episode.</param>
 internal sealed record StepObservation(
     double Loss,
     double LossZScore,
@@ -25,7 +25,7 @@ internal sealed class StepStatistics(StabilityMonitorOptions options)
 {
     private readonly EmaZScore _loss = new(options.StatisticsEwmaAlpha, options.StatisticsWarmupSteps);
     private readonly EmaZScore _gradient = new(options.StatisticsEwmaAlpha, options.StatisticsWarmupSteps);
-    private long _nonFiniteStep = long.MinValue / 2;
+    private bool _previousNonFinite;
 
     public StepObservation Observe(long step, double loss, double? gradientNorm)
     {
@@ -44,11 +44,13 @@ internal sealed class StepStatistics(StabilityMonitorOptions options)
 
         if (double.IsFinite(loss) && (gradientNorm is not double gf || double.IsFinite(gf)))
         {
+            _previousNonFinite = false;
             return new StepObservation(loss, lossZ, gradientZ, indicators, null, false);
         }
 
-        var previous = step - _nonFiniteStep <= 1 ? AlertLevel.Critical : AlertLevel.Ok;
-        _nonFiniteStep = step;
+        // Episodes are consecutive reports, whatever their step numbers (which may restart or skip).
+        var previous = _previousNonFinite ? AlertLevel.Critical : AlertLevel.Ok;
+        _previousNonFinite = true;
         double gradient = gradientNorm ?? double.NaN;
         var alert = new StabilityAlert(step, AlertLevel.Critical, previous, "non_finite", Indicators.Loss, loss, loss, double.NaN, indicators, $"Non-finite training signal at step {step}: loss {loss}, gradient norm {gradient}.");
         return new StepObservation(loss, lossZ, gradientZ, indicators, alert, previous == AlertLevel.Ok);

@@ -42,7 +42,10 @@ internal sealed class RuleEngine
     /// Evaluates the rules whose indicator is present in <paramref name="readings"/> (NaN means "not measured" and is
     /// skipped) and returns every level change, raised first.
     /// </summary>
-    public IReadOnlyList<StabilityAlert> Evaluate(long step, IReadOnlyDictionary<string, double> readings)
+    /// <param name="step">The step number the alerts report.</param>
+    /// <param name="readings">The indicator readings.</param>
+    /// <param name="position">The step's position on the monitor's increasing timeline (cooldowns count in it); null: <paramref name="step"/>.</param>
+    public IReadOnlyList<StabilityAlert> Evaluate(long step, IReadOnlyDictionary<string, double> readings, long? position = null)
     {
         List<StabilityAlert>? changes = null;
         for (int i = 0; i < _rules.Length; i++)
@@ -60,7 +63,7 @@ internal sealed class RuleEngine
                 continue;
             }
 
-            var change = Transition(rule, _states[i], step, value, c, readings);
+            var change = Transition(rule, _states[i], step, position ?? step, value, c, readings);
             if (change is not null)
             {
                 (changes ??= []).Add(change);
@@ -97,7 +100,7 @@ internal sealed class RuleEngine
         }
     }
 
-    private static StabilityAlert? Transition(AlertRule rule, RuleState state, long step, double value, double compared, IReadOnlyDictionary<string, double> readings)
+    private static StabilityAlert? Transition(AlertRule rule, RuleState state, long step, long position, double value, double compared, IReadOnlyDictionary<string, double> readings)
     {
         bool Beyond(double threshold, double slack)
         {
@@ -127,7 +130,7 @@ internal sealed class RuleEngine
         }
 
         var previous = state.Level;
-        if (target > previous && target <= state.LastRaisedLevel && step - state.LastRaisedStep < rule.CooldownSteps)
+        if (target > previous && target <= state.LastRaisedLevel && state.LastRaisedPosition is long last && position - last < rule.CooldownSteps)
         {
             // In cooldown: the level is tracked, but the same alert is not raised again.
             state.Level = target;
@@ -143,7 +146,7 @@ internal sealed class RuleEngine
         };
         if (target > previous)
         {
-            state.LastRaisedStep = step;
+            state.LastRaisedPosition = position;
             state.LastRaisedLevel = target;
         }
 
@@ -180,7 +183,8 @@ internal sealed class RuleEngine
 
         public AlertLevel LastRaisedLevel { get; set; }
 
-        public long LastRaisedStep { get; set; } = long.MinValue / 2;
+        /// <summary>The timeline position of the latest raise (null before the first): cooldowns count from it.</summary>
+        public long? LastRaisedPosition { get; set; }
 
         public void Record(double value)
         {

@@ -9,8 +9,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1000, Level = LogLevel.Debug, Message = "Probe at step {Step} ({Path}) took {DurationMs:F1} ms and {HvpCount} HVPs; sharpness/edge {SharpnessToEdge:G4}, ρ {SpectralRadius:G4}, κ {EigenvectorCondition:G4}")]
     public static partial void ProbeCompleted(ILogger logger, long step, string path, double durationMs, long hvpCount, double sharpnessToEdge, double spectralRadius, double eigenvectorCondition);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Probe at step {Step} failed and was skipped: {Reason}")]
-    public static partial void ProbeFailed(ILogger logger, long step, string reason);
+    /// <summary>Warning; Debug when the previous probe failed for the same reason (said once, not once per probe).</summary>
+    [LoggerMessage(EventId = 1001, Message = "Probe at step {Step} failed and was skipped: {Reason}")]
+    public static partial void ProbeFailed(ILogger logger, LogLevel level, long step, string reason);
 
     [LoggerMessage(EventId = 1002, Message = "{Level} at step {Step}: rule {Rule} on {Indicator} = {Value:G4} (compared {Compared:G4} vs {Threshold:G4})")]
     public static partial void AlertRaised(ILogger logger, LogLevel logLevel, AlertLevel level, long step, string rule, string indicator, double value, double compared, double threshold);
@@ -36,4 +37,18 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1009, Level = LogLevel.Error, Message = "The monitor hit an internal error at step {Step} and skipped its work for that step")]
     public static partial void InternalError(ILogger logger, long step, Exception exception);
+
+    /// <summary>Information the first time; Debug for later restarts (epoch-numbered loops restart every epoch).</summary>
+    [LoggerMessage(EventId = 1010, Message = "Step number {Step} follows {PreviousStep}: the numbering restarted, went back or repeated. The monitor treats it as the next step of a new segment; the probe schedule and cooldowns continue (next probe at step {NextProbeStep})")]
+    public static partial void StepsRestarted(ILogger logger, LogLevel level, long step, long previousStep, long nextProbeStep);
+
+    /// <summary>Warning the first time; Debug afterwards.</summary>
+    [LoggerMessage(EventId = 1011, Message = "{Call} was called from inside a monitor event handler (or from the monitor's own thread while it was busy) and was ignored: handlers must not call back into the monitor")]
+    public static partial void ReentrantCallRefused(ILogger logger, LogLevel level, string call);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "RunName '{Requested}' is already used by a live monitor in this process (the two would export the same series and hide each other); this monitor exports as run '{RunName}'")]
+    public static partial void RunNameInUse(ILogger logger, string requested, string runName);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Rebound to a new probe target (optimizer {Optimizer}): the next probe reads it, the backoff acts on its learning rates, warm starts restart")]
+    public static partial void Rebound(ILogger logger, string optimizer);
 }

@@ -14,7 +14,9 @@ internal sealed class MonitorInstruments : IDisposable
 {
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
-    private readonly KeyValuePair<string, object?>[] _tags;
+    private readonly string _runName;
+    private KeyValuePair<string, object?>[] _tags;
+    private volatile bool _disposed;
     private readonly Counter<long> _alerts;
     private readonly Counter<long> _backoffs;
     private readonly Counter<long> _hvps;
@@ -22,8 +24,9 @@ internal sealed class MonitorInstruments : IDisposable
     private readonly Histogram<double> _probeDuration;
     private readonly Func<MonitorState> _state;
 
-    public MonitorInstruments(IMeterFactory? meterFactory, string runName, Func<string> optimizerName, Func<MonitorState> state)
+    public MonitorInstruments(IMeterFactory? meterFactory, string runName, string optimizerName, Func<MonitorState> state)
     {
+        _runName = runName;
         _state = state;
         if (meterFactory is not null)
         {
@@ -35,7 +38,7 @@ internal sealed class MonitorInstruments : IDisposable
             _ownsMeter = true;
         }
 
-        _tags = [new("run", runName), new("optimizer", optimizerName())];
+        _tags = [new("run", runName), new("optimizer", optimizerName)];
 
         _meter.CreateObservableGauge("training.loss", () => Step(s => s.Loss), description: "Training loss at the latest step.");
         _meter.CreateObservableGauge("training.learning_rate", ObserveLearningRates, description: "Learning rate in force per parameter group.");
@@ -61,13 +64,51 @@ internal sealed class MonitorInstruments : IDisposable
         _probeDuration = _meter.CreateHistogram<double>("stability.probe.duration", unit: "s", description: "Wall time of a probe.");
     }
 
+    /// <summary>
+    /// The run names of every live monitor in this process: what the <c>run</c> tag of their
+    /// <c>stability.backoff_factor</c> gauge reports (a disposed monitor reports nothing). The process's published
+    /// instruments are the registry that exporters read, so no registry of our own (no static state) is kept.
+    /// </summary>
+    public static HashSet<string> LiveRunNames()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == StabilityMonitor.MeterName && instrument.Name == "stability.backoff_factor")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "run" && tag.Value is string name)
+                {
+                    lock (names)
+                    {
+                        names.Add(name);
+                    }
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return names;
+    }
+
+    /// <summary>Tags every series with <paramref name="optimizerName"/> from now on (a rebound monitor).</summary>
+    public void SetOptimizer(string optimizerName) => Volatile.Write(ref _tags, [new("run", _runName), new("optimizer", optimizerName)]);
+
     public void RecordProbe(ProbeResult probe)
     {
-        _probeDuration.Record(probe.Duration.TotalSeconds, _tags);
-        _hvps.Add(probe.HvpCount, _tags);
+        var tags = Tags;
+        _probeDuration.Record(probe.Duration.TotalSeconds, tags);
+        _hvps.Add(probe.HvpCount, tags);
         if (probe.Status == ProbeStatus.Failed)
         {
-            _probeFailures.Add(1, _tags);
+            _probeFailures.Add(1, tags);
         }
     }
 
@@ -96,45 +137,57 @@ internal sealed class MonitorInstruments : IDisposable
 
     public void RecordAlert(StabilityAlert alert)
     {
-        var tags = new TagList { _tags[0], _tags[1], { "rule", alert.Rule }, { "level", alert.Level.ToString().ToLowerInvariant() } };
+        var own = Tags;
+        var tags = new TagList { own[0], own[1], { "rule", alert.Rule }, { "level", alert.Level.ToString().ToLowerInvariant() } };
         _alerts.Add(1, tags);
     }
 
     public void RecordBackoff(int group)
     {
-        var tags = new TagList { _tags[0], _tags[1], { "param_group", group } };
+        var own = Tags;
+        var tags = new TagList { own[0], own[1], { "param_group", group } };
         _backoffs.Add(1, tags);
     }
 
+    /// <summary>Stops every gauge (also on a shared meter from a meter factory, which outlives the monitor).</summary>
     public void Dispose()
     {
+        _disposed = true;
         if (_ownsMeter)
         {
             _meter.Dispose();
         }
     }
 
+    private KeyValuePair<string, object?>[] Tags => Volatile.Read(ref _tags);
+
     private IEnumerable<Measurement<double>> Step(Func<MonitorState, double> read)
     {
+        if (_disposed)
+        {
+            return [];
+        }
+
         var state = _state();
         double value = read(state);
-        return double.IsNaN(value) && state.Step < 0 ? [] : [new Measurement<double>(value, _tags)];
+        return double.IsNaN(value) && state.Step < 0 ? [] : [new Measurement<double>(value, Tags)];
     }
 
     /// <summary>The latest successful probe's readings exported as <paramref name="metric"/>, with their own tags.</summary>
     private IEnumerable<Measurement<double>> Observe(MetricDefinition metric)
     {
         var probe = _state().Probe;
-        if (probe is null)
+        if (probe is null || _disposed)
         {
             yield break;
         }
 
+        var own = Tags;
         foreach (var reading in probe.Readings)
         {
             if (ReferenceEquals(reading.Metric, metric))
             {
-                yield return new Measurement<double>(reading.Value, [_tags[0], _tags[1], .. reading.Tags]);
+                yield return new Measurement<double>(reading.Value, [own[0], own[1], .. reading.Tags]);
             }
         }
     }
@@ -144,10 +197,16 @@ internal sealed class MonitorInstruments : IDisposable
 
     private IEnumerable<Measurement<double>> ObserveLearningRates()
     {
+        if (_disposed)
+        {
+            yield break;
+        }
+
         var rates = _state().LearningRates;
+        var own = Tags;
         for (int g = 0; g < rates.Count; g++)
         {
-            yield return new Measurement<double>(rates[g], [_tags[0], _tags[1], new("param_group", g)]);
+            yield return new Measurement<double>(rates[g], [own[0], own[1], new("param_group", g)]);
         }
     }
 }

@@ -1,3 +1,4 @@
+using MathNet.Numerics.LinearAlgebra;
 using SpectralMonitor.Estimators.Cpu;
 using SpectralMonitor.Estimators.Krylov;
 using SpectralMonitor.Estimators.NonNormality;
@@ -97,38 +98,13 @@ public class MinimalVectorSpaceTests
 
     private static (DelegateOperator<double[]> Cpu, DelegateOperator<MinimalVector> Minimal, MinimalVectorSpace Space) Operators(double[,] a, bool symmetric)
     {
+        var matrix = Matrix<double>.Build.DenseOfArray(a);
+        void Multiply(double[] x, double[] y) => matrix.Multiply(Vector<double>.Build.Dense(x)).AsArray().CopyTo(y, 0);
+        void MultiplyTranspose(double[] x, double[] y) => matrix.TransposeThisAndMultiply(Vector<double>.Build.Dense(x)).AsArray().CopyTo(y, 0);
         var space = new MinimalVectorSpace(N);
-        var cpu = new DelegateOperator<double[]>(new CpuVectorSpace<double>(N), (x, y) => Multiply(a, x, y), (x, y) => MultiplyTranspose(a, x, y), symmetric);
-        var minimal = new DelegateOperator<MinimalVector>(space, (x, y) => Multiply(a, x.Data, y.Data), (x, y) => MultiplyTranspose(a, x.Data, y.Data), symmetric);
+        var cpu = new DelegateOperator<double[]>(new CpuVectorSpace<double>(N), Multiply, MultiplyTranspose, symmetric);
+        var minimal = new DelegateOperator<MinimalVector>(space, (x, y) => Multiply(x.Data, y.Data), (x, y) => MultiplyTranspose(x.Data, y.Data), symmetric);
         return (cpu, minimal, space);
-    }
-
-    private static void Multiply(double[,] a, double[] x, double[] y)
-    {
-        for (int i = 0; i < N; i++)
-        {
-            double sum = 0;
-            for (int j = 0; j < N; j++)
-            {
-                sum += a[i, j] * x[j];
-            }
-
-            y[i] = sum;
-        }
-    }
-
-    private static void MultiplyTranspose(double[,] a, double[] x, double[] y)
-    {
-        for (int j = 0; j < N; j++)
-        {
-            double sum = 0;
-            for (int i = 0; i < N; i++)
-            {
-                sum += a[i, j] * x[i];
-            }
-
-            y[j] = sum;
-        }
     }
 
     private static void AssertSame<T>(IReadOnlyList<T> expected, IReadOnlyList<T> actual, ConvergenceInfo expectedInfo, ConvergenceInfo actualInfo)

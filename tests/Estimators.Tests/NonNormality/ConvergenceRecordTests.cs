@@ -1,4 +1,6 @@
+using SpectralMonitor.Estimators.Dense;
 using SpectralMonitor.Estimators.NonNormality;
+using SpectralMonitor.Estimators.Operators;
 
 namespace SpectralMonitor.Estimators.Tests.NonNormality;
 
@@ -60,5 +62,25 @@ public class ConvergenceRecordTests
         {
             Assert.Equal(0, result.Convergence.OperatorApplications);
         }
+    }
+
+    [Fact]
+    public void AHutchinsonEstimateReportsItsStandardErrorAsItsResidual()
+    {
+        var op = new DenseMatrixOperator<double>(TestMatrices.Random(20, 3));
+        var estimate = DepartureFromNormality.NormalizedCommutator(op, probes: 8, seed: 2, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(ConvergenceStatus.Converged, estimate.Convergence.Status);
+        Assert.Equal(estimate.StandardError, Assert.Single(estimate.Convergence.ResidualNorms));
+        Assert.Equal(8, estimate.Convergence.Iterations);
+        Assert.Equal(32, estimate.Convergence.OperatorApplications);
+    }
+
+    [Fact]
+    public void TheSchurQrIterationReportsItsIterations()
+    {
+        var schur = ComplexSchur.Decompose(TestMatrices.Grcar(12));
+        Assert.True(schur.Convergence.IsConverged);
+        Assert.Equal(schur.Iterations, schur.Convergence.Iterations);
+        Assert.Equal(12, schur.Convergence.ConvergedCount);
     }
 }

@@ -53,36 +53,16 @@ public class SingularValuesTests
 
     private sealed class Dense(double[,] w) : IHostMatrix
     {
-        public int Rows => w.GetLength(0);
+        private readonly Matrix<double> _w = Matrix<double>.Build.DenseOfArray(w);
 
-        public int Columns => w.GetLength(1);
+        public int Rows => _w.RowCount;
 
-        public void Multiply(ReadOnlySpan<double> x, Span<double> result)
-        {
-            for (int i = 0; i < Rows; i++)
-            {
-                double sum = 0;
-                for (int j = 0; j < Columns; j++)
-                {
-                    sum += w[i, j] * x[j];
-                }
+        public int Columns => _w.ColumnCount;
 
-                result[i] = sum;
-            }
-        }
+        public void Multiply(ReadOnlySpan<double> x, Span<double> result) =>
+            _w.Multiply(Vector<double>.Build.DenseOfArray(x.ToArray())).AsArray().CopyTo(result);
 
-        public void MultiplyTranspose(ReadOnlySpan<double> y, Span<double> result)
-        {
-            for (int j = 0; j < Columns; j++)
-            {
-                double sum = 0;
-                for (int i = 0; i < Rows; i++)
-                {
-                    sum += w[i, j] * y[i];
-                }
-
-                result[j] = sum;
-            }
-        }
+        public void MultiplyTranspose(ReadOnlySpan<double> y, Span<double> result) =>
+            _w.TransposeThisAndMultiply(Vector<double>.Build.DenseOfArray(y.ToArray())).AsArray().CopyTo(result);
     }
 }

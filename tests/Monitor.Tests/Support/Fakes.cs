@@ -45,6 +45,9 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
 
     public Action? DuringHvp { get; set; }
 
+    /// <summary>Runs when a probe opens, before its context exists (a slow probe-loss evaluation that nothing can interrupt).</summary>
+    public Action? OnBeginProbe { get; set; }
+
     public int ContextsOpened { get; private set; }
 
     /// <summary>Hessian-vector products over all probes.</summary>
@@ -52,7 +55,7 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
 
     public int ContextsDisposed { get; private set; }
 
-    public string OptimizerName => "sgd";
+    public string OptimizerName { get; set; } = "sgd";
 
     public FakeLearningRates LearningRates { get; }
 
@@ -60,6 +63,7 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
 
     public IProbeContext<double[]> BeginProbe(CancellationToken cancellationToken)
     {
+        OnBeginProbe?.Invoke();
         ContextsOpened++;
         return new Context(this);
     }

@@ -39,6 +39,12 @@ internal sealed class SharpnessStage<TVec> : ProbeStage<TVec>
     {
         var eigen = TopEigenvalues(frame.Curvature, frame.Options, frame.ProbeIndex, budget, cancellationToken);
         frame.Convergence = eigen.Convergence;
+        if (eigen.Convergence.Status == ConvergenceStatus.Cancelled)
+        {
+            // The probe's token (timeout or disposal): the runner reports which.
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         if (eigen.Convergence.Status is ConvergenceStatus.NonFiniteOperatorOutput or ConvergenceStatus.Breakdown or ConvergenceStatus.Cancelled)
         {
             return $"the eigensolver ended with {eigen.Convergence.Status}: {eigen.Convergence.Reason}";

@@ -25,6 +25,12 @@ internal sealed class SpectralDensityStage<TVec> : ProbeStage<TVec>
         var op = frame.Curvature;
         var options = new SlqOptions { Probes = frame.Options.DensityProbes, Steps = Math.Min(frame.Options.DensitySteps, op.Dimension), Seed = frame.ProbeIndex };
         var density = StochasticLanczosQuadrature.Estimate(op, options, cancellationToken);
+        if (density.Convergence.Status == ConvergenceStatus.Cancelled)
+        {
+            // A partial estimate would be kept silently; the probe is past its limit, so it ends here.
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         if (density.Convergence.Status == ConvergenceStatus.NonFiniteOperatorOutput)
         {
             return "the spectral density estimate saw a non-finite Hessian-vector product";

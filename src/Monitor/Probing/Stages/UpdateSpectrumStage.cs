@@ -75,6 +75,11 @@ internal sealed class UpdateSpectrumStage<TVec> : ProbeStage<TVec>
             Seed = frame.ProbeIndex,
         };
         var result = Arnoldi.Solve(update, arnoldi, cancellationToken: cancellationToken);
+        if (result.Convergence.Status == ConvergenceStatus.Cancelled)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         if (result.Convergence.Status is ConvergenceStatus.NonFiniteOperatorOutput or ConvergenceStatus.Breakdown or ConvergenceStatus.Cancelled)
         {
             return $"Arnoldi on J ended with {result.Convergence.Status}: {result.Convergence.Reason}";
