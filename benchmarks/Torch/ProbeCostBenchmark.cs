@@ -411,8 +411,10 @@ internal static class ProbeCostBenchmark
         }
 
         int k = options.KrylovDimension + 1;
+        bool adaptive = target.OptimizerName is "adam" or "adamw" or "rmsprop";
+        int bound = k + (adaptive ? 4 : 2);
         Console.WriteLine();
-        Console.WriteLine($"Peak probe memory beyond the first-order graph ({memory.Description}), in parameter-sized float32 vectors: cold {F(peaks[0], "F1")}, warm {F(peaks[1], "F1")}, {F(peaks[2], "F1")}; documented bound (k + 4) = {k + 4} with k = KrylovDimension + 1 = {k}.");
+        Console.WriteLine($"Peak probe memory beyond the first-order graph ({memory.Description}), in parameter-sized float32 vectors: cold {F(peaks[0], "F1")}, warm {F(peaks[1], "F1")}, {F(peaks[2], "F1")}; documented bound {(adaptive ? "k + 4" : "k + 2")} = {bound} with k = KrylovDimension + 1 = {k} (the second backward's activation-sized temporaries come on top).");
     }
 
     private static int Option(string[] args, string name, int fallback)

@@ -87,10 +87,19 @@ internal sealed class InstrumentedTarget : IProbeTarget<Tensor>
 
         public string? OptimizerUnavailableReason => _inner.OptimizerUnavailableReason;
 
-        public IReadOnlyList<IWeightMatrix> Weights => _inner.Weights;
+        public IReadOnlyList<IWeightMatrix> Weights
+        {
+            get
+            {
+                // The weight-spectra stage asks for the weights first: what the curvature stages left is recorded here.
+                _owner._memory?.Sample("weights");
+                return _inner.Weights;
+            }
+        }
 
         public void Dispose()
         {
+            _owner._memory?.Sample("end");
             long peak = _owner._memory?.Peak() ?? -1;
             _owner.Last = new ProbeCost(_build, _hessian.Seconds, _hessian.Applications, _space.HostReads - _reads, _space.HostUploads - _uploads, peak);
             _inner.Dispose();

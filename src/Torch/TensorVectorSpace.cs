@@ -17,11 +17,16 @@ namespace SpectralMonitor.Torch;
 /// <para>Device memory of a probe, in parameter-sized vectors (<c>n</c> elements each), beyond the first-order autograd
 /// graph of the probe batch and the optimizer-state copies: the Krylov basis, at most <c>k = KrylovDimension + 1</c>
 /// vectors allocated in blocks of <see cref="TensorBasis.BlockRows"/> as it grows (a warm probe that stops after six
-/// products holds eight); operator outputs are written straight into it (no work vector); one per-parameter product
-/// inside a Hessian-vector product, or one temporary inside <see cref="Basis{TVec}.Transform"/>, or one Ritz vector
-/// being extracted; the warm-start vector; and for Adam and RMSprop the preconditioner's square root and one scratch
-/// vector: at most <c>k + 4</c> with one warm-start vector (<c>k + 3 + TopModes</c> in general), checked by a test that
-/// measures the peak of live allocations (tests/Torch.Tests/ProbeMemoryTests.cs).</para>
+/// products holds eight); operator outputs are written straight into it (no work vector); at any one time either one
+/// Hessian-vector product's working memory (its per-parameter output, one vector, plus autograd's sum of two
+/// contributions to one parameter, at most the largest parameter tensor: together at most two), or one temporary inside
+/// <see cref="Basis{TVec}.Transform"/>, or the new Ritz vectors (<c>TopModes</c>, combined straight into the warm-start
+/// basis, which is emptied as soon as the start vector is built); and for Adam and RMSprop the preconditioner's square
+/// root and one scratch vector. At most <c>k + 2</c> for SGD and <c>k + 4</c> for Adam and RMSprop with the default
+/// <c>TopModes</c> = 1 (<c>k + max(2, TopModes)</c>, plus two for the adaptive ones, in general), checked by a test
+/// that measures the peak of live allocations (tests/Torch.Tests/ProbeMemoryTests.cs). The second backward pass also
+/// allocates activation-sized temporaries of the probe batch while it runs, about what a training step's backward on
+/// that batch allocates.</para>
 /// </remarks>
 public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
 {

@@ -111,9 +111,9 @@ public static class ProbeLoss
 /// the training trajectory is bit-identical to the one without the monitor.</para>
 /// <para><b>Device memory.</b> During a probe: the first-order autograd graph of the probe batch (about what one
 /// training step on that batch holds; none with finite-difference products, which instead keep θ and ∇L(θ)), for an
-/// optimizer with state one or two flat copies of it, and beyond those at most <c>k + 4</c> parameter-sized vectors
-/// with <c>k = KrylovDimension + 1</c> and the default one warm-start vector (<c>k + 3 + TopModes</c> in general; see
-/// <see cref="TensorVectorSpace"/> for the itemized bound). The basis grows in blocks as it is used, so a warm probe
+/// optimizer with state one or two flat copies of it, and beyond those at most <c>k + 2</c> parameter-sized vectors
+/// for SGD and <c>k + 4</c> for Adam and RMSprop with <c>k = KrylovDimension + 1</c> and the default
+/// <see cref="StabilityMonitorOptions.TopModes"/> of 1 (see <see cref="TensorVectorSpace"/> for the itemized bound). The basis grows in blocks as it is used, so a warm probe
 /// that stops early holds far less. Between probes: only the warm-start basis
 /// (<see cref="StabilityMonitorOptions.TopModes"/> parameter-sized vectors), owned by the monitor and freed when it is
 /// disposed. Everything a probe creates is freed when the probe ends.</para>

@@ -24,12 +24,31 @@ public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, 
     /// <param name="scale">α (−1 for a maximizing optimizer).</param>
     /// <exception cref="ArgumentException">An argument is invalid (the Hessian's space must have element-wise operations); the message names it.</exception>
     public PreconditionedHessianOperator(LinearOperator<TVec> hessian, TVec preconditioner, double shift = 0, double scale = 1)
+        : this(hessian, preconditioner, shift, scale, takeOwnership: false)
+    {
+    }
+
+    /// <summary>
+    /// Creates <c>S·(α·H + σ·I)·S</c>; with <paramref name="takeOwnership"/> the square root is taken in place in
+    /// <paramref name="preconditioner"/>, which this operator then owns and releases (no copy: one parameter-sized
+    /// vector less while it is built).
+    /// </summary>
+    internal PreconditionedHessianOperator(LinearOperator<TVec> hessian, TVec preconditioner, double shift, double scale, bool takeOwnership)
         : base(CheckHessianSpace(hessian))
     {
         _elementwise = (IElementwiseVectorSpace<TVec>)Space;
-        _curvature = new ShiftedOperator<TVec>(hessian, shift, scale);
-        SnapshotValidation.Vector(hessian.Space, preconditioner, "preconditioner", required: true, parameterName: nameof(preconditioner));
-        _squareRoot = Space.CreateVector();
+        try
+        {
+            _curvature = new ShiftedOperator<TVec>(hessian, shift, scale);
+            SnapshotValidation.Vector(hessian.Space, preconditioner, "preconditioner", required: true, parameterName: nameof(preconditioner));
+        }
+        catch when (takeOwnership && preconditioner is not null)
+        {
+            Space.Release(preconditioner);
+            throw;
+        }
+
+        _squareRoot = takeOwnership ? preconditioner : Space.CreateVector();
         _elementwise.Sqrt(preconditioner, _squareRoot);
         if (!double.IsFinite(Space.Dot(_squareRoot, _squareRoot)))
         {

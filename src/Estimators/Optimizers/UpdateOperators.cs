@@ -94,14 +94,8 @@ public static class UpdateOperators
                 throw new ArgumentException($"snapshot is a {snapshot.GetType().Name} (kind {snapshot.Kind}), for which no preconditioner is known.", nameof(snapshot));
         }
 
-        try
-        {
-            return new PreconditionedHessianOperator<TVec>(hessian, p, shift, sign);
-        }
-        finally
-        {
-            space.Release(p);
-        }
+        // The operator takes P over and roots it in place (no copy); it releases P, also when it throws.
+        return new PreconditionedHessianOperator<TVec>(hessian, p, shift, sign, takeOwnership: true);
     }
 
     private static void CheckLinearization(UpdateLinearization linearization)
