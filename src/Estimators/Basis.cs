@@ -178,13 +178,42 @@ public abstract class Basis<TVec> : IBasis<TVec>
     /// <summary>Throws <see cref="ObjectDisposedException"/> after <see cref="Dispose()"/>.</summary>
     protected void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
+    /// <summary>Checks that there is room for one more vector and returns its slot (<see cref="Count"/>): for <see cref="IInPlaceAppendBasis{TVec}.NextSlot"/>.</summary>
+    /// <exception cref="InvalidOperationException">The basis is full.</exception>
+    protected int NextIndex()
+    {
+        ThrowIfDisposed();
+        if (Count == Capacity)
+        {
+            throw new InvalidOperationException($"The basis is full (capacity {Capacity}).");
+        }
+
+        return Count;
+    }
+
+    /// <summary>Counts the vector written into slot <see cref="Count"/> as part of the basis: for <see cref="IInPlaceAppendBasis{TVec}.CommitNext"/>.</summary>
+    /// <exception cref="InvalidOperationException">The basis is full.</exception>
+    protected void CommitNextIndex()
+    {
+        NextIndex();
+        Count++;
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> (naming <paramref name="parameterName"/>) unless <paramref name="length"/> is <see cref="Count"/>.</summary>
+    /// <param name="length">The number of coefficients given.</param>
+    /// <param name="parameterName">The caller's parameter name.</param>
+    protected void CheckCoefficients(int length, string parameterName)
+    {
+        if (length != Count)
+        {
+            throw new ArgumentException($"Expected {Count} coefficients (one per basis vector), got {length}.", parameterName);
+        }
+    }
+
     private void CheckOperands(TVec vector, int coefficients, string vectorName, string coefficientsName)
     {
         ThrowIfDisposed();
         CheckVector(vector, vectorName);
-        if (coefficients != Count)
-        {
-            throw new ArgumentException($"Expected {Count} coefficients (one per basis vector), got {coefficients}.", coefficientsName);
-        }
+        CheckCoefficients(coefficients, coefficientsName);
     }
 }

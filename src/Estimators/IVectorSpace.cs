@@ -134,3 +134,49 @@ public interface IBasis<TVec> : IDisposable
     /// <summary>Drops the vectors from <paramref name="count"/> on.</summary>
     void Truncate(int count);
 }
+
+/// <summary>The Euclidean norms of a vector before and after one Gram–Schmidt pass.</summary>
+/// <param name="Before">‖v‖ before the pass.</param>
+/// <param name="After">‖v − Q·Qᵀv‖ after it.</param>
+public readonly record struct GramSchmidtNorms(double Before, double After);
+
+/// <summary>
+/// An optional capability of an <see cref="IBasis{TVec}"/>: one whole classical Gram–Schmidt pass (the norm of the
+/// vector, <c>c = Qᵀv</c>, <c>v ← v − Q·c</c>, the new norm) as one backend operation that brings every scalar it
+/// produced to the host in ONE transfer, while <c>c</c> itself never leaves the device on its way into the subtraction.
+/// Device backends implement it so that a Krylov step synchronises with the device once per pass instead of four times
+/// (norm, coefficients, coefficient upload, norm); the Krylov code uses it when the basis has it and falls back to the
+/// minimal <see cref="IBasis{TVec}"/> operations otherwise, with the same arithmetic.
+/// </summary>
+/// <typeparam name="TVec">The backend's vector type.</typeparam>
+public interface IGramSchmidtBasis<TVec> : IBasis<TVec>
+    where TVec : class
+{
+    /// <summary>One classical Gram–Schmidt pass of <paramref name="vector"/> against the <see cref="IBasis{TVec}.Count"/> basis vectors.</summary>
+    /// <param name="vector">Updated in place to <c>v − Q·Qᵀv</c>.</param>
+    /// <param name="coefficients">Receives <c>Qᵀv</c> (length <see cref="IBasis{TVec}.Count"/>).</param>
+    /// <returns>The norms of <paramref name="vector"/> before and after the pass (NaN or ∞ when it held such entries).</returns>
+    GramSchmidtNorms ProjectOut(TVec vector, Span<double> coefficients);
+}
+
+/// <summary>
+/// An optional capability of an <see cref="IBasis{TVec}"/>: the next basis vector can be written straight into the
+/// basis's own storage (an operator's output, orthogonalized there) and then committed, so that a Krylov factorization
+/// needs no separate work vector and no copy per step: one parameter-sized vector less per probe.
+/// </summary>
+/// <typeparam name="TVec">The backend's vector type.</typeparam>
+public interface IInPlaceAppendBasis<TVec> : IBasis<TVec>
+    where TVec : class
+{
+    /// <summary>
+    /// The storage of slot <see cref="IBasis{TVec}.Count"/> (allocated when needed), to be filled and then made the next
+    /// basis vector by <see cref="CommitNext"/>. It is not part of the basis until then (projections ignore it), and it is
+    /// valid until the next call that changes the basis.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The basis is full.</exception>
+    TVec NextSlot();
+
+    /// <summary>Makes the vector written into <see cref="NextSlot"/> basis vector <see cref="IBasis{TVec}.Count"/>; the count grows by one.</summary>
+    /// <exception cref="InvalidOperationException">The basis is full.</exception>
+    void CommitNext();
+}

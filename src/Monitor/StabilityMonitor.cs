@@ -46,6 +46,7 @@ public sealed class StabilityMonitor : IDisposable
     private readonly TimeProvider _time;
     private readonly RuleEngine _rules;
     private readonly ProbeScheduler _scheduler;
+    private readonly ProbeTimeoutPolicy _timeouts;
     private readonly StepTimeline _timeline = new();
     private readonly StepClock _clock;
     private readonly StepStatistics _statistics;
@@ -84,6 +85,7 @@ public sealed class StabilityMonitor : IDisposable
         _time = timeProvider ?? TimeProvider.System;
         _rules = new RuleEngine(options.Rules, options.BaselineKind, options.BaselineProbes, options.BaselineEwmaAlpha);
         _scheduler = new ProbeScheduler(options);
+        _timeouts = new ProbeTimeoutPolicy(options);
         _clock = new StepClock(_time);
         _statistics = new StepStatistics(options);
         _instruments = new MonitorInstruments(meterFactory, options.RunName, runner.OptimizerName, () => Volatile.Read(ref _state));
@@ -517,12 +519,13 @@ public sealed class StabilityMonitor : IDisposable
     {
         using var activity = _activitySource.StartActivity("stability.probe");
         long started = _time.GetTimestamp();
-        TimeSpan limit = _options.ProbeTimeout;
+        TimeSpan limit = _timeouts.Next(_scheduler.StepSeconds);
 
         // The limit runs on the monitor's clock (a test clock included); disposal cancels as well.
         using var timeout = new CancellationTokenSource(limit, _time);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(_disposal.Token, timeout.Token);
         var probe = _runner.Run(step, _time, started, () => DescribeCancellation(limit, started), cancellation.Token);
+        _timeouts.Record(probe);
         ProbeCount++;
         LatestProbe = probe;
         if (DisposeRequested)

@@ -75,16 +75,22 @@ public sealed record StabilityMonitorOptions
     /// <summary>Cap on Hessian-vector products per probe. Range [4, 100 000].</summary>
     public int MaxHvpsPerProbe { get; init; } = 120;
 
-    /// <summary>Wall-clock limit of one probe; it is cancelled and recorded as failed past it. Range (0, 1 h].</summary>
+    /// <summary>
+    /// Wall-clock limit of one probe; it is cancelled and recorded as failed past it. Range (0, 1 h], or null (the
+    /// default): derived from the measured cost, <c>3 × (MaxHvpsPerProbe + 2)</c> times the largest duration per
+    /// Hessian-vector product of the last five successful probes (before the first, three training steps per HVP; before
+    /// any timed step, 10 minutes), clamped to [30 s, 1 h]. A fixed limit that suits a small model makes every probe of
+    /// a large one time out; the derived one scales with the model and the machine.
+    /// </summary>
     /// <remarks>
     /// Measured on the monitor's <see cref="TimeProvider"/>. The probe checks it between its stages and before every
     /// Hessian-vector product (the TorchSharp adapter also right after the probe-loss closure returns and after reading
     /// the optimizer state) and fails with a reason that names the limit. A call already running is never interrupted:
     /// the user's probe-loss closure, the first-order backward, one Hessian-vector product, one weight matrix's power
-    /// iteration. So a probe ends within <c>ProbeTimeout</c> plus the longest of those calls (a 4 s probe loss takes
-    /// 4 s whatever the limit; nothing runs after it once the limit has passed).
+    /// iteration. So a probe ends within the limit plus the longest of those calls (a 4 s probe loss takes 4 s whatever
+    /// the limit; nothing runs after it once the limit has passed).
     /// </remarks>
-    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan? ProbeTimeout { get; init; }
 
     /// <summary>Which estimators run.</summary>
     public ProbeEstimators Estimators { get; init; } = ProbeEstimators.Default;
@@ -98,7 +104,12 @@ public sealed record StabilityMonitorOptions
     /// <summary>Krylov subspace dimension of the Lanczos and Arnoldi solvers. Range [<see cref="TopModes"/> + 2, 256].</summary>
     public int KrylovDimension { get; init; } = 16;
 
-    /// <summary>Relative residual tolerance of the eigensolvers. Range [1e-14, 0.5].</summary>
+    /// <summary>
+    /// Relative tolerance of the eigensolvers. Range [1e-14, 0.5]. The sharpness Lanczos stops when its eigenvalue
+    /// error estimate is below it (<see cref="Estimators.Krylov.LanczosStoppingRule.EigenvalueError"/>: the default
+    /// 1e-3 gives the top eigenvalue to about 1e-3 relative, ample for rules that compare ratios with 0.9 and 1); the
+    /// Arnoldi path bounds its residuals with it.
+    /// </summary>
     public double Tolerance { get; init; } = 1e-3;
 
     /// <summary>Horizon K of transient growth max‖Jᵏ‖. Range [1, 10 000].</summary>
@@ -148,7 +159,7 @@ public sealed record StabilityMonitorOptions
         Require(OverheadBudget > 0 && OverheadBudget <= 1, nameof(OverheadBudget), OverheadBudget, "(0, 1]");
         Require(MaxProbeInterval >= ProbeInterval && MaxProbeInterval <= 10_000_000, nameof(MaxProbeInterval), MaxProbeInterval, $"[ProbeInterval = {ProbeInterval}, 10000000]");
         Require(MaxHvpsPerProbe is >= 4 and <= 100_000, nameof(MaxHvpsPerProbe), MaxHvpsPerProbe, "[4, 100000]");
-        Require(ProbeTimeout > TimeSpan.Zero && ProbeTimeout <= TimeSpan.FromHours(1), nameof(ProbeTimeout), ProbeTimeout, "(0, 1 h]");
+        Require(ProbeTimeout is null || (ProbeTimeout > TimeSpan.Zero && ProbeTimeout <= TimeSpan.FromHours(1)), nameof(ProbeTimeout), ProbeTimeout, "(0, 1 h], or null to derive it from the measured HVP time");
         Require((Estimators & ~ProbeEstimators.All) == 0, nameof(Estimators), Estimators, $"a combination of the defined flags ({ProbeEstimators.All})");
         Require(!Estimators.HasFlag(ProbeEstimators.Modes) || Estimators.HasFlag(ProbeEstimators.Sharpness), nameof(Estimators), Estimators, "Modes only together with Sharpness (it analyses the Lanczos spectrum)");
         Require(TopModes is >= 1 and <= 64, nameof(TopModes), TopModes, "[1, 64]");

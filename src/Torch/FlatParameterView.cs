@@ -128,6 +128,9 @@ public sealed class FlatParameterView
         return (long[])_shapes[index].Clone();
     }
 
+    /// <summary>The shape of parameter <paramref name="index"/> without a copy (callers must not modify it).</summary>
+    internal long[] GetShapeView(int index) => _shapes[index];
+
     /// <summary>Index of <paramref name="parameter"/> in flat order, or −1 when it is not monitored.</summary>
     /// <param name="parameter">A parameter (matched by object identity, then by native handle).</param>
     /// <returns>Its index, or −1.</returns>

@@ -23,45 +23,108 @@ public enum ProbeModelMode
     Unchanged,
 }
 
+/// <summary>How <see cref="HessianVectorProductOperator"/> applies the Hessian.</summary>
+public enum HessianVectorProductMethod
+{
+    /// <summary>
+    /// Double backward (the default): the first-order graph <c>g = ∇L</c> is built once with <c>create_graph</c>, and
+    /// each product is <c>∇(gᵀv)</c> by one more backward through it, with <c>v</c> passed as <c>grad_outputs</c>. Exact
+    /// to rounding; costs about two backward passes per product and holds the first-order graph for the whole probe.
+    /// </summary>
+    DoubleBackward,
+
+    /// <summary>
+    /// Forward difference of gradients: <c>Hv ≈ (∇L(θ + h·v̂) − ∇L(θ))·‖v‖/h</c> with <c>v̂ = v/‖v‖</c>, one extra gradient (a forward and a
+    /// backward pass) per product and no retained graph, so it also serves models whose operations have no double
+    /// backward. Truncation error O(h), rounding error O(ε/h) (float32: see the probe-cost benchmark). The loss must be
+    /// deterministic: evaluate it in eval mode (<see cref="ProbeModelMode.Train"/> is rejected).
+    /// </summary>
+    ForwardDifference,
+
+    /// <summary>
+    /// Central difference of gradients: <c>Hv ≈ (∇L(θ + h·v̂) − ∇L(θ − h·v̂))·‖v‖/(2h)</c>, two gradients per product,
+    /// truncation error O(h²). Otherwise as <see cref="ForwardDifference"/>.
+    /// </summary>
+    CentralDifference,
+}
+
 /// <summary>Options of <see cref="HessianVectorProductOperator"/>.</summary>
 /// <param name="ModelMode">The model's mode while the loss is evaluated (restored afterwards); used only when a model is given.</param>
-public sealed record HessianVectorProductOptions(ProbeModelMode ModelMode = ProbeModelMode.Eval);
+public sealed record HessianVectorProductOptions(ProbeModelMode ModelMode = ProbeModelMode.Eval)
+{
+    /// <summary>How products are computed. Default <see cref="HessianVectorProductMethod.DoubleBackward"/>.</summary>
+    public HessianVectorProductMethod Method { get; init; } = HessianVectorProductMethod.DoubleBackward;
+
+    /// <summary>
+    /// Step <c>h</c> of the finite-difference methods: the parameters move by <c>h</c> along the unit direction
+    /// <c>v/‖v‖</c>. 0 (the default) chooses √ε of the parameters' dtype for
+    /// <see cref="HessianVectorProductMethod.ForwardDifference"/> and ∛ε for
+    /// <see cref="HessianVectorProductMethod.CentralDifference"/> (float32: 3.5e-4 and 4.9e-3), the steps that balance
+    /// truncation and rounding error for parameters of order one; the probe-cost benchmark measures the accuracy at
+    /// several steps. Must be below 1. Ignored by <see cref="HessianVectorProductMethod.DoubleBackward"/>.
+    /// </summary>
+    public double FiniteDifferenceStep { get; init; }
+}
 
 /// <summary>
 /// The Hessian <c>H = ∇²L(θ)</c> of a loss on a fixed probe batch, applied by double backward (Pearlmutter's trick
-/// through autograd): the first-order graph <c>g = ∇L</c> is built ONCE, in the constructor, with
-/// <c>create_graph</c> and <c>retain_graph</c>; each application computes <c>Hv = ∇⟨g, v⟩</c> with
-/// <c>torch.autograd.grad(…, retain_graph: true)</c>. One application costs about two backward passes.
+/// through autograd, the default) or by finite differences of gradients (<see cref="HessianVectorProductOptions.Method"/>).
+/// Double backward builds the first-order graph <c>g = ∇L</c> ONCE, in the constructor, with <c>create_graph</c> and
+/// <c>retain_graph</c>; each application computes <c>Hv = ∇(gᵀv)</c> with <c>torch.autograd.grad(g, θ,
+/// grad_outputs: v, retain_graph: true)</c>, about two backward passes.
 /// </summary>
 /// <remarks>
 /// <para>Lifetime: the operator owns the probe's loss and first-order graph; they are freed by <see cref="Dispose"/>.
 /// Use it within one probe, before the next optimizer step: changing the parameters in place (an optimizer step,
-/// <c>load_state_dict</c>) invalidates the graph, and libtorch then fails inside native code.</para>
-/// <para>TorchSharp's <c>autograd.grad</c> does not turn libtorch errors into .NET exceptions: an error there ends the
-/// process. So everything that could make it fail is checked in managed code first, and a clear exception is thrown
-/// instead: the loss is a one-element floating-point tensor with a <c>grad_fn</c>, every parameter requires grad, the
-/// graph is always retained (and never used after disposal), and <c>v</c> has the parameters' dtype and device (checked by
-/// the vector space). Parameters the loss does not depend on get zero gradient and zero Hessian rows
+/// <c>load_state_dict</c>) invalidates the graph.</para>
+/// <para>libtorch errors inside <c>autograd.grad</c> are not always turned into .NET exceptions: some end the process
+/// (a differentiated parameter that no longer requires grad does). So everything that could make it fail is checked
+/// in managed code: the loss is a one-element floating-point tensor with a <c>grad_fn</c> and the graph is always
+/// retained (both checked once, in the constructor), and at each application every parameter is still alive and
+/// requires grad (a flag read per parameter, nothing else) and <c>v</c> has the parameters' dtype and device (checked
+/// by the vector space). Parameters the loss does not depend on get zero gradient and zero Hessian rows
 /// (<c>allow_unused</c>).</para>
 /// <para>Gradients come from <c>torch.autograd.grad</c>, never from <c>Parameter.grad</c>, which the training loop
-/// owns (and which is a method in TorchSharp 0.99, a property in current releases).</para>
-/// <para>Device memory: the first-order graph (about what one training step holds), plus one parameter-sized output of
-/// the second backward per application, freed before <see cref="LinearOperator{TVec}.Apply"/> returns.</para>
+/// owns. The finite-difference methods move the parameters in place under <c>no_grad</c> and always put back the exact
+/// values they had (a copy taken in the constructor), also when a gradient evaluation throws. Moving them bumps their
+/// version counters, so any autograd graph that saved them (another operator's first-order graph, a training step's
+/// forward pass not yet differentiated) can no longer be differentiated: libtorch then ends the process. Apply a
+/// finite-difference operator only while no such graph is alive.</para>
+/// <para>Device memory (parameter-sized vectors <c>n</c>): double backward holds the first-order graph (about what one
+/// training step holds) plus, per application, the per-parameter products (one vector, copied into the output and
+/// freed before <see cref="LinearOperator{TVec}.Apply"/> returns). The finite-difference methods hold no graph between
+/// applications but keep <c>θ</c> and <c>∇L(θ)</c> (two vectors) and use, per application, one perturbation vector and
+/// one gradient besides what a training step's forward and backward pass take.</para>
 /// </remarks>
 public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisposable
 {
     private readonly FlatParameterView _view;
-    private readonly Tensor _loss;
+    private readonly TensorVectorSpace _space;
+    private readonly Tensor[] _parameters;
+    private readonly HessianVectorProductMethod _method;
+
+    // Double backward: the loss and the gradients that depend on θ (with their parameter indices).
+    private readonly Tensor? _loss;
+    private readonly Tensor[] _gradientsWithGraph = [];
+    private readonly int[] _graphIndices = [];
     private readonly Tensor?[] _gradients;
+
+    // Finite differences: θ and ∇L(θ), flat, the step h, and what the closure needs.
+    private readonly Tensor? _theta;
+    private readonly Tensor? _gradientAtTheta;
+    private readonly double _step;
+    private readonly Func<Tensor>? _lossClosure;
+    private readonly nn.Module? _model;
+    private readonly ProbeModelMode _modelMode;
     private bool _disposed;
 
-    /// <summary>Evaluates the probe loss and builds its first-order graph.</summary>
+    /// <summary>Evaluates the probe loss and builds its first-order graph (or, for finite differences, its gradient).</summary>
     /// <param name="parameters">The monitored parameters.</param>
     /// <param name="lossClosure">Computes the loss on the fixed probe batch (forward pass only; no <c>backward</c>, no <c>zero_grad</c>).</param>
     /// <param name="model">The model, to set its mode during the forward pass (see <paramref name="options"/>); null leaves the mode alone.</param>
     /// <param name="options">Options; null for the defaults.</param>
     /// <param name="space">The vector space to act on; null creates one from <paramref name="parameters"/>.</param>
-    /// <exception cref="ArgumentException">The loss is not a scalar with a <c>grad_fn</c>, a parameter does not require grad, or <paramref name="space"/> does not match <paramref name="parameters"/>.</exception>
+    /// <exception cref="ArgumentException">The loss is not a scalar with a <c>grad_fn</c>, a parameter does not require grad, <paramref name="space"/> does not match <paramref name="parameters"/>, or a finite-difference method was asked for with <see cref="ProbeModelMode.Train"/> or an invalid step.</exception>
     public HessianVectorProductOperator(
         FlatParameterView parameters,
         Func<Tensor> lossClosure,
@@ -72,51 +135,58 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
     {
         ArgumentNullException.ThrowIfNull(lossClosure);
         _view = parameters;
+        _space = (TensorVectorSpace)Space;
+        _parameters = _view.Parameters.Cast<Tensor>().ToArray();
         CheckParametersRequireGrad();
         options ??= new HessianVectorProductOptions();
-
-        Tensor? loss;
-        using (torch.enable_grad())
+        _method = CheckOptions(options, model);
+        _gradients = new Tensor?[_parameters.Length];
+        if (_method == HessianVectorProductMethod.DoubleBackward)
         {
-            var restore = model is null ? null : SetMode(model, options.ModelMode);
-            try
+            var loss = EvaluateLoss(lossClosure, model, options.ModelMode);
+            _loss = loss.DetachFromDisposeScope();
+            IList<Tensor> gradients;
+            using (torch.enable_grad())
             {
-                loss = lossClosure();
-            }
-            finally
-            {
-                restore?.Invoke();
-            }
-        }
-
-        CheckLoss(loss, nameof(lossClosure));
-        _loss = loss.DetachFromDisposeScope();
-        IList<Tensor> gradients;
-        using (torch.enable_grad())
-        {
-            gradients = torch.autograd.grad(
-                new[] { _loss },
-                _view.Parameters.Cast<Tensor>().ToArray(),
-                retain_graph: true,
-                create_graph: true,
-                allow_unused: true);
-        }
-
-        _gradients = new Tensor?[gradients.Count];
-        for (int i = 0; i < gradients.Count; i++)
-        {
-            var g = gradients[i];
-            if (g is null || g.IsInvalid)
-            {
-                _gradients[i] = null;
-                continue;
+                gradients = torch.autograd.grad(new[] { _loss }, _parameters, retain_graph: true, create_graph: true, allow_unused: true);
             }
 
-            _gradients[i] = g.DetachFromDisposeScope();
+            var withGraph = new List<Tensor>();
+            var indices = new List<int>();
+            for (int i = 0; i < gradients.Count; i++)
+            {
+                var g = gradients[i];
+                if (g is null || g.IsInvalid)
+                {
+                    continue;
+                }
+
+                _gradients[i] = g.DetachFromDisposeScope();
+                if (g.requires_grad)
+                {
+                    // Only gradients that depend on θ contribute to ∇(gᵀv); a constant one (a linear term) has zero Hessian.
+                    withGraph.Add(g);
+                    indices.Add(i);
+                }
+            }
+
+            _gradientsWithGraph = [.. withGraph];
+            _graphIndices = [.. indices];
+            using var noGrad = torch.no_grad();
+            Loss = _space.ReadScalar(_loss);
+            return;
         }
 
-        using var noGrad = torch.no_grad();
-        Loss = _loss.ToDouble();
+        _lossClosure = lossClosure;
+        _model = model;
+        _modelMode = options.ModelMode;
+        _theta = _space.CreateVector().DetachFromDisposeScope();
+        _view.CopyParametersTo(_theta);
+        _gradientAtTheta = _space.CreateVector().DetachFromDisposeScope();
+        Loss = GradientAt(_gradientAtTheta);
+        _step = options.FiniteDifferenceStep > 0
+            ? options.FiniteDifferenceStep
+            : Math.Pow(Epsilon(_view.ScalarType), _method == HessianVectorProductMethod.ForwardDifference ? 1.0 / 2 : 1.0 / 3);
     }
 
     /// <inheritdoc/>
@@ -128,16 +198,28 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
     /// <summary>The monitored parameters.</summary>
     public FlatParameterView Parameters => _view;
 
+    /// <summary>How products are computed.</summary>
+    public HessianVectorProductMethod Method => _method;
+
+    /// <summary>The finite-difference step <c>h</c> along the unit direction (0 for double backward).</summary>
+    public double FiniteDifferenceStep => _step;
+
     /// <summary>Writes the probe gradient <c>∇L(θ)</c> into <paramref name="destination"/> (a flat vector of the space).</summary>
     /// <param name="destination">The output vector.</param>
     public void CopyGradientTo(Tensor destination)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(destination);
+        if (_gradientAtTheta is not null)
+        {
+            _space.Copy(_gradientAtTheta, destination);
+            return;
+        }
+
         _view.Gather(_gradients, destination);
     }
 
-    /// <summary>Frees the probe's loss and first-order graph. Applying the operator afterwards throws.</summary>
+    /// <summary>Frees the probe's loss and first-order graph (or the saved parameters and gradient). Applying the operator afterwards throws.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -152,7 +234,9 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
             _gradients[i] = null;
         }
 
-        _loss.Dispose();
+        _loss?.Dispose();
+        _theta?.Dispose();
+        _gradientAtTheta?.Dispose();
     }
 
     /// <inheritdoc/>
@@ -160,84 +244,133 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         CheckParametersRequireGrad();
+        if (_method != HessianVectorProductMethod.DoubleBackward)
+        {
+            ApplyFiniteDifference(x, y);
+            return;
+        }
 
-        Tensor? inner = null;
+        if (_gradientsWithGraph.Length == 0)
+        {
+            // The gradient does not depend on θ: the Hessian is zero.
+            using var noGrad = torch.no_grad();
+            y.zero_();
+            return;
+        }
+
+        using var scope = torch.NewDisposeScope();
+        var directions = new Tensor[_graphIndices.Length];
+        for (int k = 0; k < directions.Length; k++)
+        {
+            int i = _graphIndices[k];
+            directions[k] = x.narrow(0, _view.Offsets[i], _view.Lengths[i]).view(_view.GetShapeView(i));
+        }
+
+        IList<Tensor> products;
+        using (torch.enable_grad())
+        {
+            products = torch.autograd.grad(_gradientsWithGraph, _parameters, grad_outputs: directions, retain_graph: true, create_graph: false, allow_unused: true);
+        }
+
+        _view.Gather(products.ToArray(), y);
+    }
+
+    private static HessianVectorProductMethod CheckOptions(HessianVectorProductOptions options, nn.Module? model)
+    {
+        var method = options.Method;
+        if (method is not (HessianVectorProductMethod.DoubleBackward or HessianVectorProductMethod.ForwardDifference or HessianVectorProductMethod.CentralDifference))
+        {
+            throw new ArgumentException($"options.Method is {method}, which is not a defined value.", nameof(options));
+        }
+
+        if (!double.IsFinite(options.FiniteDifferenceStep) || options.FiniteDifferenceStep < 0 || options.FiniteDifferenceStep >= 1)
+        {
+            throw new ArgumentException($"options.FiniteDifferenceStep is {options.FiniteDifferenceStep}; allowed: 0 (automatic) or a step in (0, 1).", nameof(options));
+        }
+
+        if (method != HessianVectorProductMethod.DoubleBackward && model is not null && options.ModelMode == ProbeModelMode.Train)
+        {
+            throw new ArgumentException(
+                $"options.Method is {method}, which evaluates the loss once per product; with ModelMode Train a dropout layer would draw a new mask each time and batch norm would update its statistics. Use ModelMode Eval (the default) or Unchanged on a deterministic model.",
+                nameof(options));
+        }
+
+        return method;
+    }
+
+    private static double Epsilon(ScalarType dtype) => dtype == ScalarType.Float32 ? 1.1920928955078125e-7 : 2.220446049250313e-16;
+
+    private static Tensor EvaluateLoss(Func<Tensor> lossClosure, nn.Module? model, ProbeModelMode mode)
+    {
+        Tensor? loss;
+        using (torch.enable_grad())
+        {
+            var restore = model is null ? null : SetMode(model, mode);
+            try
+            {
+                loss = lossClosure();
+            }
+            finally
+            {
+                restore?.Invoke();
+            }
+        }
+
+        CheckLoss(loss, nameof(lossClosure));
+        return loss;
+    }
+
+    /// <summary>Evaluates the loss at the current parameters and writes its gradient into <paramref name="destination"/>; returns the loss.</summary>
+    private double GradientAt(Tensor destination)
+    {
+        using var scope = torch.NewDisposeScope();
+        var loss = EvaluateLoss(_lossClosure!, _model, _modelMode);
+        IList<Tensor> gradients;
+        using (torch.enable_grad())
+        {
+            gradients = torch.autograd.grad(new[] { loss }, _parameters, retain_graph: false, create_graph: false, allow_unused: true);
+        }
+
+        _view.Gather(gradients.ToArray(), destination);
+        using var noGrad = torch.no_grad();
+        return _space.ReadScalar(loss);
+    }
+
+    /// <summary>
+    /// <c>y ← (∇L(θ + s·x) − ∇L(θ))/s</c> (forward) or <c>(∇L(θ + s·x) − ∇L(θ − s·x))/(2s)</c> (central), with
+    /// <c>s = h/‖x‖</c> kept on the device (no host read); the parameters are restored exactly afterwards.
+    /// </summary>
+    private void ApplyFiniteDifference(Tensor x, Tensor y)
+    {
+        using var scope = torch.NewDisposeScope();
+        Tensor scale;
+        Tensor perturbed;
+        using (torch.no_grad())
+        {
+            // s = h / max(‖x‖, tiny): a zero x gives a zero product.
+            scale = x.norm().clamp_min(1e-30).reciprocal().mul_(_step);
+            perturbed = x.mul(scale).add_(_theta!);
+        }
+
         try
         {
-            using (torch.enable_grad())
+            _view.CopyToParameters(perturbed);
+            GradientAt(y);
+            using var noGrad = torch.no_grad();
+            if (_method == HessianVectorProductMethod.ForwardDifference)
             {
-                inner = InnerProduct(x);
-                if (inner is null || !inner.requires_grad)
-                {
-                    // The gradient does not depend on θ: the Hessian is zero.
-                    using var noGrad = torch.no_grad();
-                    y.zero_();
-                    return;
-                }
-
-                Differentiate(inner, y);
+                y.sub_(_gradientAtTheta!).div_(scale);
+                return;
             }
+
+            perturbed.sub_(_theta!).neg_().add_(_theta!);
+            _view.CopyToParameters(perturbed);
+            GradientAt(perturbed);
+            y.sub_(perturbed).div_(scale).mul_(0.5);
         }
         finally
         {
-            inner?.Dispose();
-        }
-    }
-
-    /// <summary>⟨g, v⟩ = Σᵢ ⟨gᵢ, vᵢ⟩, one small dot per parameter (no concatenated copy of g is made); null when no gradient depends on θ.</summary>
-    private Tensor? InnerProduct(Tensor x)
-    {
-        Tensor? inner = null;
-        for (int i = 0; i < _gradients.Length; i++)
-        {
-            var g = _gradients[i];
-            if (g is null || !g.requires_grad)
-            {
-                // No gradient, or one that is constant in θ: it contributes nothing to ∇⟨g, v⟩.
-                continue;
-            }
-
-            using var flatG = g.reshape(-1);
-            using var slice = x.narrow(0, _view.Offsets[i], _view.Lengths[i]);
-            var term = flatG.dot(slice);
-            if (inner is null)
-            {
-                inner = term;
-            }
-            else
-            {
-                var sum = inner.add(term);
-                inner.Dispose();
-                term.Dispose();
-                inner = sum;
-            }
-        }
-
-        return inner;
-    }
-
-    /// <summary><c>y ← ∇⟨g, v⟩ = H·v</c> (the first-order graph is retained for the next product).</summary>
-    private void Differentiate(Tensor inner, Tensor y)
-    {
-        var products = torch.autograd.grad(
-            new[] { inner },
-            _view.Parameters.Cast<Tensor>().ToArray(),
-            retain_graph: true,
-            create_graph: false,
-            allow_unused: true);
-        try
-        {
-            _view.Gather(products.ToArray(), y);
-        }
-        finally
-        {
-            foreach (var product in products)
-            {
-                if (product is not null && !product.IsInvalid)
-                {
-                    product.Dispose();
-                }
-            }
+            _view.CopyToParameters(_theta!);
         }
     }
 

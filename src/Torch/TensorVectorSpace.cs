@@ -14,14 +14,25 @@ namespace SpectralMonitor.Torch;
 /// (if any): they are freed by <see cref="Release"/> or, at the latest, when the probe's scope ends
 /// (see <see cref="TensorProbeScope"/>). Move a vector that must outlive the probe (a warm start) into a
 /// <see cref="TensorStore"/>.</para>
-/// <para>Device memory of a probe: a Krylov solver with dimension <c>k</c> on this backend holds the basis
-/// (<c>k</c> parameter-sized vectors, one stacked tensor, see <see cref="TensorBasis"/>), plus at most four more
-/// parameter-sized vectors at any time (the current vector, the operator output, one temporary inside a Hessian-vector
-/// product, one temporary inside <see cref="Basis{TVec}.Transform"/>): at most <c>(k + 4)·n</c> elements,
-/// besides the first-order autograd graph of the probe batch, which the training step needs anyway.</para>
+/// <para>Device memory of a probe, in parameter-sized vectors (<c>n</c> elements each), beyond the first-order autograd
+/// graph of the probe batch and the optimizer-state copies: the Krylov basis, at most <c>k = KrylovDimension + 1</c>
+/// vectors allocated in blocks of <see cref="TensorBasis.BlockRows"/> as it grows (a warm probe that stops after six
+/// products holds eight); operator outputs are written straight into it (no work vector); at any one time either one
+/// Hessian-vector product's working memory (its per-parameter output, one vector, plus autograd's sum of two
+/// contributions to one parameter, at most the largest parameter tensor: together at most two), or one temporary inside
+/// <see cref="Basis{TVec}.Transform"/>, or the new Ritz vectors (<c>TopModes</c>, combined straight into the warm-start
+/// basis, which is emptied as soon as the start vector is built); and for Adam and RMSprop the preconditioner's square
+/// root and one scratch vector. At most <c>k + 2</c> for SGD and <c>k + 4</c> for Adam and RMSprop with the default
+/// <c>TopModes</c> = 1 (<c>k + max(2, TopModes)</c>, plus two for the adaptive ones, in general), checked by a test
+/// that measures the peak of live allocations (tests/Torch.Tests/ProbeMemoryTests.cs). The second backward pass also
+/// allocates activation-sized temporaries of the probe batch while it runs, about what a training step's backward on
+/// that batch allocates.</para>
 /// </remarks>
 public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
 {
+    private long _hostReads;
+    private long _hostUploads;
+
     /// <summary>Creates the space of flat vectors of length <paramref name="dimension"/>.</summary>
     /// <param name="dimension">Vector length <c>n</c>.</param>
     /// <param name="scalarType">Float32 or Float64.</param>
@@ -76,21 +87,30 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         && vector.dtype == ScalarType && vector.device_type == DeviceType && vector.device_index == DeviceIndex;
 
     /// <inheritdoc/>
-    /// <remarks>Deterministic for a given seed, device and dtype: a fresh <see cref="torch.Generator"/> seeded with
-    /// <paramref name="seed"/> on the vectors' device draws the entries. Sequences differ from the CPU backend's.</remarks>
+    /// <remarks>
+    /// <para>Deterministic for a given seed and dtype, and the SAME vector on every device: the entries are drawn on the
+    /// host by a fresh CPU <see cref="torch.Generator"/> seeded with <paramref name="seed"/> and copied to the device
+    /// (on the CPU they are drawn in place). TorchSharp's <c>Generator</c> is always a CPU generator whatever device it
+    /// is given (its native constructor ignores the device), and libtorch's CUDA kernels reject a CPU generator, so a
+    /// generator must never be bound to the vectors' device. Off the CPU a draw holds one host vector of length
+    /// <see cref="Dimension"/> for the duration of the call and counts one <see cref="HostUploads">upload</see>.
+    /// Sequences differ from the CPU backend's.</para>
+    /// </remarks>
     public void FillRandom(Tensor vector, RandomKind kind, int seed)
     {
         Check(vector, nameof(vector));
         using var noGrad = torch.no_grad();
-        using var generator = new Generator(unchecked((ulong)seed), Device);
-        if (kind == RandomKind.Rademacher)
+        using var generator = new Generator(unchecked((ulong)seed));
+        if (DeviceType == DeviceType.CPU && !StageRandomDrawsOnHost)
         {
-            // Bernoulli(½) ∈ {0, 1} mapped to {−1, +1} in place.
-            vector.bernoulli_(0.5, generator).mul_(2).sub_(1);
+            Draw(vector, kind, generator);
             return;
         }
 
-        vector.normal_(0, 1, generator);
+        using var staging = torch.empty(new long[] { Dimension }, ScalarType, torch.CPU);
+        Draw(staging, kind, generator);
+        vector.copy_(staging);
+        CountHostUpload();
     }
 
     /// <inheritdoc/>
@@ -108,7 +128,7 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         Check(y, nameof(y));
         using var noGrad = torch.no_grad();
         using var result = x.dot(y);
-        return result.ToDouble();
+        return ReadScalar(result);
     }
 
     /// <inheritdoc/>
@@ -118,7 +138,7 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         using var noGrad = torch.no_grad();
         using var magnitude = x.abs();
         using var result = magnitude.max();
-        return result.ToDouble();
+        return ReadScalar(result);
     }
 
     /// <inheritdoc/>
@@ -127,7 +147,7 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         Check(x, nameof(x));
         using var noGrad = torch.no_grad();
         using var result = x.norm();
-        return result.ToDouble();
+        return ReadScalar(result);
     }
 
     /// <inheritdoc/>
@@ -217,6 +237,44 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         destination.mul_(scale).sqrt_().add_(epsilon).reciprocal_();
     }
 
+    /// <summary>
+    /// Device-to-host reads this space (and its bases and the Hessian operators built on it) has made: reduction results
+    /// (<see cref="Dot"/>, <see cref="Norm"/>, <see cref="MaxAbs"/>), basis coefficients and the probe loss. On an
+    /// accelerator each one waits for the device to finish all queued work (a host synchronisation); on the CPU it is
+    /// a plain read. A Krylov step on <see cref="TensorBasis"/> makes one, or two when the DGKS test asks for a second
+    /// Gram–Schmidt pass.
+    /// </summary>
+    public long HostReads => Interlocked.Read(ref _hostReads);
+
+    /// <summary>
+    /// Host-to-device copies this space and its bases have made: coefficient arrays (<see cref="Basis{TVec}.SubtractProjection"/>,
+    /// <see cref="Basis{TVec}.Combine"/>, <see cref="Basis{TVec}.Transform"/>) and random vectors drawn on the host off the CPU.
+    /// </summary>
+    public long HostUploads => Interlocked.Read(ref _hostUploads);
+
+    /// <summary>Draw random vectors through the host staging path even on the CPU (tests: it must give the same bits as the in-place draw).</summary>
+    internal bool StageRandomDrawsOnHost { get; init; }
+
+    /// <summary>Counts one device-to-host read.</summary>
+    internal void CountHostRead() => Interlocked.Increment(ref _hostReads);
+
+    /// <summary>Counts one host-to-device copy.</summary>
+    internal void CountHostUpload() => Interlocked.Increment(ref _hostUploads);
+
+    /// <summary>Reads a one-element tensor to the host as a double, counting the read.</summary>
+    internal double ReadScalar(Tensor scalar)
+    {
+        CountHostRead();
+        return scalar.ToDouble();
+    }
+
+    /// <summary>Uploads <paramref name="values"/> as a 1-D tensor of this space's dtype and device, counting the copy.</summary>
+    internal Tensor Upload(ReadOnlySpan<double> values)
+    {
+        CountHostUpload();
+        return torch.tensor(values.ToArray(), ScalarType, Device);
+    }
+
     /// <inheritdoc/>
     IBasis<Tensor> IVectorSpace<Tensor>.CreateBasis(int capacity) => CreateBasis(capacity);
 
@@ -224,6 +282,18 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
     /// <param name="capacity">Maximum number of vectors.</param>
     /// <returns>The basis; dispose it to free its device memory.</returns>
     public TensorBasis CreateBasis(int capacity) => new(this, capacity);
+
+    private static void Draw(Tensor destination, RandomKind kind, Generator generator)
+    {
+        if (kind == RandomKind.Rademacher)
+        {
+            // Bernoulli(½) ∈ {0, 1} mapped to {−1, +1} in place.
+            destination.bernoulli_(0.5, generator).mul_(2).sub_(1);
+            return;
+        }
+
+        destination.normal_(0, 1, generator);
+    }
 
     internal void Check(Tensor vector, string parameterName)
     {

@@ -17,6 +17,9 @@ namespace SpectralMonitor.Torch;
 /// </remarks>
 public sealed class TensorWeightMatrix : IWeightMatrix, IDisposable
 {
+    /// <summary>Elements per block of <see cref="FrobeniusNormSquared"/> (64 Ki: half a megabyte in float64).</summary>
+    private const long FrobeniusBlockElements = 1 << 16;
+
     private readonly Tensor _matrix;
     private bool _disposed;
 
@@ -89,11 +92,20 @@ public sealed class TensorWeightMatrix : IWeightMatrix, IDisposable
     public double FrobeniusNormSquared()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        // Summed in float64 over blocks of rows, so the temporaries stay small (a float32 weight converted whole would
+        // take twice its size, and its square as much again, while the probe's other vectors are live).
+        using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var asDouble = _matrix.to(ScalarType.Float64);
-        using var squared = asDouble.square();
-        using var sum = squared.sum();
-        return sum.ToDouble();
+        long rowsPerBlock = Math.Max(1, FrobeniusBlockElements / Columns);
+        var total = torch.zeros(1, ScalarType.Float64, _matrix.device);
+        for (long start = 0; start < Rows; start += rowsPerBlock)
+        {
+            using var blockScope = torch.NewDisposeScope();
+            var block = _matrix.narrow(0, start, Math.Min(rowsPerBlock, Rows - start)).to(ScalarType.Float64);
+            total.add_(block.square().sum());
+        }
+
+        return total.ToDouble();
     }
 
     /// <summary>Frees the view (the parameter itself is untouched).</summary>

@@ -31,6 +31,65 @@ public sealed record TorchSharpProbeOptions
     /// <see cref="StabilityMonitorOptions.Backoff"/>). Default true; false hands the monitor no learning-rate controller.
     /// </summary>
     public bool ControlLearningRate { get; init; } = true;
+
+    /// <summary>
+    /// How Hessian-vector products are computed. Default <see cref="HessianVectorProductMethod.DoubleBackward"/> (exact,
+    /// holds the probe batch's first-order graph for the whole probe). <see cref="HessianVectorProductMethod.ForwardDifference"/>
+    /// costs one gradient per product, holds no graph and works for models whose operations have no double backward;
+    /// it needs <see cref="ProbeModelMode.Eval"/> or <see cref="ProbeModelMode.Unchanged"/> on a deterministic model, and
+    /// it is less accurate in float32 (see the probe-cost benchmark). It moves the parameters in place during the probe
+    /// (and restores them exactly), which invalidates any autograd graph over them: call
+    /// <see cref="StabilityMonitor.OnStep"/> after <c>optimizer.step()</c>, never between a forward pass and its
+    /// <c>backward()</c>.
+    /// </summary>
+    public HessianVectorProductMethod HessianVectorProducts { get; init; } = HessianVectorProductMethod.DoubleBackward;
+
+    /// <summary>Finite-difference step (<see cref="HessianVectorProductOptions.FiniteDifferenceStep"/>); 0 (default) chooses it from the dtype.</summary>
+    public double FiniteDifferenceStep { get; init; }
+}
+
+/// <summary>Builders of probe-loss closures.</summary>
+public static class ProbeLoss
+{
+    /// <summary>
+    /// The probe loss on the first <paramref name="rows"/> rows of a batch held aside for probing (views of
+    /// <paramref name="inputs"/> and <paramref name="targets"/>, no copies): a sub-batch makes every Hessian-vector
+    /// product and the first-order graph about proportionally cheaper. The same rows are used by every probe, so
+    /// successive probes still measure one function, but not the same one as the whole batch: the top eigenvalue of a
+    /// small batch's loss is larger (sampling noise adds curvature; 3.7× on a quarter of a 256-row batch in the
+    /// probe-cost benchmark), so edge rules read it high. Choose the probe batch size once, with that in mind.
+    /// </summary>
+    /// <param name="model">The model (its <c>forward</c> is called on the sub-batch).</param>
+    /// <param name="inputs">The held probe batch, rows first; the caller keeps it alive for the monitor's lifetime.</param>
+    /// <param name="targets">The matching targets, rows first.</param>
+    /// <param name="loss">The loss of (predictions, targets), for example <c>(p, t) =&gt; nn.functional.cross_entropy(p, t)</c>.</param>
+    /// <param name="rows">How many leading rows to use, in <c>[1, inputs.shape[0]]</c>.</param>
+    /// <returns>The closure to hand to <see cref="TorchSharpProbeTarget"/> or the attach extensions.</returns>
+    /// <exception cref="ArgumentException">The batch is empty, its row counts differ, or <paramref name="rows"/> is out of range.</exception>
+    public static Func<Tensor> OnFirstRows(nn.Module<Tensor, Tensor> model, Tensor inputs, Tensor targets, Func<Tensor, Tensor, Tensor> loss, long rows)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(loss);
+        if (inputs.dim() == 0 || targets.dim() == 0 || inputs.shape[0] != targets.shape[0])
+        {
+            throw new ArgumentException($"inputs ([{string.Join(", ", inputs.shape)}]) and targets ([{string.Join(", ", targets.shape)}]) must have the same number of rows (dimension 0).", nameof(targets));
+        }
+
+        if (rows < 1 || rows > inputs.shape[0])
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"rows must be in [1, {inputs.shape[0]}] (the rows of the probe batch).");
+        }
+
+        return () =>
+        {
+            using var x = inputs.narrow(0, 0, rows);
+            using var y = targets.narrow(0, 0, rows);
+            using var prediction = model.forward(x);
+            return loss(prediction, y);
+        };
+    }
 }
 
 /// <summary>
@@ -51,11 +110,17 @@ public sealed record TorchSharpProbeOptions
 /// train/eval flags are restored. With <see cref="TorchSharpProbeOptions.ModelMode"/> left at Eval and backoff off,
 /// the training trajectory is bit-identical to the one without the monitor.</para>
 /// <para><b>Device memory.</b> During a probe: the first-order autograd graph of the probe batch (about what one
-/// training step on that batch holds), the Krylov basis (<see cref="StabilityMonitorOptions.KrylovDimension"/> + 1
-/// parameter-sized vectors, one stacked tensor), at most four parameter-sized work vectors (see
-/// <see cref="TensorVectorSpace"/>) and, for an optimizer with state, one or two flat copies of it. Between probes:
-/// only the warm-start basis (<see cref="StabilityMonitorOptions.TopModes"/> parameter-sized vectors), owned by the
-/// monitor and freed when it is disposed. Everything a probe creates is freed when the probe ends.</para>
+/// training step on that batch holds; none with finite-difference products, which instead keep θ and ∇L(θ)), for an
+/// optimizer with state one or two flat copies of it, and beyond those at most <c>k + 2</c> parameter-sized vectors
+/// for SGD and <c>k + 4</c> for Adam and RMSprop with <c>k = KrylovDimension + 1</c> and the default
+/// <see cref="StabilityMonitorOptions.TopModes"/> of 1 (see <see cref="TensorVectorSpace"/> for the itemized bound). The basis grows in blocks as it is used, so a warm probe
+/// that stops early holds far less. Between probes: only the warm-start basis
+/// (<see cref="StabilityMonitorOptions.TopModes"/> parameter-sized vectors), owned by the monitor and freed when it is
+/// disposed. Everything a probe creates is freed when the probe ends.</para>
+/// <para><b>Big models.</b> A smaller probe batch (<see cref="ProbeLoss.OnFirstRows"/>) makes every product and the
+/// graph cheaper; finite-difference products (<see cref="TorchSharpProbeOptions.HessianVectorProducts"/>) drop the
+/// graph. The probe timeout scales with the measured cost per product by default
+/// (<see cref="StabilityMonitorOptions.ProbeTimeout"/>).</para>
 /// <para><b>Threading.</b> Probes run on the thread that calls <see cref="StabilityMonitor.OnStep"/> (dispose scopes
 /// are per thread); that must be the training loop's thread, between optimizer steps.</para>
 /// <para><b>What fails a probe, with its reason.</b> The probe loss is not finite, or its gradient is not finite or is
@@ -174,7 +239,12 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
                 return loss!;
             }
 
-            hessian = new HessianVectorProductOperator(view, ProbeLoss, Model, new HessianVectorProductOptions(_options.ModelMode), _space);
+            var hvpOptions = new HessianVectorProductOptions(_options.ModelMode)
+            {
+                Method = _options.HessianVectorProducts,
+                FiniteDifferenceStep = _options.FiniteDifferenceStep,
+            };
+            hessian = new HessianVectorProductOperator(view, ProbeLoss, Model, hvpOptions, _space);
             cancellationToken.ThrowIfCancellationRequested();
             CheckProbeLoss(hessian);
             OptimizerSnapshot<Tensor>? snapshot;

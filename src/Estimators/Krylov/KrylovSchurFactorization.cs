@@ -42,7 +42,9 @@ public enum FactorizationStatus
 /// restart — while every new vector is still fully reorthogonalized against the whole basis.
 /// </para>
 /// <para>
-/// Memory: the basis holds at most <see cref="MaxDimension"/> + 1 vectors, plus one work vector.
+/// Memory: the basis holds at most <see cref="MaxDimension"/> + 1 vectors, plus one work vector unless the basis
+/// appends in place (<see cref="IInPlaceAppendBasis{TVec}"/>), in which case each operator output is written straight
+/// into the basis's next slot.
 /// Residual of a Ritz pair <c>(θ, Q_j·y)</c> with unit <c>y</c>: <c>‖A·Q_j·y − θ·Q_j·y‖ = |bᵀy|</c>.
 /// </para>
 /// </remarks>
@@ -161,10 +163,10 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             return FactorizationStatus.ZeroStartVector;
         }
 
-        var work = Work();
+        var work = Slot();
         _space.Copy(start, work);
         _space.Scale(work, 1 / norm);
-        _basis.Append(work);
+        Commit(work);
         IsInvariant = false;
         return FactorizationStatus.Completed;
     }
@@ -191,7 +193,6 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             throw new InvalidOperationException("Initialize the factorization with a non-zero start vector before expanding it.");
         }
 
-        var work = Work();
         while (Size < targetSize)
         {
             if (IsInvariant)
@@ -209,7 +210,7 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
                 return FactorizationStatus.ApplicationLimitReached;
             }
 
-            if (Step(work) is { } stopped)
+            if (Step() is { } stopped)
             {
                 return stopped;
             }
@@ -222,9 +223,10 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
     /// One Arnoldi step: applies the operator to the last basis vector, orthogonalizes, and appends the new column of
     /// <c>S</c> and the new residual direction. Returns why it could not continue, or null.
     /// </summary>
-    private FactorizationStatus? Step(TVec work)
+    private FactorizationStatus? Step()
     {
         int j = Size;
+        var work = Slot();
         _operator.Apply(_basis[j], work);
         OperatorApplications++;
         var coefficients = _coefficients.AsSpan(0, j + 1);
@@ -254,7 +256,7 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
         }
 
         _h[j + 1, j] = beta;
-        _basis.Append(work);
+        Commit(work);
         return null;
     }
 
@@ -356,14 +358,14 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             return false;
         }
 
-        var work = Work();
+        var work = Slot();
         var coefficients = _coefficients.AsSpan(0, Size);
         for (int attempt = 0; attempt < 3; attempt++)
         {
             _space.FillRandom(work, RandomKind.Gaussian, unchecked(seed + (7919 * attempt)));
             if (Orthogonalization.Orthogonalize(_space, _basis, work, coefficients, out _) == OrthogonalizationOutcome.NewDirection)
             {
-                _basis.Append(work);
+                Commit(work);
                 IsInvariant = false;
                 return true;
             }
@@ -398,5 +400,22 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
         }
     }
 
-    private TVec Work() => _work ??= _space.CreateVector();
+    /// <summary>
+    /// Where the next basis vector is built: the basis's own next slot when it can append in place
+    /// (<see cref="IInPlaceAppendBasis{TVec}"/>: no work vector, no copy), else the work vector.
+    /// </summary>
+    private TVec Slot() => _basis is IInPlaceAppendBasis<TVec> inPlace ? inPlace.NextSlot() : _work ??= _space.CreateVector();
+
+    /// <summary>Makes the vector built in <see cref="Slot"/> the next basis vector.</summary>
+    private void Commit(TVec vector)
+    {
+        if (_basis is IInPlaceAppendBasis<TVec> inPlace)
+        {
+            inPlace.CommitNext();
+        }
+        else
+        {
+            _basis.Append(vector);
+        }
+    }
 }

@@ -25,7 +25,10 @@ public static class Lanczos
     /// </param>
     /// <param name="eigenvectors">
     /// When given, cleared and filled with the unit-norm Ritz vectors of the reported eigenvalues, in the same order
-    /// (its capacity must be at least <see cref="KrylovEigenOptions.Count"/>).
+    /// (its capacity must be at least <see cref="KrylovEigenOptions.Count"/>). It is cleared as soon as the start vector
+    /// is built, so it may hold the warm start itself (<paramref name="startVectors"/> may be its vectors) and its memory
+    /// is free while the Krylov basis grows; if an operator application throws, it is left empty. Ritz vectors are
+    /// written straight into it when it appends in place (<see cref="IInPlaceAppendBasis{TVec}"/>).
     /// </param>
     /// <param name="cancellationToken">Checked before every operator application.</param>
     /// <returns>The eigenvalues and how they were obtained. Non-convergence is reported in the status, never thrown.</returns>
@@ -57,7 +60,7 @@ public static class Lanczos
         }
 
         using var factorization = new KrylovSchurFactorization<TVec>(op, m, symmetric: true);
-        var failure = Start(factorization, startVectors, options.Seed);
+        var failure = Start(factorization, startVectors, options.Seed, eigenvectors);
         if (failure is not null)
         {
             eigenvectors?.Truncate(0);
@@ -67,14 +70,17 @@ public static class Lanczos
         var outcome = KrylovSchurDriver.Run(
             factorization,
             KrylovSchurLimits.From(options),
-            f => SymmetricRitz.Analyze(f, options.Which, options.Count, options.Tolerance),
+            f => SymmetricRitz.Analyze(f, options.Which, options.Count, options.Tolerance, stoppingRule: options.StoppingRule),
             ritz => ritz.KeptVectors(KrylovOptionChecks.KeepCount(options.Count, m)),
             cancellationToken);
         return Finish(factorization, outcome, options, eigenvectors);
     }
 
-    /// <summary>Builds the start vector and initializes the factorization; returns the failure, or null.</summary>
-    private static ConvergenceInfo? Start<TVec>(KrylovSchurFactorization<TVec> factorization, IReadOnlyList<TVec>? startVectors, int seed)
+    /// <summary>
+    /// Builds the start vector, clears <paramref name="eigenvectors"/> (the warm start is no longer needed: its memory
+    /// is free before the basis grows) and initializes the factorization; returns the failure, or null.
+    /// </summary>
+    private static ConvergenceInfo? Start<TVec>(KrylovSchurFactorization<TVec> factorization, IReadOnlyList<TVec>? startVectors, int seed, IBasis<TVec>? eigenvectors)
         where TVec : class
     {
         var space = factorization.Space;
@@ -82,6 +88,7 @@ public static class Lanczos
         try
         {
             string? startProblem = BuildStartVector(space, startVectors, seed, start);
+            eigenvectors?.Truncate(0);
             var initial = startProblem is null ? factorization.Initialize(start) : FactorizationStatus.NonFiniteOperatorOutput;
             return KrylovSchurDriver.StartFailure(
                 initial,
@@ -183,24 +190,43 @@ public static class Lanczos
         }
 
         var space = factorization.Space;
+        if (eigenvectors is IInPlaceAppendBasis<TVec> inPlace)
+        {
+            // Each Ritz vector is combined straight into the eigenvector basis's next slot: no extraction vector.
+            foreach (int index in picked)
+            {
+                var slot = inPlace.NextSlot();
+                factorization.CombineBasis(ritz.Coordinates(index), slot);
+                Normalize(space, slot);
+                inPlace.CommitNext();
+            }
+
+            return;
+        }
+
         var x = space.CreateVector();
         try
         {
             foreach (int index in picked)
             {
                 factorization.CombineBasis(ritz.Coordinates(index), x);
-                double norm = space.Norm(x);
-                if (norm > 0)
-                {
-                    space.Scale(x, 1 / norm);
-                }
-
+                Normalize(space, x);
                 eigenvectors.Append(x);
             }
         }
         finally
         {
             space.Release(x);
+        }
+    }
+
+    private static void Normalize<TVec>(IVectorSpace<TVec> space, TVec x)
+        where TVec : class
+    {
+        double norm = space.Norm(x);
+        if (norm > 0)
+        {
+            space.Scale(x, 1 / norm);
         }
     }
 }

@@ -17,6 +17,8 @@ internal enum OrthogonalizationOutcome
 /// Classical Gram–Schmidt with at most one reorthogonalization pass (CGS2 with the Daniel–Gragg–Kaufman–Stewart
 /// criterion): each pass is two bulk basis calls (<see cref="IBasis{TVec}.Project"/> and
 /// <see cref="IBasis{TVec}.SubtractProjection"/>), so a full reorthogonalization is one read of the basis per pass.
+/// When the basis implements <see cref="IGramSchmidtBasis{TVec}"/> each pass is one fused call instead, with one host
+/// transfer: a step then synchronises with the device once, or twice when the DGKS test asks for the second pass.
 /// </summary>
 internal static class Orthogonalization
 {
@@ -47,6 +49,11 @@ internal static class Orthogonalization
         IVectorSpace<TVec> space, IBasis<TVec> basis, TVec vector, Span<double> coefficients, out double norm)
         where TVec : class
     {
+        if (basis is IGramSchmidtBasis<TVec> fused && basis.Count > 0)
+        {
+            return OrthogonalizeFused(space, fused, vector, coefficients, out norm);
+        }
+
         double initialNorm = space.Norm(vector);
         norm = initialNorm;
         if (!double.IsFinite(initialNorm))
@@ -74,6 +81,40 @@ internal static class Orthogonalization
             }
         }
 
+        return Finish(space, basis.Count, vector, coefficients, initialNorm, norm);
+    }
+
+    /// <summary>The same algorithm with one fused <see cref="IGramSchmidtBasis{TVec}.ProjectOut"/> call per pass.</summary>
+    private static OrthogonalizationOutcome OrthogonalizeFused<TVec>(
+        IVectorSpace<TVec> space, IGramSchmidtBasis<TVec> basis, TVec vector, Span<double> coefficients, out double norm)
+        where TVec : class
+    {
+        var first = basis.ProjectOut(vector, coefficients);
+        double initialNorm = first.Before;
+        norm = first.After;
+        if (!double.IsFinite(initialNorm))
+        {
+            norm = initialNorm;
+            return OrthogonalizationOutcome.NonFinite;
+        }
+
+        if (norm < ReorthogonalizationThreshold * initialNorm)
+        {
+            Span<double> correction = basis.Count <= 256 ? stackalloc double[basis.Count] : new double[basis.Count];
+            norm = basis.ProjectOut(vector, correction).After;
+            for (int i = 0; i < correction.Length; i++)
+            {
+                coefficients[i] += correction[i];
+            }
+        }
+
+        return Finish(space, basis.Count, vector, coefficients, initialNorm, norm);
+    }
+
+    /// <summary>Classifies the orthogonalized remainder and normalizes it when it is a new direction.</summary>
+    private static OrthogonalizationOutcome Finish<TVec>(IVectorSpace<TVec> space, int basisCount, TVec vector, ReadOnlySpan<double> coefficients, double initialNorm, double norm)
+        where TVec : class
+    {
         for (int i = 0; i < coefficients.Length; i++)
         {
             if (!double.IsFinite(coefficients[i]))
@@ -87,7 +128,7 @@ internal static class Orthogonalization
             return OrthogonalizationOutcome.NonFinite;
         }
 
-        if (norm <= BreakdownThreshold(space.Dimension, basis.Count) * initialNorm || norm == 0)
+        if (norm <= BreakdownThreshold(space.Dimension, basisCount) * initialNorm || norm == 0)
         {
             return OrthogonalizationOutcome.InvariantSubspace;
         }

@@ -4,7 +4,8 @@ namespace SpectralMonitor.Estimators.Krylov;
 
 /// <summary>
 /// The Ritz pairs of a symmetric Krylov–Schur factorization: the symmetric eigendecomposition of the projected matrix
-/// <c>S</c>, residual norms <c>|bᵀy|</c>, and which pairs meet <c>‖A·x − θ·x‖ ≤ tol·max(|θ|, floor)</c>.
+/// <c>S</c>, residual norms <c>|bᵀy|</c>, and which pairs meet the stopping rule (<see cref="LanczosStoppingRule"/>):
+/// <c>‖A·x − θ·x‖ ≤ tol·max(|θ|, floor)</c>, or the same bound on the eigenvalue error estimate <c>min(r, r²/δ)</c>.
 /// </summary>
 /// <param name="Values">Ritz values (unordered).</param>
 /// <param name="Vectors">Eigenvectors of <c>S</c>, one per column.</param>
@@ -42,7 +43,8 @@ internal sealed record SymmetricRitz(double[] Values, double[,] Vectors, double[
     /// The smallest denominator of the relative test: <c>max(floor, ‖S‖·ε)</c>. Zero for a purely relative test; a
     /// bound on ‖A‖ for an absolute one.
     /// </param>
-    internal static SymmetricRitz Analyze<TVec>(KrylovSchurFactorization<TVec> factorization, EigenvalueSelection which, int wanted, double tolerance, double floor = 0)
+    /// <param name="stoppingRule">What the tolerance bounds: the residual, or the eigenvalue error estimate.</param>
+    internal static SymmetricRitz Analyze<TVec>(KrylovSchurFactorization<TVec> factorization, EigenvalueSelection which, int wanted, double tolerance, double floor = 0, LanczosStoppingRule stoppingRule = LanczosStoppingRule.Residual)
         where TVec : class
     {
         int j = factorization.Size;
@@ -74,10 +76,34 @@ internal sealed record SymmetricRitz(double[] Values, double[,] Vectors, double[
             }
 
             residuals[i] = Math.Abs(sum);
-            converged[i] = residuals[i] <= tolerance * Math.Max(Math.Abs(values[i]), smallest);
+        }
+
+        for (int i = 0; i < j; i++)
+        {
+            double error = stoppingRule == LanczosStoppingRule.EigenvalueError ? EigenvalueError(values, residuals, i) : residuals[i];
+            converged[i] = error <= tolerance * Math.Max(Math.Abs(values[i]), smallest);
         }
 
         return new SymmetricRitz(values, vectors, residuals, converged, RitzSelection.RankReal(values, which), wanted);
+    }
+
+    /// <summary>
+    /// The eigenvalue error estimate of Ritz value <paramref name="index"/>: <c>min(r, r²/δ)</c> with
+    /// <c>δ = minⱼ≠ᵢ |θᵢ − θⱼ| − rⱼ</c>, or <c>r</c> when <c>δ</c> is not positive or there is no other Ritz value.
+    /// </summary>
+    internal static double EigenvalueError(IReadOnlyList<double> values, IReadOnlyList<double> residuals, int index)
+    {
+        double r = residuals[index];
+        double gap = double.PositiveInfinity;
+        for (int other = 0; other < values.Count; other++)
+        {
+            if (other != index)
+            {
+                gap = Math.Min(gap, Math.Abs(values[index] - values[other]) - residuals[other]);
+            }
+        }
+
+        return gap > 0 && double.IsFinite(gap) ? Math.Min(r, r * r / gap) : r;
     }
 
     /// <summary>The thick-restart basis: the eigenvectors of the <paramref name="keep"/> most wanted Ritz values.</summary>

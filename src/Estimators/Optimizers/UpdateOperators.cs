@@ -75,14 +75,9 @@ public static class UpdateOperators
         switch (snapshot)
         {
             case SgdSnapshot<TVec> sgd:
+                // P = I: the curvature itself, with no preconditioner vectors and no element-wise products.
                 SgdUpdateOperator<TVec>.Resolve(sgd, hessian);
-                p = space.CreateVector();
-
-                // 1/(√0 + 1) = 1: the identity preconditioner with the operations every backend has.
-                space.InverseSqrtPlusEpsilon(p, 1, 1, p);
-                shift = sgd.Hyperparameters.WeightDecay;
-                sign = sgd.Hyperparameters.Maximize ? -1 : 1;
-                break;
+                return new PreconditionedHessianOperator<TVec>(hessian, sgd.Hyperparameters.WeightDecay, sgd.Hyperparameters.Maximize ? -1 : 1);
             case AdamSnapshot<TVec> adam:
                 var settings = AdamSettings.Resolve(adam, space);
                 p = OptimizerPreconditioners.FrozenAdam(adam, space, settings);
@@ -99,14 +94,8 @@ public static class UpdateOperators
                 throw new ArgumentException($"snapshot is a {snapshot.GetType().Name} (kind {snapshot.Kind}), for which no preconditioner is known.", nameof(snapshot));
         }
 
-        try
-        {
-            return new PreconditionedHessianOperator<TVec>(hessian, p, shift, sign);
-        }
-        finally
-        {
-            space.Release(p);
-        }
+        // The operator takes P over and roots it in place (no copy); it releases P, also when it throws.
+        return new PreconditionedHessianOperator<TVec>(hessian, p, shift, sign, takeOwnership: true);
     }
 
     private static void CheckLinearization(UpdateLinearization linearization)

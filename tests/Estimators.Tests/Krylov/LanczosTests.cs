@@ -173,6 +173,64 @@ public class LanczosTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void WarmStartFromTheEigenvectorBasisItself_IsFreedDuringTheSolveAndRefilled()
+    {
+        // The monitor's pattern: the previous Ritz vectors live in the eigenvector basis and are also the start vectors.
+        // The basis must be empty while the operator is applied (its memory is free while the Krylov basis grows) and
+        // hold the new unit Ritz vectors afterwards; the eigenvalues are those of a cold solve (closed-form spectrum).
+        const int n = 120;
+        var spectrum = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            spectrum[i] = Math.Cos(i);
+        }
+
+        spectrum[0] = 5;
+        spectrum[1] = 4;
+        var dense = new DenseMatrixOperator<double>(KrylovTestMatrices.SymmetricWithSpectrum(spectrum, 7), assumeSymmetric: true);
+        var options = new LanczosOptions { Count = 2, KrylovDimension = 12, Tolerance = 1e-10 };
+        using var ritz = dense.Space.CreateBasis(2);
+        Assert.True(Lanczos.Solve(dense, options, eigenvectors: ritz, cancellationToken: Token).Convergence.IsConverged);
+
+        var observed = new ObservingOperator(dense, ritz);
+        var start = new[] { ritz[0], ritz[1] };
+        var warm = Lanczos.Solve(observed, options with { Seed = 3 }, startVectors: start, eigenvectors: ritz, cancellationToken: Token);
+
+        Assert.True(warm.Convergence.IsConverged);
+        Assert.True(observed.Applications > 0);
+        Assert.Equal(0, observed.LargestCountSeen);
+        Assert.Equal(2, ritz.Count);
+
+        // 1e-9: the eigenvalue-error rule at 1e-10 on an isolated pair (gap 1).
+        Assert.Equal(5, warm.Eigenvalues[0], 1e-9);
+        Assert.Equal(4, warm.Eigenvalues[1], 1e-9);
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(1, dense.Space.Norm(ritz[i]), 1e-12);
+            var image = dense.Space.CreateVector();
+            dense.Apply(ritz[i], image);
+            dense.Space.Axpy(-warm.Eigenvalues[i], ritz[i], image);
+
+            // A Ritz pair of a converged eigenvalue: residual ‖Ax − λx‖ small (tolerance 1e-10 on the residual scale).
+            Assert.True(dense.Space.Norm(image) < 1e-6, $"residual of Ritz vector {i}: {dense.Space.Norm(image)}");
+        }
+    }
+
+    /// <summary>Forwards to another operator and records the largest size of a basis seen during an application.</summary>
+    private sealed class ObservingOperator(LinearOperator<double[]> inner, IBasis<double[]> watched) : LinearOperator<double[]>(inner.Space)
+    {
+        public int LargestCountSeen { get; private set; }
+
+        public override bool IsSymmetric => true;
+
+        protected override void ApplyCore(double[] x, double[] y)
+        {
+            LargestCountSeen = Math.Max(LargestCountSeen, watched.Count);
+            inner.Apply(x, y);
+        }
+    }
+
+    [Fact]
     public void RankTwoOperator_InvariantSubspaceIsExact()
     {
         // A = 3·u·uᵀ − 2·v·vᵀ (u ⟂ v unit): the Krylov space of any start vector is span{x, u, v}, invariant after

@@ -26,7 +26,9 @@ internal sealed record SharpnessReading(IReadOnlyList<double> Eigenvalues, doubl
 /// <summary>
 /// Warm-started Lanczos on the curvature operator (H̃, or P^½H̃P^½ for adaptive optimizers): the sharpness against its
 /// edge. Keeps the top Ritz vectors across probes (device memory: <see cref="StabilityMonitorOptions.TopModes"/>
-/// vectors) and restarts from them.
+/// vectors) and restarts from them. Lanczos frees them once the start vector is built and writes the new ones into the
+/// same storage, so they add nothing to the probe's peak; a probe that throws in the middle of the solve leaves the
+/// next one a cold start.
 /// </summary>
 internal sealed class SharpnessStage<TVec> : ProbeStage<TVec>
     where TVec : class
@@ -86,6 +88,7 @@ internal sealed class SharpnessStage<TVec> : ProbeStage<TVec>
             Which = EigenvalueSelection.LargestAlgebraic,
             KrylovDimension = m,
             Tolerance = options.Tolerance,
+            StoppingRule = LanczosStoppingRule.EigenvalueError,
             MaxApplications = Math.Max(1, budget.Hvps),
             Seed = seed,
         };

@@ -1,0 +1,437 @@
+using System.Diagnostics;
+using SpectralMonitor.Estimators;
+using SpectralMonitor.Estimators.Krylov;
+using SpectralMonitor.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+using static SpectralMonitor.Benchmarks.Torch.Training;
+
+namespace SpectralMonitor.Benchmarks.Torch;
+
+/// <summary>
+/// probe-cost: what a monitor probe costs on TorchSharp models of about 10⁶ parameters on the CPU (one torch thread),
+/// measured side by side in one run. Per model: warm probes at the monitor's defaults (HVPs, top eigenvalue against a
+/// tight reference, time split, host reads per HVP), the old residual stopping rule on the same warm chain, Lanczos
+/// against PyHessian-style power iteration to the same true accuracy, the finite-difference HVP in float32 against a
+/// float64 double backward, a probe on a quarter of the probe batch, and the probe's peak memory in parameter-sized
+/// vectors.
+/// </summary>
+internal static class ProbeCostBenchmark
+{
+    private const double Accuracy = 1e-3;
+
+    public static int Run(string[] args)
+    {
+        var size = args.Contains("--tiny") ? ModelSize.Tiny : ModelSize.Million;
+        int probes = Option(args, "--probes", size == ModelSize.Tiny ? 3 : 6);
+        int interval = Option(args, "--interval", size == ModelSize.Tiny ? 3 : 25);
+        int warmup = Option(args, "--warmup", size == ModelSize.Tiny ? 0 : 100);
+        bool memoryOnly = args.Contains("--memory-only");
+        string only = args.SkipWhile(a => a != "--model").Skip(1).FirstOrDefault() ?? "all";
+        torch.set_num_threads(1);
+        torch.manual_seed(0);
+        Console.WriteLine($"probe-cost: {size} models, {warmup} training steps, then {probes} warm probes every {interval} steps, torch threads {torch.get_num_threads()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load average {LoadAverage()}");
+        var cases = new List<(Func<IBenchModel> Model, string Optimizer, double LearningRate)>();
+        if (only is "all" or "mlp")
+        {
+            cases.Add((() => BenchModels.Mlp(size, torch.CPU), "sgd", 0.05));
+        }
+
+        if (only is "all" or "gpt")
+        {
+            cases.Add((() => BenchModels.Gpt(size, torch.CPU), "adamw", 1e-3));
+        }
+
+        foreach (var (factory, optimizerKind, rate) in cases)
+        {
+            if (memoryOnly)
+            {
+                // Only the peak-memory pass, after the warm-up (a diagnostic; PROBE_COST_MEMORY_TRACE=1 shows when the peak is reached).
+                using var model = factory();
+                using var optimizer = Optimizer(model, optimizerKind, rate);
+                for (long step = 1; step <= warmup; step++)
+                {
+                    Step(model, optimizer, step);
+                }
+
+                var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
+                using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "probe-cost", Rules = [] });
+                Console.WriteLine($"### {model.Name}, {model.ParameterCount:N0} parameters, {optimizerKind}");
+                PeakMemoryInVectors(monitor, target, model.ParameterCount);
+                continue;
+            }
+
+            RunCase(factory, optimizerKind, rate, probes, interval, warmup);
+        }
+
+        return 0;
+    }
+
+    private static void RunCase(Func<IBenchModel> factory, string optimizerKind, double rate, int probes, int interval, int warmup)
+    {
+        using var model = factory();
+        using var optimizer = Optimizer(model, optimizerKind, rate);
+        var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
+        var instrumented = new InstrumentedTarget(target, memory: null);
+        var options = new StabilityMonitorOptions { RunName = "probe-cost", ProbeInterval = interval, FirstProbeStep = warmup + interval, OverheadBudget = 1, BringForwardOnTrend = false, Rules = [] };
+        using var monitor = StabilityMonitor.Create(instrumented, options);
+        long n = model.ParameterCount;
+        Console.WriteLine();
+        Console.WriteLine($"### {model.Name}, {n:N0} parameters, {optimizerKind} (lr {rate}), probe batch {model.ProbeBatch.Inputs.shape[0]} rows");
+
+        // The old rule (relative residual 1e-3) on its own warm-start chain, at the same parameters as every probe.
+        var space0 = target.Parameters.CreateVectorSpace();
+        using var oldChain = space0.CreateBasis(1);
+        using var referenceVector = space0.CreateBasis(1);
+        var rows = new List<string>();
+        var warm = new List<(long Hvps, double Error, double Seconds, double Outside, double OutsideWithBuild, double ReadsPerHvp, long OldHvps, double OldError, double UploadsPerHvp)>();
+        int seen = 0;
+        double trainingSeconds = 0;
+        int trainingSteps = 0;
+        for (long step = 1; seen <= probes; step++)
+        {
+            var clock = Stopwatch.StartNew();
+            double loss = Step(model, optimizer, step);
+            trainingSeconds += clock.Elapsed.TotalSeconds;
+            trainingSteps++;
+            monitor.OnStep(step, loss);
+            if (monitor.ProbeCount == seen)
+            {
+                continue;
+            }
+
+            seen = monitor.ProbeCount;
+            var probe = monitor.LatestProbe!;
+            var cost = instrumented.Last!;
+            var reference = Reference(target, referenceVector, oldChain.Count > 0 ? oldChain[0] : null);
+            double lambda = probe.Indicators.TryGetValue(Indicators.Sharpness, out double s) ? s : double.NaN;
+            double error = Math.Abs(lambda - reference.Value) / Math.Abs(reference.Value);
+            var old = OldRule(target, oldChain, reference.Value);
+            double total = probe.Duration.TotalSeconds;
+            double outside = (total - cost.HvpSeconds - cost.BuildSeconds) / total;
+            double outsideWithBuild = (total - cost.HvpSeconds) / total;
+            rows.Add($"| {probe.Step} | {(seen == 1 ? "cold" : "warm")} | {probe.Status} | {probe.HvpCount} | {F(lambda, "G6")} | {F(reference.Value, "G6")} ({reference.Hvps}) | {F(error, "0.0E+0")} | {old.Hvps} | {F(old.Error, "0.0E+0")} | {F(total * 1000, "F0")} | {F(cost.BuildSeconds * 1000, "F0")} | {F(cost.HvpSeconds * 1000 / Math.Max(1, cost.Hvps), "F1")} | {F(100 * outside, "F1")}% | {F(100 * outsideWithBuild, "F1")}% | {F(cost.HostReads / (double)Math.Max(1, cost.Hvps), "F2")} | {F(cost.HostUploads / (double)Math.Max(1, cost.Hvps), "F2")} |");
+            if (seen > 1)
+            {
+                warm.Add((probe.HvpCount, error, total, outside, outsideWithBuild, cost.HostReads / (double)Math.Max(1, cost.Hvps), old.Hvps, old.Error, cost.HostUploads / (double)Math.Max(1, cost.Hvps)));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| step | probe | status | HVPs | λ probe | λ reference (HVPs) | rel. error | HVPs, residual rule | its rel. error | probe ms | graph build ms | ms per HVP | outside HVPs and build | outside HVPs | host reads per HVP | uploads per HVP |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        rows.ForEach(Console.WriteLine);
+        Console.WriteLine();
+        Console.WriteLine($"Warm probes: median HVPs {F(Median(warm.Select(w => (double)w.Hvps)))} (residual rule {F(Median(warm.Select(w => (double)w.OldHvps)))}), max rel. error {F(warm.Max(w => w.Error), "0.0E+0")} (residual rule {F(warm.Max(w => w.OldError), "0.0E+0")}), median outside share {F(100 * Median(warm.Select(w => w.Outside)), "F1")}% (with graph build {F(100 * Median(warm.Select(w => w.OutsideWithBuild)), "F1")}%), median host reads per HVP {F(Median(warm.Select(w => w.ReadsPerHvp)), "F2")}, uploads per HVP {F(Median(warm.Select(w => w.UploadsPerHvp)), "F2")}; training step {F(1000 * trainingSeconds / trainingSteps, "F0")} ms.");
+
+        // The parameters have not moved since the last probe: its reference is the final one.
+        double finalReference = Reference(target, null, referenceVector[0]).Value;
+        PowerVersusLanczos(target, finalReference);
+        FiniteDifferences(target, model, referenceVector, finalReference);
+        SubBatch(model, optimizer, target);
+        PeakMemoryInVectors(monitor, target, n);
+    }
+
+    /// <summary>Lanczos with the old rule (relative residual 1e-3) warm-started from its own previous Ritz vector.</summary>
+    private static (long Hvps, double Value, double Error) OldRule(TorchSharpProbeTarget target, TensorBasis chain, double reference)
+    {
+        using var context = target.BeginProbe(CancellationToken.None);
+        var op = Curvature(context.Hessian, context.Optimizer, out var owned);
+        using (owned)
+        {
+            var start = chain.Count > 0 ? new[] { chain[0] } : null;
+            var result = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = 16, Tolerance = Accuracy, MaxApplications = 120 }, start, chain);
+            double value = result.Eigenvalues.Count > 0 ? result.Eigenvalues[0] : double.NaN;
+            return (result.Convergence.OperatorApplications, value, Math.Abs(value - reference) / Math.Abs(reference));
+        }
+    }
+
+    private static void PowerVersusLanczos(TorchSharpProbeTarget target, double referenceValue)
+    {
+        var reference = (Value: referenceValue, Hvps: 0L);
+        Console.WriteLine();
+        Console.WriteLine($"Lanczos against power iteration at the final parameters (cold: random start, seeds 1 and 2), λ_ref = {F(reference.Value, "G8")}; true accuracy target {Accuracy:0E+0}:");
+        Console.WriteLine();
+        Console.WriteLine("| method | HVPs (mean of 2) | wall ms (mean) | max rel. error | within 1e-3 |");
+        Console.WriteLine("|---|---|---|---|---|");
+        var methods = new (string Name, Func<LinearOperator<Tensor>, int, (double Value, long Hvps)> Solve)[]
+        {
+            ("Lanczos, eigenvalue-error rule 1e-3 (monitor default)", (op, seed) => Solve(op, seed, eigenvalueRule: true)),
+            ("Lanczos, residual rule 1e-3 (before)", (op, seed) => Solve(op, seed, eigenvalueRule: false)),
+            ("power iteration, PyHessian rule |Δθ| < 1e-3·|θ|", (op, seed) => Power(op, seed, oracle: null)),
+            ("power iteration, stopped by the oracle at true error 1e-3", (op, seed) => Power(op, seed, oracle: reference.Value)),
+        };
+        foreach (var (name, solve) in methods)
+        {
+            var hvps = new List<double>();
+            var times = new List<double>();
+            var errors = new List<double>();
+            for (int seed = 1; seed <= 2; seed++)
+            {
+                using var context = target.BeginProbe(CancellationToken.None);
+                var op = Curvature(context.Hessian, context.Optimizer, out var owned);
+                using (owned)
+                {
+                    var clock = Stopwatch.StartNew();
+                    var (value, count) = solve(op, seed);
+                    times.Add(clock.Elapsed.TotalMilliseconds);
+                    hvps.Add(count);
+                    errors.Add(Math.Abs(value - reference.Value) / Math.Abs(reference.Value));
+                }
+            }
+
+            Console.WriteLine($"| {name} | {F(hvps.Average(), "F1")} | {F(times.Average(), "F0")} | {F(errors.Max(), "0.0E+0")} | {errors.Count(e => e <= Accuracy)}/2 |");
+        }
+
+    }
+
+    private static (double Value, long Hvps) Solve(LinearOperator<Tensor> op, int seed, bool eigenvalueRule)
+    {
+        var options = new LanczosOptions
+        {
+            Count = 1,
+            KrylovDimension = 16,
+            Tolerance = Accuracy,
+            MaxApplications = 300,
+            Seed = seed,
+            StoppingRule = eigenvalueRule ? LanczosStoppingRule.EigenvalueError : LanczosStoppingRule.Residual,
+        };
+        var result = Lanczos.Solve(op, options);
+        return (result.Eigenvalues.Count > 0 ? result.Eigenvalues[0] : double.NaN, result.Convergence.OperatorApplications);
+    }
+
+    private static (double Value, long Hvps) Power(LinearOperator<Tensor> op, int seed, double? oracle)
+    {
+        var result = PowerIteration.Run(op, Accuracy, 300, seed, oracle);
+        return (result.Value, result.Applications);
+    }
+
+    /// <summary>Finite-difference HVPs in float32 against double backward in float64 (the model copied to float64).</summary>
+    /// <remarks>
+    /// A finite-difference product moves the parameters in place, which invalidates every autograd graph that saved them
+    /// (differentiating such a graph afterwards ends the process), so each operator here is built, used and disposed
+    /// before the next: double-backward products first.
+    /// </remarks>
+    private static void FiniteDifferences(TorchSharpProbeTarget target, IBenchModel model, TensorBasis topVector, double referenceValue)
+    {
+        using var scope = torch.NewDisposeScope();
+        var view = target.Parameters;
+        var space = view.CreateVectorSpace();
+        var probeLoss = ProbeLossOf(model);
+
+        // Float64 copy of the model and the probe batch: the reference products.
+        using var model64 = CopyToFloat64(model, out var loss64);
+        var view64 = FlatParameterView.FromModule(model64.Module);
+        var random = space.CreateVector();
+        space.FillRandom(random, RandomKind.Gaussian, 99);
+        space.Scale(random, 1 / space.Norm(random));
+        var directions = new[] { ("top eigenvector (reference probe)", topVector.Count > 0 ? topVector[0] : random), ("random Gaussian", random) };
+        var expected = new double[directions.Length][];
+        using (var reference = new HessianVectorProductOperator(view64, loss64, model64.Module))
+        {
+            var space64 = (TensorVectorSpace)reference.Space;
+            for (int d = 0; d < directions.Length; d++)
+            {
+                var y64 = space64.CreateVector();
+                reference.Apply(directions[d].Item2.to(ScalarType.Float64), y64);
+                expected[d] = ToHost(y64);
+            }
+        }
+
+        var methods = new[] { HessianVectorProductMethod.DoubleBackward, HessianVectorProductMethod.ForwardDifference, HessianVectorProductMethod.CentralDifference };
+        var actual = new double[methods.Length][][];
+        var steps = new double[methods.Length];
+        for (int m = 0; m < methods.Length; m++)
+        {
+            using var op = new HessianVectorProductOperator(view, probeLoss, model.Module, new HessianVectorProductOptions { Method = methods[m] }, space);
+            steps[m] = op.FiniteDifferenceStep;
+            actual[m] = new double[directions.Length][];
+            for (int d = 0; d < directions.Length; d++)
+            {
+                var y = space.CreateVector();
+                op.Apply(directions[d].Item2, y);
+                actual[m][d] = ToHost(y);
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Finite-difference HVPs in float32 (steps h: forward {F(steps[1], "G3")}, central {F(steps[2], "G3")}) against double backward in float64; relative error ‖Hv − Hv_ref‖/‖Hv_ref‖ and of the Rayleigh quotient vᵀHv:");
+        Console.WriteLine();
+        Console.WriteLine("| direction v | double backward f32 | forward difference f32 | central difference f32 | vᵀHv rel. error: double backward / forward / central |");
+        Console.WriteLine("|---|---|---|---|---|");
+        for (int d = 0; d < directions.Length; d++)
+        {
+            double[] vHost = ToHost(directions[d].Item2);
+            double rayleigh = Dot(vHost, expected[d]);
+            var cells = actual.Select(a => F(RelativeError(a[d], expected[d]), "0.0E+0"));
+            var quotients = actual.Select(a => F(Math.Abs(Dot(vHost, a[d]) - rayleigh) / Math.Abs(rayleigh), "0.0E+0"));
+            Console.WriteLine($"| {directions[d].Item1} | {string.Join(" | ", cells)} | {string.Join(" / ", quotients)} |");
+        }
+
+        // The step h, around the defaults √ε (forward, 3.5e-4) and ∛ε (central, 4.9e-3).
+        Console.WriteLine();
+        Console.WriteLine("Relative error of the float32 finite-difference products against the float64 reference, by step h along the unit direction; top eigenvector / random direction:");
+        Console.WriteLine();
+        Console.WriteLine("| h | forward difference | central difference |");
+        Console.WriteLine("|---|---|---|");
+        foreach (double step in new[] { 1e-5, 1e-4, 3.45e-4, 1e-3, 4.9e-3, 1e-2, 3e-2 })
+        {
+            var cells = new List<string>();
+            foreach (var method in new[] { HessianVectorProductMethod.ForwardDifference, HessianVectorProductMethod.CentralDifference })
+            {
+                using var op = new HessianVectorProductOperator(view, probeLoss, model.Module, new HessianVectorProductOptions { Method = method, FiniteDifferenceStep = step }, space);
+                var errors = new List<string>();
+                for (int d = 0; d < directions.Length; d++)
+                {
+                    var y = space.CreateVector();
+                    op.Apply(directions[d].Item2, y);
+                    errors.Add(F(RelativeError(ToHost(y), expected[d]), "0.0E+0"));
+                }
+
+                cells.Add(string.Join(" / ", errors));
+            }
+
+            Console.WriteLine($"| {F(step, "G3")} | {string.Join(" | ", cells)} |");
+        }
+
+        // A whole cold Lanczos on the monitor's operator with each method, at the default rule.
+        var summary = new List<string>();
+        foreach (var method in new[] { HessianVectorProductMethod.ForwardDifference, HessianVectorProductMethod.DoubleBackward })
+        {
+            using var context = target.BeginProbe(CancellationToken.None);
+            using var hvp = new HessianVectorProductOperator(view, probeLoss, model.Module, new HessianVectorProductOptions { Method = method }, space);
+            var timed = new TimedOperator(hvp);
+            var op = Curvature(timed, context.Optimizer, out var owned);
+            using (owned)
+            {
+                var (value, hvps) = Solve(op, 1, eigenvalueRule: true);
+                summary.Add($"{method}: {hvps} HVPs, {F(1000 * timed.Seconds / hvps, "F1")} ms per HVP, rel. error {F(Math.Abs(value - referenceValue) / Math.Abs(referenceValue), "0.0E+0")}");
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Cold Lanczos at the default rule on the monitor's operator: {string.Join("; ", summary)}.");
+    }
+
+    private static double Dot(double[] a, double[] b)
+    {
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            sum += a[i] * b[i];
+        }
+
+        return sum;
+    }
+
+    /// <summary>A float64 model of the same architecture holding <paramref name="model"/>'s parameters, and its loss on the same probe batch.</summary>
+    private static IBenchModel CopyToFloat64(IBenchModel model, out Func<Tensor> loss)
+    {
+        var copy = model switch
+        {
+            MlpModel => BenchModels.Mlp(SizeOf(model), torch.CPU, ScalarType.Float64),
+            _ => BenchModels.Gpt(SizeOf(model), torch.CPU, ScalarType.Float64),
+        };
+        using (torch.no_grad())
+        {
+            var source = model.Module.parameters().ToArray();
+            var destination = copy.Module.parameters().ToArray();
+            for (int i = 0; i < source.Length; i++)
+            {
+                destination[i].copy_(source[i]);
+            }
+        }
+
+        var (inputs, targets) = model.ProbeBatch;
+        var inputs64 = inputs.is_floating_point() ? inputs.to(ScalarType.Float64).DetachFromDisposeScope() : inputs;
+        var module = copy.Module;
+        loss = () => copy.Loss(module.forward(inputs64), targets);
+        return copy;
+    }
+
+    private static ModelSize SizeOf(IBenchModel model) => model.ParameterCount switch
+    {
+        < 100_000 => ModelSize.Tiny,
+        < 5_000_000 => ModelSize.Million,
+        _ => ModelSize.TenMillion,
+    };
+
+    private static void SubBatch(IBenchModel model, optim.Optimizer optimizer, TorchSharpProbeTarget full)
+    {
+        long rows = Math.Max(1, model.ProbeBatch.Inputs.shape[0] / 4);
+        var quarter = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model, rows));
+        var fullReference = Reference(full);
+        var quarterReference = Reference(quarter);
+        double fullPerHvp = TimePerHvp(full);
+        double quarterPerHvp = TimePerHvp(quarter);
+        Console.WriteLine();
+        Console.WriteLine($"Probe on the first quarter of the probe batch ({rows} rows, ProbeLoss.OnFirstRows): {F(1000 * quarterPerHvp, "F1")} ms per HVP against {F(1000 * fullPerHvp, "F1")} ms ({F(quarterPerHvp / fullPerHvp, "F2")}×); its top eigenvalue {F(quarterReference.Value, "G5")} against {F(fullReference.Value, "G5")} on the whole batch (ratio {F(quarterReference.Value / fullReference.Value, "F3")}).");
+    }
+
+    private static double TimePerHvp(TorchSharpProbeTarget target)
+    {
+        using var context = target.BeginProbe(CancellationToken.None);
+        var timed = new TimedOperator(context.Hessian);
+        var space = timed.Space;
+        var v = space.CreateVector();
+        var y = space.CreateVector();
+        space.FillRandom(v, RandomKind.Gaussian, 5);
+        for (int i = 0; i < 5; i++)
+        {
+            timed.Apply(v, y);
+        }
+
+        return timed.Seconds / 5;
+    }
+
+    private static void PeakMemoryInVectors(StabilityMonitor monitor, TorchSharpProbeTarget target, long n)
+    {
+        using var memory = PeakMemory.Create(torch.CPU);
+        if (memory is null)
+        {
+            Console.WriteLine("Peak memory: not measurable here (needs Linux /proc/self/clear_refs).");
+            return;
+        }
+
+        memory.Tracing = Environment.GetEnvironmentVariable("PROBE_COST_MEMORY_TRACE") == "1";
+        var metered = new InstrumentedTarget(target, memory);
+        var options = monitor.Options with { RunName = "probe-cost-memory" };
+        using var second = StabilityMonitor.Create(metered, options);
+        var peaks = new List<double>();
+        for (int i = 0; i < 3; i++)
+        {
+            second.ProbeNow(i);
+            var cost = metered.Last!;
+            peaks.Add(cost.PeakBytes / (4.0 * n));
+            if (memory.Tracing)
+            {
+                Console.WriteLine($"probe {i}: " + string.Join(", ", memory.Trace.Select(t => $"{t.Label} {F(t.Bytes / (4.0 * n), "F1")}")));
+                memory.Trace.Clear();
+            }
+        }
+
+        int k = options.KrylovDimension + 1;
+        bool adaptive = target.OptimizerName is "adam" or "adamw" or "rmsprop";
+        int bound = k + (adaptive ? 4 : 2);
+        Console.WriteLine();
+        Console.WriteLine($"Peak probe memory beyond the first-order graph ({memory.Description}), in parameter-sized float32 vectors: cold {F(peaks[0], "F1")}, warm {F(peaks[1], "F1")}, {F(peaks[2], "F1")}; documented bound {(adaptive ? "k + 4" : "k + 2")} = {bound} with k = KrylovDimension + 1 = {k} (the second backward's activation-sized temporaries come on top).");
+    }
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        int index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], System.Globalization.NumberStyles.Integer, Invariant, out int value) ? value : fallback;
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+    }
+}

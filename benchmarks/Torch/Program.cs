@@ -1,0 +1,26 @@
+using SpectralMonitor.Benchmarks.Torch;
+
+// TorchSharp harnesses (they load libtorch, so they live apart from benchmarks/Benchmarks.csproj):
+//   dotnet run -c Release --project benchmarks/Torch -- probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K]
+//   dotnet run -c Release --project benchmarks/Torch -- gpu-check [--device cuda|cpu] [--size small|full] [--steps N]
+//   (on a machine with only PyTorch's CUDA libtorch: benchmarks/Torch/gpu-check.sh)
+try
+{
+    return args.FirstOrDefault() switch
+    {
+        "probe-cost" => ProbeCostBenchmark.Run(args[1..]),
+        "gpu-check" => GpuCheck.Run(args[1..], Console.Out),
+        _ => Usage(),
+    };
+}
+catch (Exception ex) when (ex is not OutOfMemoryException)
+{
+    Console.Error.WriteLine($"{args.FirstOrDefault()}: {ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
+    return 1;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: SpectralMonitor.Benchmarks.Torch probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K] | gpu-check [--device cuda|cpu] [--size small|full] [--steps N]");
+    return 2;
+}
