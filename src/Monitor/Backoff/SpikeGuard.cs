@@ -53,8 +53,8 @@ internal sealed class SpikeGuard(SpikeGuardOptions options)
             _firstLoss = Math.Abs(loss);
         }
 
-        double lossZ = _loss.Score(loss);
-        double gradientZ = gradientNorm is double gn ? _gradient.Score(gn) : double.NaN;
+        double lossZ = Score(_loss, loss);
+        double gradientZ = gradientNorm is double gn ? Score(_gradient, gn) : double.NaN;
         bool lossSpike = lossZ >= options.LossZScore && loss - _loss.Mean >= options.MinimumLossRise * _firstLoss;
         bool gradientSpike = options.GradientNormZScore is double threshold && gradientZ >= threshold;
         bool triggered = !finite || lossSpike || gradientSpike;
@@ -86,6 +86,13 @@ internal sealed class SpikeGuard(SpikeGuardOptions options)
         }
 
         return new GuardVerdict(true, skip ? UpdateDecision.Skip : UpdateDecision.Apply, lossZ, gradientZ, Factor);
+    }
+
+    /// <summary>The z-score, with a zero-variance history (a perfectly constant signal) making any change infinite rather than 0.</summary>
+    private static double Score(EmaZScore statistic, double value)
+    {
+        double z = statistic.Score(value);
+        return z == 0 && value != statistic.Mean ? (value > statistic.Mean ? double.PositiveInfinity : double.NegativeInfinity) : z;
     }
 
     private void Accept(double loss, double? gradientNorm)
