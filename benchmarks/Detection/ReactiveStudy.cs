@@ -20,6 +20,9 @@ internal static class ReactiveStudy
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;
 
+    /// <summary>A run whose final loss is at least this fraction of its first loss failed (it learned nothing, or blew up).</summary>
+    public const double FailedFraction = 0.9;
+
     private const string Usage = "usage: detection reactive [--filter TEXT] [--workers N] [--out DIR] [--seeds 1,2,3]";
 
     private static readonly string[] Configurations = [MonitorConfigurations.Unmonitored, MonitorConfigurations.Reactive, MonitorConfigurations.ZClipped];
@@ -98,7 +101,8 @@ internal static class ReactiveStudy
     /// <param name="FinalLoss">Mean loss of its last <see cref="FinalSteps"/> steps (NaN when it stopped early, diverged).</param>
     /// <param name="Skipped">Updates it skipped.</param>
     /// <param name="CpuSeconds">Process CPU time.</param>
-    internal sealed record PassOutcome(int Spikes, bool NonFinite, double FinalLoss, int Skipped, double CpuSeconds);
+    /// <param name="Failed">The run failed: it went non-finite, or its final loss is at least <see cref="FailedFraction"/> of its first loss (it ends about where it started or worse: a blow-up, or a collapse to chance, ln 10 ≈ 2.30 on the digits).</param>
+    internal sealed record PassOutcome(int Spikes, bool NonFinite, double FinalLoss, int Skipped, double CpuSeconds, bool Failed);
 
     /// <summary>The outcome of <paramref name="configuration"/>'s pass of <paramref name="run"/>, or null when it was not run.</summary>
     internal static PassOutcome? Outcome(RecordedRun run, string configuration)
@@ -112,7 +116,8 @@ internal static class ReactiveStudy
         double[] losses = pass.Losses ?? run.Losses;
         bool nonFinite = pass.Diverged || losses.Any(l => !double.IsFinite(l));
         double final = losses.Length < run.Setting.Steps || pass.Diverged ? double.NaN : losses.TakeLast(FinalSteps).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
-        return new PassOutcome(SpikeDefinitions.Material(losses).Count, nonFinite, final, pass.SkippedUpdates, pass.CpuSeconds);
+        bool failed = nonFinite || !(final < FailedFraction * losses[0]);
+        return new PassOutcome(SpikeDefinitions.Material(losses).Count, nonFinite, final, pass.SkippedUpdates, pass.CpuSeconds, failed);
     }
 
     private static string Report(RecordedRun[] runs, TimeSpan elapsed, int workers)
@@ -120,7 +125,7 @@ internal static class ReactiveStudy
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"detection reactive: {runs.Length} runs, {workers} worker(s), wall {elapsed.TotalMinutes:F1} min, load average at end {DetectionBenchmark.LoadAverage()}");
         text.AppendLine();
-        text.AppendLine("Per run: material spikes (count), non-finite (✗), final loss = mean of the last 100 steps (– when the run stopped on a non-finite step), updates skipped by the guard.");
+        text.AppendLine("Per run: material spikes (count), non-finite (✗), failed (‼: non-finite, or the final loss is at least 0.9 × the first loss), final loss = mean of the last 100 steps (– when the run stopped on a non-finite step), updates skipped by the guard.");
         text.AppendLine();
         text.AppendLine("| run | role | unmonitored: spikes, final | reactive: spikes, final, skipped | ZClip: spikes, final | final ratio reactive / ZClip (to unmonitored) |");
         text.AppendLine("|---|---|---|---|---|---|");
@@ -135,8 +140,8 @@ internal static class ReactiveStudy
         text.AppendLine();
         text.AppendLine("Summary (spiking runs: the unmonitored pass has a material spike or goes non-finite; stable runs: neither). Final-loss ratio: median over the runs where both passes finished, of the pass's final loss over the unmonitored pass's. CPU: summed process CPU time of the pass over the unmonitored pass's, minus 1 (the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping).");
         text.AppendLine();
-        text.AppendLine("| family | seeds | runs | material spikes: unmonitored → reactive / ZClip | runs non-finite: unmonitored → reactive / ZClip | median final-loss ratio: reactive / ZClip | runs where the guard fired | updates skipped | CPU overhead: reactive / ZClip |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        text.AppendLine("| family | seeds | runs | material spikes: unmonitored → reactive / ZClip | runs non-finite: unmonitored → reactive / ZClip | runs failed: unmonitored → reactive / ZClip | median final-loss ratio: reactive / ZClip | runs where the guard fired | updates skipped | CPU overhead: reactive / ZClip |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var family in runs.GroupBy(r => r.Setting.Family).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             foreach (var role in family.GroupBy(r => r.Role).OrderBy(g => g.Key))
@@ -153,7 +158,7 @@ internal static class ReactiveStudy
                     var re = group.Select(r => Outcome(r, MonitorConfigurations.Reactive)!).ToArray();
                     var z = group.Select(r => Outcome(r, MonitorConfigurations.ZClipped)!).ToArray();
                     string seeds = role.Key == SeedRole.Tune ? "1 (tune)" : "2–3 (report)";
-                    text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => o.Skipped > 0)}/{group.Length} | {re.Sum(o => o.Skipped)} | {Overhead(re, u)} / {Overhead(z, u)} |");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {u.Count(o => o.Failed)} → {re.Count(o => o.Failed)} / {z.Count(o => o.Failed)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => o.Skipped > 0)}/{group.Length} | {re.Sum(o => o.Skipped)} | {Overhead(re, u)} / {Overhead(z, u)} |");
                 }
             }
         }
@@ -165,7 +170,7 @@ internal static class ReactiveStudy
     internal static bool IsSpiking(RecordedRun run) => Outcome(run, MonitorConfigurations.Unmonitored) is { } u && (u.Spikes > 0 || u.NonFinite);
 
     private static string Cell(PassOutcome o) =>
-        string.Create(CultureInfo.InvariantCulture, $"{o.Spikes}{(o.NonFinite ? " ✗" : "")}, {(double.IsNaN(o.FinalLoss) ? "–" : o.FinalLoss.ToString("G3", CultureInfo.InvariantCulture))}");
+        string.Create(CultureInfo.InvariantCulture, $"{o.Spikes}{(o.NonFinite ? " ✗" : "")}{(o.Failed ? " ‼" : "")}, {(double.IsNaN(o.FinalLoss) ? "–" : o.FinalLoss.ToString("G3", CultureInfo.InvariantCulture))}");
 
     private static string Ratio(double a, double b) =>
         double.IsFinite(a) && double.IsFinite(b) && b > 0 ? (a / b).ToString("F2", CultureInfo.InvariantCulture) : "–";
