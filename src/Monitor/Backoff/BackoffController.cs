@@ -36,7 +36,7 @@ internal sealed class BackoffController(LearningRateGovernor governor, IBackoffP
 
         if (learningRates is null)
         {
-            throw new ArgumentException("Backoff is enabled but the probe target has no learning-rate controller.", nameof(options));
+            throw new ArgumentException("Backoff (or the spike guard's learning-rate cut, SpikeGuardOptions.BackoffFactor < 1) is enabled but the probe target has no learning-rate controller.", nameof(options));
         }
 
         var governor = new LearningRateGovernor(learningRates, options.Backoff?.MinimumLearningRate);
