@@ -30,6 +30,11 @@ internal static class DetectionBenchmark
             return WarningStudy.Run(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "reactive")
+        {
+            return ReactiveStudy.Run(args[1..]);
+        }
+
         if (!TryParse(args, out var command, out string? error))
         {
             Console.Error.WriteLine($"detection: {error}. {Usage}");

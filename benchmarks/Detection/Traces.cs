@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using SpectralMonitor.Backoff;
 
 namespace SpectralMonitor.Benchmarks.Detection;
 
@@ -32,7 +33,17 @@ internal sealed record PassRecord(
     double SensorSeconds,
     bool SameLosses,
     IReadOnlyList<ProbeRecord> Probes,
-    IReadOnlyList<long[]> LevelChanges);
+    IReadOnlyList<long[]> LevelChanges)
+{
+    /// <summary>The pass's own per-step losses when they may differ from the unmonitored pass's (the reactive and ZClip passes of <c>detection reactive</c>); null otherwise.</summary>
+    public double[]? Losses { get; init; }
+
+    /// <summary>Updates the pass skipped (the spike guard's skips; 0 otherwise).</summary>
+    public int SkippedUpdates { get; init; }
+
+    /// <summary>Whether the pass ended because its loss or gradient became non-finite on an applied update.</summary>
+    public bool Diverged { get; init; }
+}
 
 /// <summary>
 /// Everything recorded about one run: the spec, per-step signals (loss, gradient norm, learning rate and every step
@@ -104,6 +115,16 @@ internal static class MonitorConfigurations
     /// <summary>Probe interval of the dense configuration.</summary>
     public const int DenseInterval = 10;
 
+    /// <summary>
+    /// The monitor with the reactive spike guard at its defaults (<see cref="SpikeGuardOptions"/>) and no probe
+    /// (first probe past the end of every run), so that its CPU overhead is the guard's and the monitor's per-step
+    /// bookkeeping alone (the default probes' cost is the "default" configuration's): the <c>detection reactive</c> study.
+    /// </summary>
+    public const string Reactive = "reactive";
+
+    /// <summary>Unmonitored, with ZClip-style gradient clipping (<see cref="ZClip"/>): the reactive study's baseline.</summary>
+    public const string ZClipped = "zclip";
+
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
 
@@ -113,6 +134,8 @@ internal static class MonitorConfigurations
         Unmonitored => null,
         Default => new StabilityMonitorOptions { RunName = runName },
         Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1 },
+        Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
+        ZClipped => null,
         _ => throw new ArgumentException($"Unknown monitor configuration '{configuration}'.", nameof(configuration)),
     };
 }

@@ -49,7 +49,8 @@ internal static class Worker
                 var (pass, trace, sensorValues) = Train(spec, configuration, sensors, data);
                 double[] losses = [.. trace.Losses];
                 reference ??= losses;
-                passes.Add(pass with { SameLosses = losses.AsSpan().SequenceEqual(reference) });
+                bool intervenes = configuration is MonitorConfigurations.Reactive or MonitorConfigurations.ZClipped;
+                passes.Add(pass with { SameLosses = losses.AsSpan().SequenceEqual(reference), Losses = intervenes ? losses : null, SkippedUpdates = trace.SkippedUpdates, Diverged = trace.Diverged });
                 if (k == 0)
                 {
                     parameterCount = trace.ParameterCount;
@@ -128,7 +129,8 @@ internal static class Worker
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var wall = Stopwatch.StartNew();
-        var trace = WorkloadRunner.Run(spec, options, OnStep, data, torchThreads: 1, onStart: OnStart);
+        var clip = configuration == MonitorConfigurations.ZClipped ? new ZClip() : null;
+        var trace = WorkloadRunner.Run(spec, options, OnStep, data, torchThreads: 1, onStart: OnStart, gradientScale: clip is null ? null : clip.Scale);
         wall.Stop();
         process.Refresh();
         double cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;

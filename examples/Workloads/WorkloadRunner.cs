@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
+using SpectralMonitor.Backoff;
 using SpectralMonitor.Rules;
 using SpectralMonitor.Torch;
 using TorchSharp;
@@ -84,6 +85,9 @@ public sealed record RunTrace(
 
     /// <summary>The last finite loss, or NaN.</summary>
     public double FinalLoss => Losses.LastOrDefault(double.IsFinite, double.NaN);
+
+    /// <summary>Steps whose update the monitor's spike guard skipped (<see cref="StabilityMonitor.BeforeUpdate"/>).</summary>
+    public int SkippedUpdates { get; init; }
 }
 
 /// <summary>
@@ -92,7 +96,10 @@ public sealed record RunTrace(
 /// step to a callback. The loop is the usual TorchSharp one: zero_grad, forward, loss, backward, step; then the
 /// scheduled learning rate of the next step is written to the optimizer's groups (a scheduler's step) and the
 /// monitor's <c>OnStep</c> runs, so that a backoff multiplies the scheduled rate (the monitor's governor reads the
-/// rate the schedule wrote and applies its factor to it).
+/// rate the schedule wrote and applies its factor to it). Between backward and step, an optional gradient scale (the
+/// benchmark's ZClip-style clipping) multiplies the gradient, and the monitor's <see cref="StabilityMonitor.BeforeUpdate"/>
+/// may skip the update (only with <see cref="StabilityMonitorOptions.SpikeGuard"/>; a skipped non-finite step does not end
+/// the run, since the parameters stay finite).
 /// </summary>
 public static class WorkloadRunner
 {
@@ -109,6 +116,7 @@ public static class WorkloadRunner
     /// <param name="meterFactory">Meter factory of the monitor (null: the monitor creates its Meter, which OpenTelemetry listens to by name).</param>
     /// <param name="torchThreads">When positive, <c>torch.set_num_threads</c> (process-wide) is set to it first; 1 gives reproducible runs.</param>
     /// <param name="onStart">Called once before the first step with the model and the optimizer (on the training thread), e.g. to attach per-step sensors that read them.</param>
+    /// <param name="gradientScale">Called with each step's gradient norm after backward; the gradient is multiplied by the factor it returns (1: unchanged). Null for none.</param>
     /// <param name="cancellationToken">Stops the run between steps.</param>
     /// <returns>The trace of the run.</returns>
     /// <exception cref="ArgumentException">The spec or the monitor options are invalid.</exception>
@@ -121,6 +129,7 @@ public static class WorkloadRunner
         IMeterFactory? meterFactory = null,
         int torchThreads = 1,
         Action<nn.Module<Tensor, Tensor>, optim.Optimizer>? onStart = null,
+        Func<double, double>? gradientScale = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -174,12 +183,12 @@ public static class WorkloadRunner
         bool diverged = false;
         var total = Stopwatch.StartNew();
         var watch = new Stopwatch();
-        int step = 0;
+        int step = 0, skipped = 0;
         for (; step < spec.Steps && !cancellationToken.IsCancellationRequested; step++)
         {
             watch.Restart();
-            double rate = optimizer.ParamGroups.First().LearningRate;
-            double loss, gradientNorm;
+            double rate, loss, gradientNorm;
+            bool applied = true;
             using (var stepScope = torch.NewDisposeScope())
             {
                 var batch = batches.NextBatch();
@@ -187,11 +196,27 @@ public static class WorkloadRunner
                 var lossTensor = Loss(model.forward(batch.Inputs), batch.Targets);
                 lossTensor.backward();
                 gradientNorm = GradientNorm(parameters);
-                optimizer.step();
                 loss = lossTensor.item<float>();
+                if (gradientScale?.Invoke(gradientNorm) is double scale && scale != 1)
+                {
+                    ScaleGradients(parameters, scale);
+                }
+
+                // Without a spike guard this is Apply at once; with one, a spike onset's update is skipped (its rate cut first).
+                if (monitor is not null && monitor.BeforeUpdate(step, loss, gradientNorm) == UpdateDecision.Skip)
+                {
+                    applied = false;
+                    skipped++;
+                }
+
+                rate = optimizer.ParamGroups.First().LearningRate;
+                if (applied)
+                {
+                    optimizer.step();
+                }
             }
 
-            diverged = !double.IsFinite(loss) || !double.IsFinite(gradientNorm);
+            diverged = applied && (!double.IsFinite(loss) || !double.IsFinite(gradientNorm));
             SetLearningRate(optimizer, spec.ScheduledLearningRate(step + 1));
             var stepTime = watch.Elapsed;
 
@@ -221,7 +246,10 @@ public static class WorkloadRunner
             }
         }
 
-        return new RunTrace(spec, parameterCount, losses, rates, norms, probes, alerts, levels, diverged, !diverged && step < spec.Steps, total.Elapsed, probeTime);
+        return new RunTrace(spec, parameterCount, losses, rates, norms, probes, alerts, levels, diverged, !diverged && step < spec.Steps, total.Elapsed, probeTime)
+        {
+            SkippedUpdates = skipped,
+        };
     }
 
     /// <summary>Creates the model and the batch source of a spec (weights from torch's global generator).</summary>
@@ -261,6 +289,15 @@ public static class WorkloadRunner
         foreach (var group in optimizer.ParamGroups)
         {
             group.LearningRate = rate;
+        }
+    }
+
+    private static void ScaleGradients(Parameter[] parameters, double scale)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var parameter in parameters)
+        {
+            parameter.grad?.mul_(scale);
         }
     }
 

@@ -51,6 +51,8 @@ public sealed class StabilityMonitor : IDisposable
     private readonly StepClock _clock;
     private readonly StepStatistics _statistics;
     private readonly BackoffController? _backoff;
+    private readonly SpikeGuard? _guard;
+    private bool _guardEpisode;
     private readonly IStepSensor? _sensor;
     private readonly MonitorInstruments _instruments;
     private readonly ActivitySource _activitySource;
@@ -88,6 +90,7 @@ public sealed class StabilityMonitor : IDisposable
         _timeouts = new ProbeTimeoutPolicy(options);
         _clock = new StepClock(_time);
         _statistics = new StepStatistics(options);
+        _guard = options.SpikeGuard is { } guard ? new SpikeGuard(guard) : null;
         _instruments = new MonitorInstruments(meterFactory, options.RunName, runner.OptimizerName, () => Volatile.Read(ref _state));
         try
         {
@@ -128,6 +131,12 @@ public sealed class StabilityMonitor : IDisposable
 
     /// <summary>The learning-rate backoff factor in force (1 = none).</summary>
     public double BackoffFactor => _backoff?.Factor ?? 1;
+
+    /// <summary>Updates the spike guard told the loop to skip so far (0 without <see cref="StabilityMonitorOptions.SpikeGuard"/>).</summary>
+    public long SkippedUpdates => _guard?.Skipped ?? 0;
+
+    /// <summary>Steps the spike guard judged spike onsets so far, skipped or not (0 without <see cref="StabilityMonitorOptions.SpikeGuard"/>).</summary>
+    public long SpikeGuardTriggers => _guard?.Triggers ?? 0;
 
     /// <summary>Probes run so far.</summary>
     public int ProbeCount { get; private set; }
@@ -194,6 +203,57 @@ public sealed class StabilityMonitor : IDisposable
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 Log.InternalError(_logger, step, ex);
+            }
+            finally
+            {
+                Exit();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The reactive spike guard (<see cref="StabilityMonitorOptions.SpikeGuard"/>): call it after <c>loss.backward()</c>
+    /// and before <c>optimizer.step()</c>, with the step's loss and gradient norm; call <c>optimizer.step()</c> only when
+    /// it returns <see cref="UpdateDecision.Apply"/>, then <see cref="OnStep"/> as usual (whether or not the update was
+    /// skipped). A step it judges a spike onset cuts the learning rate at once (this step's update already uses the cut
+    /// rate when it is applied). Returns <see cref="UpdateDecision.Apply"/> without the guard, when disposed, when
+    /// called from an event handler, and on any internal error. Never throws.
+    /// </summary>
+    /// <param name="step">The step number (for logs).</param>
+    /// <param name="loss">The step's training loss (before its update).</param>
+    /// <param name="gradientNorm">The step's gradient norm; without it only the loss is judged.</param>
+    /// <returns>Whether the loop should apply the step's update.</returns>
+    public UpdateDecision BeforeUpdate(long step, double loss, double? gradientNorm = null)
+    {
+        if (_guard is null || DisposeRequested)
+        {
+            return UpdateDecision.Apply;
+        }
+
+        lock (_gate)
+        {
+            if (!Enter(nameof(BeforeUpdate)))
+            {
+                return UpdateDecision.Apply;
+            }
+
+            try
+            {
+                var verdict = _guard.Observe(loss, gradientNorm);
+                if (verdict.Triggered)
+                {
+                    var level = _guardEpisode ? LogLevel.Debug : LogLevel.Warning;
+                    Log.SpikeGuardTriggered(_logger, level, step, verdict.Decision == UpdateDecision.Skip ? "skipped" : "applied", loss, verdict.LossZScore, gradientNorm ?? double.NaN, verdict.GradientNormZScore, verdict.Factor);
+                }
+
+                _guardEpisode = verdict.Triggered;
+                _backoff?.ApplyGuard(step, verdict.Factor);
+                return verdict.Decision;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Log.InternalError(_logger, step, ex);
+                return UpdateDecision.Apply;
             }
             finally
             {

@@ -148,6 +148,14 @@ public sealed record StabilityMonitorOptions
     /// <summary>Learning-rate backoff; null (the default) leaves the learning rate alone.</summary>
     public BackoffOptions? Backoff { get; init; }
 
+    /// <summary>
+    /// The reactive spike guard (skip the update of a spike's onset and cut the learning rate, see
+    /// <see cref="SpikeGuardOptions"/> and <see cref="StabilityMonitor.BeforeUpdate"/>); null (the default) for none.
+    /// It acts only where the loop calls <see cref="StabilityMonitor.BeforeUpdate"/> (the TorchSharp adapter's
+    /// <c>MonitoredOptimizer.Step</c> does). Cutting the learning rate needs a learning-rate controller on the target.
+    /// </summary>
+    public SpikeGuardOptions? SpikeGuard { get; init; }
+
     /// <summary>Checks every option; the message names the option, its value and the allowed range.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public void Validate()
@@ -186,6 +194,7 @@ public sealed record StabilityMonitorOptions
         }
 
         Backoff?.Validate();
+        SpikeGuard?.Validate();
     }
 
     private static void Require(bool condition, string option, object? value, string allowed)

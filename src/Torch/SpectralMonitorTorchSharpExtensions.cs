@@ -144,8 +144,9 @@ public sealed class MonitoredOptimizer : IDisposable
     /// </summary>
     /// <param name="loss">The step's loss tensor (one element; read once, as <see cref="double"/>).</param>
     /// <param name="gradientNorm">The step's gradient norm when the loop computes it (for example from gradient clipping).</param>
+    /// <returns>Whether the update was applied (false only when the spike guard skipped it).</returns>
     /// <exception cref="ArgumentException"><paramref name="loss"/> is disposed or has more than one element.</exception>
-    public void Step(Tensor loss, double? gradientNorm = null)
+    public bool Step(Tensor loss, double? gradientNorm = null)
     {
         ArgumentNullException.ThrowIfNull(loss);
         if (loss.IsInvalid || loss.numel() != 1)
@@ -159,20 +160,46 @@ public sealed class MonitoredOptimizer : IDisposable
             value = loss.ToDouble();
         }
 
-        Step(value, gradientNorm);
+        return Step(value, gradientNorm);
     }
 
-    /// <summary><c>optimizer.step()</c>, then reports the step with an already-read loss value.</summary>
+    /// <summary>
+    /// <c>optimizer.step()</c>, then reports the step with an already-read loss value. With the spike guard
+    /// (<see cref="StabilityMonitorOptions.SpikeGuard"/>) the step is judged first
+    /// (<see cref="StabilityMonitor.BeforeUpdate"/>) and <c>optimizer.step()</c> is not called when it is a spike
+    /// onset: parameters and optimizer state stay as they were, the gradients stay in <c>.grad</c> until the loop's next
+    /// <c>zero_grad()</c>. Without <paramref name="gradientNorm"/> the guard's gradient norm is computed here from the
+    /// optimizer's gradients (one pass over them).
+    /// </summary>
     /// <param name="loss">The step's loss.</param>
     /// <param name="gradientNorm">The step's gradient norm, if known.</param>
-    public void Step(double loss, double? gradientNorm = null)
+    /// <returns>Whether the update was applied.</returns>
+    public bool Step(double loss, double? gradientNorm = null)
     {
-        // step() returns the closure's loss when given a closure; there is none here, so this is normally null.
-        Optimizer.step()?.Dispose();
+        var decision = UpdateDecision.Apply;
+        if (Monitor.Options.SpikeGuard is not null)
+        {
+            gradientNorm ??= GradientNorm(Optimizer);
+            decision = Monitor.BeforeUpdate(NextStep, loss, gradientNorm);
+        }
+
+        if (decision == UpdateDecision.Apply)
+        {
+            // step() returns the closure's loss when given a closure; there is none here, so this is normally null.
+            Optimizer.step()?.Dispose();
+        }
+        else
+        {
+            SkippedSteps++;
+        }
 
         Monitor.OnStep(NextStep, loss, gradientNorm);
         NextStep++;
+        return decision == UpdateDecision.Apply;
     }
+
+    /// <summary>Steps whose update the spike guard skipped.</summary>
+    public long SkippedSteps { get; private set; }
 
     /// <summary>
     /// Steps <paramref name="optimizer"/> from now on and rebinds the monitor to it
@@ -192,4 +219,21 @@ public sealed class MonitoredOptimizer : IDisposable
 
     /// <summary>Disposes the monitor (not the optimizer).</summary>
     public void Dispose() => Monitor.Dispose();
+
+    /// <summary>The global L2 norm of the optimizer's gradients (NaN when one is not finite), or null when it cannot be read.</summary>
+    private static double? GradientNorm(optim.Optimizer optimizer)
+    {
+        try
+        {
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
+            // One host read for all parameters; squares summed in float64 whatever the parameters' dtype.
+            var squares = optimizer.parameters().Where(p => p.grad is not null).Select(p => p.grad!.to_type(ScalarType.Float64).square().sum()).ToArray();
+            return squares.Length == 0 ? 0 : Math.Sqrt(torch.stack(squares).sum().ToDouble());
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return null; // the guard judges the loss alone
+        }
+    }
 }

@@ -112,5 +112,13 @@ public sealed class DetectionSmokeTests : IDisposable
         Assert.Equal(2, DetectionBenchmark.Run(args));
     }
 
+    [Theory]
+    [InlineData("reactive", "--bogus")]
+    [InlineData("reactive", "--workers", "0")]
+    [InlineData("reactive", "--seeds", "0")]
+    [InlineData("reactive", "--out")]
+    [InlineData("reactive", "--filter", "no such run")]
+    public void BadReactiveArgumentsExitTwo(params string[] args) => Assert.Equal(2, DetectionBenchmark.Run(args));
+
     private static string Scores(JsonElement root) => root.GetProperty("detectors").GetRawText();
 }

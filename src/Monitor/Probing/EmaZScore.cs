@@ -11,18 +11,43 @@ internal sealed class EmaZScore(double alpha, int warmup)
     private double _variance;
     private long _count;
 
+    /// <summary>The weighted mean of the observations folded in so far (0 before the first).</summary>
+    public double Mean => _mean;
+
+    /// <summary>Observations folded in so far.</summary>
+    public long Count => _count;
+
+    /// <summary>Scores <paramref name="value"/>, then folds it into the statistics.</summary>
     public double Update(double value)
+    {
+        double z = Score(value);
+        Add(value);
+        return z;
+    }
+
+    /// <summary>The z-score of <paramref name="value"/> against the statistics so far, without folding it in.</summary>
+    public double Score(double value)
     {
         if (!double.IsFinite(value))
         {
             return double.PositiveInfinity;
         }
 
-        double z = double.NaN;
-        if (_count >= Math.Max(warmup, 2))
+        if (_count < Math.Max(warmup, 2))
         {
-            double sd = Math.Sqrt(_variance);
-            z = sd > 0 ? (value - _mean) / sd : 0;
+            return double.NaN;
+        }
+
+        double sd = Math.Sqrt(_variance);
+        return sd > 0 ? (value - _mean) / sd : 0;
+    }
+
+    /// <summary>Folds <paramref name="value"/> into the statistics (a non-finite value is ignored).</summary>
+    public void Add(double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            return;
         }
 
         if (_count == 0)
@@ -39,6 +64,5 @@ internal sealed class EmaZScore(double alpha, int warmup)
         }
 
         _count++;
-        return z;
     }
 }

@@ -51,4 +51,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Rebound to a new probe target (optimizer {Optimizer}): the next probe reads it, the backoff acts on its learning rates, warm starts restart")]
     public static partial void Rebound(ILogger logger, string optimizer);
+
+    /// <summary>Warning for the first trigger of an episode of consecutive triggered steps; Debug for the rest.</summary>
+    [LoggerMessage(EventId = 1014, Message = "Spike guard at step {Step}: {Decision} the update (loss {Loss:G4}, z {LossZScore:G3}; gradient norm {GradientNorm:G4}, z {GradientNormZScore:G3}); learning-rate factor {Factor:G4}")]
+    public static partial void SpikeGuardTriggered(ILogger logger, LogLevel level, long step, string decision, double loss, double lossZScore, double gradientNorm, double gradientNormZScore, double factor);
 }

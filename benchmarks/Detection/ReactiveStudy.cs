@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using ScottPlot;
+using SpectralMonitor.Examples.Workloads;
+
+namespace SpectralMonitor.Benchmarks.Detection;
+
+/// <summary>
+/// The reactive-save study of issue 15 (<c>detection reactive [--filter TEXT] [--workers N] [--out DIR] [--seeds 1,2,3]</c>):
+/// every setting of <see cref="DetectionPlan.Settings"/> trained three times in one worker process: unmonitored, with
+/// the monitor with the spike guard at its defaults and no probe (<see cref="MonitorConfigurations.Reactive"/>:
+/// skip the onset's update, cut the learning rate), and unmonitored with ZClip-style clipping
+/// (<see cref="MonitorConfigurations.ZClipped"/>). Per run it reports material spikes, divergences, the final loss
+/// (mean of the last 100 steps) and the guard's skips; per optimizer family and seed role the totals, the final-loss
+/// ratios against the unmonitored pass and the CPU overhead. Writes reactive.md and reactive-loss.svg into DIR.
+/// </summary>
+internal static class ReactiveStudy
+{
+    /// <summary>Steps averaged for the final loss.</summary>
+    public const int FinalSteps = 100;
+
+    /// <summary>A run whose final loss is at least this fraction of its first loss failed (it learned nothing, or blew up).</summary>
+    public const double FailedFraction = 0.9;
+
+    private const string Usage = "usage: detection reactive [--filter TEXT] [--workers N] [--out DIR] [--seeds 1,2,3]";
+
+    private static readonly string[] Configurations = [MonitorConfigurations.Unmonitored, MonitorConfigurations.Reactive, MonitorConfigurations.ZClipped];
+
+    public static int Run(IReadOnlyList<string> args)
+    {
+        int workers = 1;
+        string output = Path.Combine(DetectionBenchmark.RepositoryRoot(), "benchmarks", "Detection", "reactive");
+        string? filter = null;
+        int[] seeds = [1, 2, 3];
+        for (int i = 0; i < args.Count; i++)
+        {
+            bool hasValue = i + 1 < args.Count && !string.IsNullOrWhiteSpace(args[i + 1]);
+            switch (args[i])
+            {
+                case "--workers" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out workers) && workers is >= 1 and <= 64:
+                    i++;
+                    break;
+                case "--out" when hasValue:
+                    output = Path.GetFullPath(args[++i]);
+                    break;
+                case "--filter" when hasValue:
+                    filter = args[++i];
+                    break;
+                case "--seeds" when hasValue && TryParseSeeds(args[i + 1], out seeds):
+                    i++;
+                    break;
+                default:
+                    Console.Error.WriteLine($"detection reactive: unexpected or incomplete argument '{args[i]}'. {Usage}");
+                    return 2;
+            }
+        }
+
+        var total = Stopwatch.StartNew();
+        var plan = seeds.SelectMany(seed => DetectionPlan.Settings.Select(s => new PlannedRun(s, seed, seed == 1 ? SeedRole.Tune : SeedRole.Report)))
+            .Where(r => filter is null || r.Name.Contains(filter, StringComparison.Ordinal)).ToArray();
+        if (plan.Length == 0)
+        {
+            Console.Error.WriteLine($"detection reactive: no planned run matches --filter '{filter}'");
+            return 2;
+        }
+
+        var jobs = plan.Select(r => new WorkerJob(r, Configurations, Path.Combine(output, "traces", r.FileName), Sensors: false)).ToArray();
+        Console.Error.WriteLine($"detection reactive: {jobs.Length} runs × {Configurations.Length} passes, {workers} worker(s); load average {DetectionBenchmark.LoadAverage()}");
+        var runs = WorkerPool.Run(jobs, workers, Path.Combine(output, "jobs"), Console.Error, reuse: true);
+        Directory.CreateDirectory(output);
+        string report = Report(runs, total.Elapsed, workers);
+        File.WriteAllText(Path.Combine(output, "reactive.md"), report);
+        if (ChartRun(runs) is { } chartRun)
+        {
+            File.WriteAllText(Path.Combine(output, "reactive-loss.svg"), Chart(chartRun).GetSvgXml(1000, 420));
+        }
+
+        Console.Write(report);
+        return 0;
+    }
+
+    private static bool TryParseSeeds(string text, out int[] seeds)
+    {
+        var parts = text.Split(',');
+        seeds = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out seeds[i]) || seeds[i] < 1)
+            {
+                return false;
+            }
+        }
+
+        return seeds.Length > 0;
+    }
+
+    /// <summary>What one pass of a run did.</summary>
+    /// <param name="Spikes">Material spike onsets of its losses.</param>
+    /// <param name="NonFinite">Its loss or gradient went non-finite (a divergence, whether or not the run went on).</param>
+    /// <param name="FinalLoss">Mean loss of its last <see cref="FinalSteps"/> steps (NaN when it stopped early, diverged).</param>
+    /// <param name="Skipped">Updates it skipped.</param>
+    /// <param name="CpuSeconds">Process CPU time.</param>
+    /// <param name="Failed">The run failed: it went non-finite, or its final loss is at least <see cref="FailedFraction"/> of its first loss (it ends about where it started or worse: a blow-up, or a collapse to chance, ln 10 ≈ 2.30 on the digits).</param>
+    internal sealed record PassOutcome(int Spikes, bool NonFinite, double FinalLoss, int Skipped, double CpuSeconds, bool Failed);
+
+    /// <summary>The outcome of <paramref name="configuration"/>'s pass of <paramref name="run"/>, or null when it was not run.</summary>
+    internal static PassOutcome? Outcome(RecordedRun run, string configuration)
+    {
+        var pass = run.Pass(configuration);
+        if (pass is null)
+        {
+            return null;
+        }
+
+        double[] losses = pass.Losses ?? run.Losses;
+        bool nonFinite = pass.Diverged || losses.Any(l => !double.IsFinite(l));
+        double final = losses.Length < run.Setting.Steps || pass.Diverged ? double.NaN : losses.TakeLast(FinalSteps).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
+        bool failed = nonFinite || !(final < FailedFraction * losses[0]);
+        return new PassOutcome(SpikeDefinitions.Material(losses).Count, nonFinite, final, pass.SkippedUpdates, pass.CpuSeconds, failed);
+    }
+
+    private static string Report(RecordedRun[] runs, TimeSpan elapsed, int workers)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"detection reactive: {runs.Length} runs, {workers} worker(s), wall {elapsed.TotalMinutes:F1} min, load average at end {DetectionBenchmark.LoadAverage()}");
+        text.AppendLine();
+        text.AppendLine("Per run: material spikes (count), non-finite (✗), failed (‼: non-finite, or the final loss is at least 0.9 × the first loss), final loss = mean of the last 100 steps (– when the run stopped on a non-finite step), updates skipped by the guard.");
+        text.AppendLine();
+        text.AppendLine("| run | role | unmonitored: spikes, final | reactive: spikes, final, skipped | ZClip: spikes, final | final ratio reactive / ZClip (to unmonitored) |");
+        text.AppendLine("|---|---|---|---|---|---|");
+        foreach (var run in runs.OrderBy(r => r.Setting.Family).ThenBy(r => r.Name, StringComparer.Ordinal))
+        {
+            var u = Outcome(run, MonitorConfigurations.Unmonitored)!;
+            var r = Outcome(run, MonitorConfigurations.Reactive)!;
+            var z = Outcome(run, MonitorConfigurations.ZClipped)!;
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {run.Name} | {run.Role} | {Cell(u)} | {Cell(r)}, {r.Skipped} | {Cell(z)} | {Ratio(r.FinalLoss, u.FinalLoss)} / {Ratio(z.FinalLoss, u.FinalLoss)} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine("Summary (spiking runs: the unmonitored pass has a material spike or goes non-finite; stable runs: neither). Final-loss ratio: median over the runs where both passes finished, of the pass's final loss over the unmonitored pass's. CPU: summed process CPU time of the pass over the unmonitored pass's, minus 1 (the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping).");
+        text.AppendLine();
+        text.AppendLine("| family | seeds | runs | material spikes: unmonitored → reactive / ZClip | runs non-finite: unmonitored → reactive / ZClip | runs failed: unmonitored → reactive / ZClip | median final-loss ratio: reactive / ZClip | runs where the guard fired | updates skipped | CPU overhead: reactive / ZClip |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var family in runs.GroupBy(r => r.Setting.Family).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            foreach (var role in family.GroupBy(r => r.Role).OrderBy(g => g.Key))
+            {
+                foreach (bool spiking in new[] { true, false })
+                {
+                    var group = role.Where(r => IsSpiking(r) == spiking).ToArray();
+                    if (group.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    var u = group.Select(r => Outcome(r, MonitorConfigurations.Unmonitored)!).ToArray();
+                    var re = group.Select(r => Outcome(r, MonitorConfigurations.Reactive)!).ToArray();
+                    var z = group.Select(r => Outcome(r, MonitorConfigurations.ZClipped)!).ToArray();
+                    string seeds = role.Key == SeedRole.Tune ? "1 (tune)" : "2–3 (report)";
+                    text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {u.Count(o => o.Failed)} → {re.Count(o => o.Failed)} / {z.Count(o => o.Failed)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => o.Skipped > 0)}/{group.Length} | {re.Sum(o => o.Skipped)} | {Overhead(re, u)} / {Overhead(z, u)} |");
+                }
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>A run whose unmonitored pass has a material spike or goes non-finite.</summary>
+    internal static bool IsSpiking(RecordedRun run) => Outcome(run, MonitorConfigurations.Unmonitored) is { } u && (u.Spikes > 0 || u.NonFinite);
+
+    private static string Cell(PassOutcome o) =>
+        string.Create(CultureInfo.InvariantCulture, $"{o.Spikes}{(o.NonFinite ? " ✗" : "")}{(o.Failed ? " ‼" : "")}, {(double.IsNaN(o.FinalLoss) ? "–" : o.FinalLoss.ToString("G3", CultureInfo.InvariantCulture))}");
+
+    private static string Ratio(double a, double b) =>
+        double.IsFinite(a) && double.IsFinite(b) && b > 0 ? (a / b).ToString("F2", CultureInfo.InvariantCulture) : "–";
+
+    private static string MedianRatio(PassOutcome[] pass, PassOutcome[] unmonitored)
+    {
+        var ratios = pass.Zip(unmonitored).Where(p => double.IsFinite(p.First.FinalLoss) && double.IsFinite(p.Second.FinalLoss) && p.Second.FinalLoss > 0)
+            .Select(p => p.First.FinalLoss / p.Second.FinalLoss).ToArray();
+        return ratios.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{DetectionScoring.Median(ratios):F2} ({ratios.Length})");
+    }
+
+    private static string Overhead(PassOutcome[] pass, PassOutcome[] unmonitored) =>
+        string.Create(CultureInfo.InvariantCulture, $"{(pass.Sum(o => o.CpuSeconds) / unmonitored.Sum(o => o.CpuSeconds)) - 1:P0}");
+
+    /// <summary>The run of the chart: a held-out GPT Adam run that spikes, else any spiking run with the most spikes.</summary>
+    private static RecordedRun? ChartRun(RecordedRun[] runs) =>
+        runs.Where(IsSpiking)
+            .OrderByDescending(r => r.Setting.Workload == WorkloadKind.CharGpt && r.Setting.Optimizer == OptimizerKind.Adam)
+            .ThenByDescending(r => r.Role == SeedRole.Report)
+            .ThenByDescending(r => Outcome(r, MonitorConfigurations.Unmonitored)!.Spikes)
+            .ThenBy(r => r.Name, StringComparer.Ordinal)
+            .FirstOrDefault();
+
+    private static Plot Chart(RecordedRun run)
+    {
+        var plot = new Plot();
+        foreach (var (configuration, label, color) in new[]
+        {
+            (MonitorConfigurations.Unmonitored, "unmonitored", Colors.Gray),
+            (MonitorConfigurations.ZClipped, "ZClip-style clipping (α 0.97, mean + 2.5 sd)", Colors.Orange),
+            (MonitorConfigurations.Reactive, "reactive save (spike guard: skip + learning-rate cut)", Colors.Blue),
+        })
+        {
+            var pass = run.Pass(configuration);
+            if (pass is null)
+            {
+                continue;
+            }
+
+            double[] losses = pass.Losses ?? run.Losses;
+            double[] steps = [.. Enumerable.Range(0, losses.Length).Select(t => (double)t)];
+            var line = plot.Add.Scatter(steps, [.. losses.Select(l => double.IsFinite(l) && l > 0 ? Math.Log10(l) : double.NaN)]);
+            line.MarkerSize = 0;
+            line.LineWidth = 1.2f;
+            line.Color = color;
+            line.LegendText = pass.SkippedUpdates > 0 ? string.Create(CultureInfo.InvariantCulture, $"{label}: {pass.SkippedUpdates} updates skipped") : label;
+        }
+
+        plot.Title(string.Create(CultureInfo.InvariantCulture, $"{run.Name}: mini-batch loss per step"));
+        plot.XLabel("step");
+        plot.YLabel("log10 loss");
+        plot.ShowLegend(Alignment.UpperRight);
+        return plot;
+    }
+}
