@@ -11,7 +11,8 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// <param name="JobPath">The job file of a worker.</param>
 /// <param name="Resume">Reuse the traces already in the output folder (the sweep always does).</param>
 /// <param name="Filter">Train only the planned runs whose name contains this text (null: all).</param>
-internal sealed record DetectionCommand(string Mode, int Workers, string Output, string? JobPath, bool Resume = false, string? Filter = null);
+/// <param name="DenseEstimators">The dense pass's probe estimators (null: the default set).</param>
+internal sealed record DetectionCommand(string Mode, int Workers, string Output, string? JobPath, bool Resume = false, string? Filter = null, ProbeEstimators? DenseEstimators = null);
 
 /// <summary>
 /// The detection benchmark. <c>dotnet run -c Release --project benchmarks -- detection [--smoke | sweep | --rescore]
@@ -21,7 +22,7 @@ internal sealed record DetectionCommand(string Mode, int Workers, string Output,
 /// </summary>
 internal static class DetectionBenchmark
 {
-    public const string Usage = "usage: detection [--smoke | --rescore | sweep] [--resume] [--filter TEXT] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
+    public const string Usage = "usage: detection [--smoke | --rescore | sweep] [--resume] [--filter TEXT] [--dense-estimators FLAGS] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
 
     public static int Run(string[] args)
     {
@@ -56,6 +57,7 @@ internal static class DetectionBenchmark
         int workers = Math.Clamp(Environment.ProcessorCount, 1, 2);
         string? output = null, job = null, filter = null;
         bool resume = false;
+        ProbeEstimators? denseEstimators = null;
         command = new DetectionCommand(mode, workers, "", null);
         error = null;
         for (int i = 0; i < args.Count; i++)
@@ -100,6 +102,16 @@ internal static class DetectionBenchmark
 
                     filter = args[++i];
                     break;
+                case "--dense-estimators" when mode != "worker":
+                    if (i + 1 >= args.Count || !Enum.TryParse(args[i + 1], ignoreCase: true, out ProbeEstimators flags) || (flags & ~ProbeEstimators.All) != 0 || !flags.HasFlag(ProbeEstimators.Sharpness))
+                    {
+                        error = "--dense-estimators needs ProbeEstimators flags that include Sharpness, e.g. Default,EpsilonModes";
+                        return false;
+                    }
+
+                    denseEstimators = flags;
+                    i++;
+                    break;
                 case "--out":
                     if (i + 1 >= args.Count || string.IsNullOrWhiteSpace(args[i + 1]))
                     {
@@ -116,7 +128,7 @@ internal static class DetectionBenchmark
         }
 
         output ??= Path.Combine(RepositoryRoot(), "benchmarks", "Detection", mode == "smoke" ? "smoke" : "results");
-        command = new DetectionCommand(mode, workers, Path.GetFullPath(output), job, resume, filter);
+        command = new DetectionCommand(mode, workers, Path.GetFullPath(output), job, resume, filter, denseEstimators);
         return true;
     }
 
@@ -146,7 +158,7 @@ internal static class DetectionBenchmark
         else
         {
             Console.Error.WriteLine($"detection: {plan.Count} runs ({plan.Count(r => r.Role == SeedRole.Tune)} tune, {plan.Count(r => r.Role == SeedRole.Report)} report), {command.Workers} worker process(es), configurations {string.Join(", ", MonitorConfigurations.All)} on report runs, {MonitorConfigurations.Dense} on tune runs; load average at start {LoadAverage()}");
-            var jobs = plan.Select(r => new WorkerJob(r, r.Configurations, Path.Combine(traces, r.FileName), Sensors: true)).ToArray();
+            var jobs = plan.Select(r => new WorkerJob(r, r.Configurations, Path.Combine(traces, r.FileName), Sensors: true, command.DenseEstimators)).ToArray();
             runs = WorkerPool.Run(jobs, command.Workers, Path.Combine(command.Output, "jobs"), Console.Error, command.Resume);
         }
 

@@ -80,7 +80,7 @@ internal enum SeriesTransform
 }
 
 /// <summary>A threshold on one probe indicator, read off the dense pass's probes and held between probes.</summary>
-internal sealed record ProbeIndicatorDetector(string Indicator, SeriesTransform Transform, double Value, bool Above) : IDetector
+internal sealed record ProbeIndicatorDetector(string Indicator, SeriesTransform Transform, double Value, bool Above, bool Optional = false) : IDetector
 {
     /// <summary>Baseline probes of ratio-to-baseline detectors (the monitor's default BaselineProbes).</summary>
     public const int BaselineProbes = 5;
@@ -101,7 +101,10 @@ internal sealed record ProbeIndicatorDetector(string Indicator, SeriesTransform 
 
     public DetectorCost Cost => DetectorCost.DenseProbing;
 
-    public bool Applies(RecordedRun run) => run?.Pass(MonitorConfigurations.Dense) is not null;
+    /// <summary>A run is scored when it has a dense pass and, for an <see cref="Optional"/> indicator (one measured
+    /// only by an estimator outside the default set), when some probe of that pass measured it.</summary>
+    public bool Applies(RecordedRun run) => run?.Pass(MonitorConfigurations.Dense) is { } pass
+        && (!Optional || pass.Probes.Any(p => p.Indicators.ContainsKey(Indicator)));
 
     public bool[] Alarm(RecordedRun run)
     {
@@ -170,6 +173,8 @@ internal static class DetectorCatalog
 
         void Probe(string indicator, SeriesTransform transform, bool above, params double[] thresholds) =>
             detectors.AddRange(thresholds.Select(t => new ProbeIndicatorDetector(indicator, transform, t, above)));
+        void OptionalProbe(string indicator, SeriesTransform transform, bool above, params double[] thresholds) =>
+            detectors.AddRange(thresholds.Select(t => new ProbeIndicatorDetector(indicator, transform, t, above, Optional: true)));
         void Step(string signal, DetectorCost cost, params double[] thresholds) =>
             detectors.AddRange(thresholds.Select(t => new StepZScoreDetector(signal, t, cost)));
 
@@ -183,6 +188,21 @@ internal static class DetectorCatalog
         Probe(Indicators.TransientGrowth, SeriesTransform.RatioToBaseline, true, 1.5, 3, 10);
         Probe(Indicators.WeightTopSingularValue, SeriesTransform.RatioToBaseline, true, 1.5, 2, 3);
         Probe(Indicators.WeightTopSingularValue, SeriesTransform.Trend, true, 1.02, 1.05, 1.1);
+
+        // The ε-dominance of Adam's top preconditioned mode (ProbeEstimators.EpsilonModes; only in traces run with
+        // --dense-estimators Default,EpsilonModes): the mass of the top mode on coordinates with √v̂ < cε, and the
+        // sharpness with √v̂ floored at cε over the edge (benchmarks/Detection/WARNINGS.md).
+        foreach (int c in new[] { 1, 10, 100 })
+        {
+            OptionalProbe(Indicators.AtEpsilonFactor(Indicators.TopModeEpsilonMass, c), SeriesTransform.Value, true, 0.1, 0.3, 0.5, 0.8);
+            OptionalProbe(Indicators.AtEpsilonFactor(Indicators.UpdateModeEpsilonMass, c), SeriesTransform.Value, true, 0.1, 0.3, 0.5, 0.8);
+        }
+
+        foreach (int c in new[] { 10, 100 })
+        {
+            OptionalProbe(Indicators.AtEpsilonFactor(Indicators.CappedSharpnessToEdge, c), SeriesTransform.Value, true, 0.5, 0.8, 1, 1.5, 2, 5);
+            OptionalProbe(Indicators.AtEpsilonFactor(Indicators.CappedSharpnessToEdge, c), SeriesTransform.RatioToBaseline, true, 1.5, 2, 3, 5);
+        }
         Step(StepSignalNames.GradientNorm, DetectorCost.Free, 2.5, 3, 4, 6);
         Step(StepSignalNames.Loss, DetectorCost.Free, 2, 2.5, 3, 4, 6);
         foreach (string signal in StepSensors.SignalNames().Where(s => s != OptimizerStateSensor.ReadMilliseconds))

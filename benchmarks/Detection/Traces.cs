@@ -129,11 +129,14 @@ internal static class MonitorConfigurations
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
 
     /// <summary>The options of <paramref name="configuration"/> (null: unmonitored).</summary>
-    public static StabilityMonitorOptions? Options(string configuration, string runName) => configuration switch
+    /// <param name="configuration">One of <see cref="All"/>.</param>
+    /// <param name="runName">The monitor's run name.</param>
+    /// <param name="denseEstimators">The dense pass's estimators (null: the default set); the default pass always runs the defaults.</param>
+    public static StabilityMonitorOptions? Options(string configuration, string runName, ProbeEstimators? denseEstimators = null) => configuration switch
     {
         Unmonitored => null,
         Default => new StabilityMonitorOptions { RunName = runName },
-        Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1 },
+        Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1, Estimators = denseEstimators ?? ProbeEstimators.Default },
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
         ZClipped => null,
         _ => throw new ArgumentException($"Unknown monitor configuration '{configuration}'.", nameof(configuration)),
@@ -160,4 +163,5 @@ internal static class TraceJson
 /// <param name="Configurations">Configurations to train (<see cref="MonitorConfigurations"/>), unmonitored first.</param>
 /// <param name="TracePath">Where the trace goes.</param>
 /// <param name="Sensors">Attach the step sensors (to the last configuration's pass).</param>
-internal sealed record WorkerJob(PlannedRun Run, IReadOnlyList<string> Configurations, string TracePath, bool Sensors);
+/// <param name="DenseEstimators">The dense pass's probe estimators (null: <see cref="ProbeEstimators.Default"/>; <c>--dense-estimators</c>).</param>
+internal sealed record WorkerJob(PlannedRun Run, IReadOnlyList<string> Configurations, string TracePath, bool Sensors, ProbeEstimators? DenseEstimators = null);

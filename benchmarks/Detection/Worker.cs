@@ -46,7 +46,7 @@ internal static class Worker
             var sensors = job.Sensors && k == job.Configurations.Count - 1 ? StepSensors.Create() : [];
             try
             {
-                var (pass, trace, sensorValues) = Train(spec, configuration, sensors, data);
+                var (pass, trace, sensorValues) = Train(spec, configuration, job.DenseEstimators, sensors, data);
                 double[] losses = [.. trace.Losses];
                 reference ??= losses;
                 bool intervenes = configuration is MonitorConfigurations.Reactive or MonitorConfigurations.ZClipped;
@@ -81,9 +81,9 @@ internal static class Worker
     }
 
     private static (PassRecord Pass, Examples.Workloads.RunTrace Trace, Dictionary<string, double[]> Sensors) Train(
-        RunSpec spec, string configuration, IReadOnlyList<IStepSensor> sensors, WorkloadData data)
+        RunSpec spec, string configuration, ProbeEstimators? denseEstimators, IReadOnlyList<IStepSensor> sensors, WorkloadData data)
     {
-        var options = MonitorConfigurations.Options(configuration, spec.Name);
+        var options = MonitorConfigurations.Options(configuration, spec.Name, denseEstimators);
         var names = sensors.SelectMany(s => s.Signals).ToArray();
         var columns = names.Select(_ => new List<double>(spec.Steps)).ToArray();
         var buffer = new double[names.Length];

@@ -86,6 +86,12 @@ public interface IElementwiseVectorSpace<TVec> : IVectorSpace<TVec>
     void Sqrt(TVec x, TVec destination);
 
     /// <summary>
+    /// <c>destination ← [x &lt; threshold]</c> elementwise: 1 where the entry is below <paramref name="threshold"/>, 0 elsewhere
+    /// (NaN entries give 0; <paramref name="destination"/> may alias <paramref name="x"/>). A mask for sums over a subset.
+    /// </summary>
+    void IndicatorBelow(TVec x, double threshold, TVec destination);
+
+    /// <summary>
     /// <c>destination ← 1 / (√(scale·x) + epsilon)</c> elementwise: the diagonal preconditioner of Adam and RMSprop
     /// (<paramref name="destination"/> may alias <paramref name="x"/>).
     /// </summary>

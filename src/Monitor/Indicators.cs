@@ -87,6 +87,34 @@ public static class Indicators
     /// <summary>max |m̂|/(√v̂+ε) over coordinates (adaptive optimizers), read by the step sensor.</summary>
     public const string MaxNormalizedUpdate = "max_normalized_update";
 
+    /// <summary>
+    /// Share of the top curvature eigenvector's squared norm (the unit eigenvector y of P^½H̃P^½) on ε-dominated
+    /// coordinates, √v̂ &lt; c·ε (Adam family; <see cref="ProbeEstimators.EpsilonModes"/>). One indicator per factor c,
+    /// named by <see cref="AtEpsilonFactor"/>.
+    /// </summary>
+    public const string TopModeEpsilonMass = "top_mode_epsilon_mass";
+
+    /// <summary>
+    /// The same share for the top eigenvector x = P^½y of the frozen-preconditioner update operator's curvature P·H̃
+    /// (the direction the update moves along); per factor c (<see cref="AtEpsilonFactor"/>).
+    /// </summary>
+    public const string UpdateModeEpsilonMass = "update_mode_epsilon_mass";
+
+    /// <summary>Share of coordinates with √v̂ &lt; c·ε at the probe (Adam family); per factor c (<see cref="AtEpsilonFactor"/>).</summary>
+    public const string EpsilonCoordinateShare = "epsilon_coordinate_share";
+
+    /// <summary>
+    /// λ_max of P^½H̃P^½ with √v̂ floored at c·ε (P = 1/(max(√v̂, cε) + ε)), over the same stability edge as
+    /// <see cref="SharpnessToEdge"/>: the preconditioned sharpness without the ε-dominated coordinates' large P; per
+    /// factor c (<see cref="AtEpsilonFactor"/>).
+    /// </summary>
+    public const string CappedSharpnessToEdge = "capped_sharpness_to_edge";
+
+    /// <summary>The name of an ε-floor indicator at factor <paramref name="factor"/>: <c>top_mode_epsilon_mass_10eps</c>.</summary>
+    /// <param name="indicator"><see cref="TopModeEpsilonMass"/>, <see cref="UpdateModeEpsilonMass"/>, <see cref="EpsilonCoordinateShare"/> or <see cref="CappedSharpnessToEdge"/>.</param>
+    /// <param name="factor">c (the monitor measures 1, 10 and 100; the capped sharpness at 10 and 100).</param>
+    public static string AtEpsilonFactor(string indicator, int factor) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{indicator}_{factor}eps");
+
     /// <summary>Indicators a step sensor (<see cref="Probing.IStepSensor"/>) may report.</summary>
     public static IReadOnlyList<string> StepSensor { get; } =
     [

@@ -46,11 +46,20 @@ public static class ProbeMetrics
     /// <summary><c>stability.weight_stable_rank</c>, tagged <c>weight</c>.</summary>
     public static MetricDefinition WeightStableRank { get; } = new("stability.weight_stable_rank", null, "Stable rank ‖W‖²_F/‖W‖²₂ of each weight matrix.");
 
+    /// <summary><c>stability.epsilon_mass</c>, tagged <c>vector</c> = curvature or update and <c>factor</c> = c.</summary>
+    public static MetricDefinition EpsilonMass { get; } = new("stability.epsilon_mass", "1", "Share of the top preconditioned eigenvector's squared norm on coordinates with √v̂ < c·ε (Adam family).");
+
+    /// <summary><c>stability.epsilon_coordinate_share</c>, tagged <c>factor</c> = c.</summary>
+    public static MetricDefinition EpsilonCoordinateShare { get; } = new("stability.epsilon_coordinate_share", "1", "Share of coordinates with √v̂ < c·ε at the probe (Adam family).");
+
+    /// <summary><c>stability.capped_sharpness_to_edge</c>, tagged <c>factor</c> = c.</summary>
+    public static MetricDefinition CappedSharpnessToEdge { get; } = new("stability.capped_sharpness_to_edge", "1", "Preconditioned sharpness with √v̂ floored at c·ε, over the stability edge (Adam family).");
+
     /// <summary>Every probe instrument, in the order the monitor creates them.</summary>
     public static IReadOnlyList<MetricDefinition> All { get; } =
     [
         SpectralRadius, EigenvectorCondition, TransientGrowth, KreissConstant, Sharpness, PreconditionedSharpness,
         SharpnessThreshold, SharpnessToEdge, CommutatorNorm, ExceptionalPointDistance, EdgeDistance,
-        WeightTopSingularValue, WeightStableRank,
+        WeightTopSingularValue, WeightStableRank, EpsilonMass, EpsilonCoordinateShare, CappedSharpnessToEdge,
     ];
 }

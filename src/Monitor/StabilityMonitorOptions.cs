@@ -28,11 +28,19 @@ public enum ProbeEstimators
     /// <summary>Arnoldi on J itself: ρ, κ over Ritz vectors, transient growth and Kreiss constant of the projection.</summary>
     Arnoldi = 32,
 
+    /// <summary>
+    /// Adam family: how much of the top preconditioned mode lies on ε-dominated coordinates (√v̂ &lt; c·ε, c = 1, 10,
+    /// 100; no HVP), and the preconditioned sharpness with √v̂ floored at 10ε and 100ε over the edge (a warm-started
+    /// Lanczos each, within the probe's HVP budget). Needs <see cref="Sharpness"/>. A diagnostic of the frozen
+    /// preconditioner's edge (benchmarks/Detection/WARNINGS.md), not in <see cref="Default"/>.
+    /// </summary>
+    EpsilonModes = 64,
+
     /// <summary>The default set: what the detection benchmark supports at low cost.</summary>
     Default = Sharpness | Modes | WeightSingularValues,
 
     /// <summary>Everything.</summary>
-    All = Sharpness | Modes | SpectralDensity | Commutator | WeightSingularValues | Arnoldi,
+    All = Sharpness | Modes | SpectralDensity | Commutator | WeightSingularValues | Arnoldi | EpsilonModes,
 }
 
 /// <summary>Options of a <see cref="StabilityMonitor"/>; validated when the monitor is created.</summary>

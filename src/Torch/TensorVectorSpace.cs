@@ -209,6 +209,16 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
     }
 
     /// <inheritdoc/>
+    public void IndicatorBelow(Tensor x, double threshold, Tensor destination)
+    {
+        Check(x, nameof(x));
+        Check(destination, nameof(destination));
+        using var noGrad = torch.no_grad();
+        using var below = x.lt(threshold);
+        destination.copy_(below);
+    }
+
+    /// <inheritdoc/>
     public void Sqrt(Tensor x, Tensor destination)
     {
         Check(x, nameof(x));

@@ -104,6 +104,9 @@ public sealed class DetectionSmokeTests : IDisposable
     [InlineData("--out")]
     [InlineData("--smoke", "--rescore")]
     [InlineData("worker", "/no/such/job.json")]
+    [InlineData("--dense-estimators")]
+    [InlineData("--dense-estimators", "Modes")]
+    [InlineData("--dense-estimators", "Sharpness,Bogus")]
     public void BadArgumentsExitTwo(params string[] args)
     {
         Assert.False(DetectionBenchmark.TryParse(args, out _, out string? error));
@@ -119,6 +122,18 @@ public sealed class DetectionSmokeTests : IDisposable
     [InlineData("reactive", "--out")]
     [InlineData("reactive", "--filter", "no such run")]
     public void BadReactiveArgumentsExitTwo(params string[] args) => Assert.Equal(2, DetectionBenchmark.Run(args));
+
+    [Fact]
+    public void DenseEstimatorsReachTheDenseOptionsOnly()
+    {
+        Assert.True(DetectionBenchmark.TryParse(["--dense-estimators", "Default,EpsilonModes"], out var command, out _));
+        Assert.Equal(ProbeEstimators.Default | ProbeEstimators.EpsilonModes, command.DenseEstimators);
+        Assert.Equal(ProbeEstimators.Default | ProbeEstimators.EpsilonModes, MonitorConfigurations.Options(MonitorConfigurations.Dense, "r", command.DenseEstimators)!.Estimators);
+        Assert.Equal(ProbeEstimators.Default, MonitorConfigurations.Options(MonitorConfigurations.Default, "r", command.DenseEstimators)!.Estimators);
+        Assert.True(DetectionBenchmark.TryParse([], out var plain, out _));
+        Assert.Null(plain.DenseEstimators);
+        Assert.Equal(ProbeEstimators.Default, MonitorConfigurations.Options(MonitorConfigurations.Dense, "r")!.Estimators);
+    }
 
     private static string Scores(JsonElement root) => root.GetProperty("detectors").GetRawText();
 }

@@ -32,4 +32,16 @@ public class CpuVectorSpaceTests
         x[3] = float.NaN;
         Assert.True(double.IsNaN(space.MaxAbs(x)));
     }
+
+    [Fact]
+    public void IndicatorBelowIsOneStrictlyBelowTheThresholdAndZeroForNaN()
+    {
+        var space = new CpuVectorSpace<float>(5);
+        float[] x = [1e-14f, 1e-12f, 2, float.NaN, -3];
+        var mask = new float[5];
+        space.IndicatorBelow(x, 1e-12, mask);
+        Assert.Equal([1f, 0f, 0f, 0f, 1f], mask);
+        space.IndicatorBelow(x, 2.5, x);
+        Assert.Equal([1f, 1f, 1f, 0f, 1f], x);
+    }
 }

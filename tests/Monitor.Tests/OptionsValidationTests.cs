@@ -14,7 +14,7 @@ public class OptionsValidationTests
         { "MaxHvpsPerProbe", "2", "[4, 100000]" },
         { "KrylovDimension", "2", "[TopModes + 2 = 3, 256]" },
         { "Tolerance", "0", "[1e-14, 0.5]" },
-        { "Estimators", "64", "combination of the defined flags" },
+        { "Estimators", "128", "combination of the defined flags" },
         { "Estimators", "Modes", "Modes only together with Sharpness" },
         { "ProbeTimeout", "00:00:00", "(0, 1 h]" },
         { "KrylovDimension", "200", "at most MaxHvpsPerProbe = 120" },

@@ -64,6 +64,11 @@ public class TensorVectorSpaceTests
         gpu.Maximum(ta, tb, xd);
         Same(cd, xd, "Maximum");
 
+        cpu.IndicatorBelow(a, 0.1, cd);
+        gpu.IndicatorBelow(ta, 0.1, xd);
+        Same(cd, xd, "IndicatorBelow");
+        Assert.InRange(cpu.Dot(cd, cd), 1, N - 1); // both values occur
+
         cpu.Sqrt(positive, cd);
         gpu.Sqrt(tp, xd);
         Same(cd, xd, "Sqrt");

@@ -145,6 +145,18 @@ public sealed class CpuVectorSpace<T> : IElementwiseVectorSpace<T[]>
     }
 
     /// <inheritdoc/>
+    public void IndicatorBelow(T[] x, double threshold, T[] destination)
+    {
+        Check(x);
+        Check(destination);
+        var t = T.CreateChecked(threshold);
+        for (int i = 0; i < x.Length; i++)
+        {
+            destination[i] = x[i] < t ? T.One : T.Zero;
+        }
+    }
+
+    /// <inheritdoc/>
     public void Sqrt(T[] x, T[] destination)
     {
         Check(x);

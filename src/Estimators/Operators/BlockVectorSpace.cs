@@ -236,6 +236,19 @@ public sealed class BlockVectorSpace<TVec> : IElementwiseVectorSpace<BlockVector
 
     /// <inheritdoc/>
     /// <exception cref="NotSupportedException">The block space has no element-wise operations.</exception>
+    public void IndicatorBelow(BlockVector<TVec> x, double threshold, BlockVector<TVec> destination)
+    {
+        Check(x);
+        Check(destination);
+        var elementwise = Elementwise();
+        for (int b = 0; b < BlockCount; b++)
+        {
+            elementwise.IndicatorBelow(x[b], threshold, destination[b]);
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="NotSupportedException">The block space has no element-wise operations.</exception>
     public void Sqrt(BlockVector<TVec> x, BlockVector<TVec> destination)
     {
         Check(x);

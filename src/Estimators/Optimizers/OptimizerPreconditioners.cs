@@ -43,8 +43,71 @@ public static class OptimizerPreconditioners
         return FrozenRmsProp(snapshot, space);
     }
 
-    /// <summary>Adam's P for a validated snapshot.</summary>
-    internal static TVec FrozenAdam<TVec>(AdamSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space, AdamSettings settings)
+    /// <summary>
+    /// Computes the bias-corrected second moment <c>v̂ = u / (1 − β₂^(t+1))</c> that Adam's next step divides by at zero
+    /// gradient (<c>u</c> as in the class remarks), as a new vector of <paramref name="space"/>: <c>P = 1/(√v̂ + ε)</c>.
+    /// Coordinates with <c>√v̂ ≲ ε</c> are the ε-dominated ones, where <c>P ≈ 1/ε</c>.
+    /// </summary>
+    /// <typeparam name="TVec">The backend's vector type.</typeparam>
+    /// <param name="snapshot">Adam/AdamW state before the step.</param>
+    /// <param name="space">The parameter space; the caller owns (and releases) the result.</param>
+    /// <exception cref="ArgumentException">The snapshot is invalid; the message names the field.</exception>
+    public static TVec AdamSecondMoment<TVec>(AdamSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space)
+        where TVec : class
+    {
+        ArgumentNullException.ThrowIfNull(space);
+        var settings = AdamSettings.Resolve(snapshot, space);
+        var u = NextSecondMoment(snapshot, space, settings);
+        space.Scale(u, 1 / settings.BiasCorrection2);
+        return u;
+    }
+
+    /// <summary>
+    /// Computes Adam's frozen preconditioner with <c>√v̂</c> floored: <c>P_floor = 1/(max(√v̂, floor) + ε)</c>, as a new
+    /// vector of <paramref name="space"/>. It equals <see cref="Adam"/> on coordinates with <c>√v̂ ≥ floor</c> and caps
+    /// the others at <c>1/(floor + ε)</c>: the preconditioner without its ε-dominated coordinates' large entries.
+    /// </summary>
+    /// <typeparam name="TVec">The backend's vector type.</typeparam>
+    /// <param name="snapshot">Adam/AdamW state before the step.</param>
+    /// <param name="space">The parameter space; the caller owns (and releases) the result.</param>
+    /// <param name="floor">The floor of √v̂: finite and positive (for example 10·ε).</param>
+    /// <exception cref="ArgumentException">The snapshot or the floor is invalid; the message names it.</exception>
+    public static TVec AdamFloored<TVec>(AdamSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space, double floor)
+        where TVec : class
+    {
+        ArgumentNullException.ThrowIfNull(space);
+        if (!double.IsFinite(floor) || floor <= 0)
+        {
+            throw new ArgumentException($"floor is {floor}; the floor of √v̂ must be finite and positive.", nameof(floor));
+        }
+
+        var settings = AdamSettings.Resolve(snapshot, space);
+        return FrozenAdam(snapshot, space, settings, floor);
+    }
+
+    /// <summary>Adam's P for a validated snapshot, with √v̂ floored at <paramref name="floor"/> (0: none).</summary>
+    internal static TVec FrozenAdam<TVec>(AdamSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space, AdamSettings settings, double floor = 0)
+        where TVec : class
+    {
+        var u = NextSecondMoment(snapshot, space, settings);
+        if (floor > 0)
+        {
+            // max(√(u/c₂), f) = √(max(u, f²c₂)/c₂). The constant vector f²c₂ is 1/(√0 + 1/(f²c₂)), with the same
+            // operations every element-wise backend has.
+            var bound = space.CreateVector();
+            space.Clear(bound);
+            space.InverseSqrtPlusEpsilon(bound, 1, 1 / (floor * floor * settings.BiasCorrection2), bound);
+            space.Maximum(u, bound, u);
+            space.Release(bound);
+        }
+
+        space.InverseSqrtPlusEpsilon(u, 1 / settings.BiasCorrection2, settings.Epsilon, u);
+        SnapshotValidation.DerivedFinite(space, u, settings.Amsgrad && snapshot.MaxExpAvgSq is not null ? snapshot.MaxExpAvgSq : snapshot.ExpAvgSq, settings.Amsgrad ? "AdamSnapshot.ExpAvgSq / MaxExpAvgSq" : "AdamSnapshot.ExpAvgSq", "Adam's preconditioner 1/(√v̂ + ε)");
+        return u;
+    }
+
+    /// <summary><c>u = β₂·exp_avg_sq</c>, or <c>max(max_exp_avg_sq, β₂·exp_avg_sq)</c> with amsgrad (a new vector).</summary>
+    private static TVec NextSecondMoment<TVec>(AdamSnapshot<TVec> snapshot, IElementwiseVectorSpace<TVec> space, AdamSettings settings)
         where TVec : class
     {
         var u = space.CreateVector();
@@ -55,8 +118,6 @@ public static class OptimizerPreconditioners
             space.Maximum(snapshot.MaxExpAvgSq, u, u);
         }
 
-        space.InverseSqrtPlusEpsilon(u, 1 / settings.BiasCorrection2, settings.Epsilon, u);
-        SnapshotValidation.DerivedFinite(space, u, settings.Amsgrad && snapshot.MaxExpAvgSq is not null ? snapshot.MaxExpAvgSq : snapshot.ExpAvgSq, settings.Amsgrad ? "AdamSnapshot.ExpAvgSq / MaxExpAvgSq" : "AdamSnapshot.ExpAvgSq", "Adam's preconditioner 1/(√v̂ + ε)");
         return u;
     }
 

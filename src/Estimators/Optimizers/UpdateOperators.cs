@@ -98,6 +98,39 @@ public static class UpdateOperators
         return new PreconditionedHessianOperator<TVec>(hessian, p, shift, sign, takeOwnership: true);
     }
 
+    /// <summary>
+    /// Returns Adam's symmetric preconditioned curvature <c>S·K·S</c> with <c>√v̂</c> floored at <paramref name="floor"/>
+    /// (<c>P = 1/(max(√v̂, floor) + ε)</c>, <see cref="OptimizerPreconditioners.AdamFloored"/>): the operator of
+    /// <see cref="CreatePreconditionedHessian"/> with the ε-dominated coordinates' preconditioner capped. Its top
+    /// eigenvalue over the same stability edge says how much of the preconditioned sharpness those coordinates carry.
+    /// </summary>
+    /// <typeparam name="TVec">The backend's vector type.</typeparam>
+    /// <param name="snapshot">The Adam/AdamW state before the step.</param>
+    /// <param name="hessian">The symmetric Hessian of the loss at the current parameters.</param>
+    /// <param name="floor">The floor of √v̂: finite and positive.</param>
+    /// <exception cref="ArgumentException">An input is invalid; the message names it.</exception>
+    public static PreconditionedHessianOperator<TVec> CreateFlooredPreconditionedHessian<TVec>(AdamSnapshot<TVec> snapshot, LinearOperator<TVec> hessian, double floor)
+        where TVec : class
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var space = SnapshotValidation.ElementwiseSpace(hessian);
+        if (!double.IsFinite(floor) || floor <= 0)
+        {
+            throw new ArgumentException($"floor is {floor}; the floor of √v̂ must be finite and positive.", nameof(floor));
+        }
+
+        var settings = AdamSettings.Resolve(snapshot, space);
+        var p = OptimizerPreconditioners.FrozenAdam(snapshot, space, settings, floor);
+        try
+        {
+            return new PreconditionedHessianOperator<TVec>(hessian, p, settings.L2, settings.Sign);
+        }
+        finally
+        {
+            space.Release(p);
+        }
+    }
+
     private static void CheckLinearization(UpdateLinearization linearization)
     {
         if (linearization is not UpdateLinearization.FrozenPreconditioner and not UpdateLinearization.FullState)

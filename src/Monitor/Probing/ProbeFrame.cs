@@ -59,6 +59,12 @@ internal sealed class ProbeFrame<TVec> : IDisposable
     /// <summary>Which path produced the operator measures so far.</summary>
     public ProbePath Path { get; set; }
 
+    /// <summary>
+    /// The top unit eigenvector of <see cref="Curvature"/> (set by the sharpness stage; owned by it and valid for this
+    /// probe only: read it, do not modify or release it), or null.
+    /// </summary>
+    public TVec? TopEigenvector { get; set; }
+
     /// <summary>Quality of the main eigensolve (set by the sharpness stage).</summary>
     public ConvergenceInfo? Convergence { get; set; }
 

@@ -63,6 +63,7 @@ internal static class ProbeStages
         new Stages.SharpnessStage<TVec>(),
         new Stages.SpectralDensityStage<TVec>(),
         new Stages.ModesStage<TVec>(),
+        new Stages.EpsilonModeStage<TVec>(),
         new Stages.CommutatorStage<TVec>(),
         new Stages.UpdateSpectrumStage<TVec>(),
         new Stages.WeightSpectraStage<TVec>(),

@@ -60,6 +60,11 @@ public class BlockVectorSpaceTests
         Flat.InverseSqrtPlusEpsilon(zf, 2.0, 0.1, yf);
         AssertSame(yf, y);
 
+        space.IndicatorBelow(x, 0.25, y);
+        Flat.IndicatorBelow(xf, 0.25, yf);
+        AssertSame(yf, y);
+        Assert.InRange(Flat.Dot(yf, yf), 1, (N * Blocks) - 1); // both values occur
+
         space.Copy(x, z);
         AssertSame(xf, z);
         space.Clear(z);

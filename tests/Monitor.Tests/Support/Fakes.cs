@@ -43,6 +43,12 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
     /// <summary>Report an Adam snapshot (non-uniform second moments) instead of heavy-ball SGD.</summary>
     public bool Adaptive { get; set; }
 
+    /// <summary>The Adam snapshot's exp_avg_sq (null: 1e-4·(i + 1)).</summary>
+    public double[]? ExpAvgSq { get; set; }
+
+    /// <summary>A dense symmetric Hessian used instead of diag(<see cref="Curvatures"/>) (same dimension).</summary>
+    public double[,]? DenseHessian { get; set; }
+
     public Action? DuringHvp { get; set; }
 
     /// <summary>Runs when a probe opens, before its context exists (a slow probe-loss evaluation that nothing can interrupt).</summary>
@@ -75,7 +81,7 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
                 new AdamHyperparameters(owner.LearningRates.Rates[0]),
                 Step: 10,
                 ExpAvg: new double[owner.Curvatures.Length],
-                ExpAvgSq: [.. Enumerable.Range(0, owner.Curvatures.Length).Select(i => 1e-4 * (i + 1))],
+                ExpAvgSq: owner.ExpAvgSq ?? [.. Enumerable.Range(0, owner.Curvatures.Length).Select(i => 1e-4 * (i + 1))],
                 MaxExpAvgSq: null)
             : new SgdSnapshot<double[]>(
                 new SgdHyperparameters(owner.LearningRates.Rates[0], owner.Momentum),
@@ -104,7 +110,17 @@ internal sealed class FakeTarget : IProbeTarget<double[]>
             owner.DuringHvp?.Invoke();
             for (int i = 0; i < x.Length; i++)
             {
-                y[i] = owner.ReturnNaN ? double.NaN : owner.Curvatures[i] * x[i];
+                double hx = owner.Curvatures[i] * x[i];
+                if (owner.DenseHessian is { } h)
+                {
+                    hx = 0;
+                    for (int j = 0; j < x.Length; j++)
+                    {
+                        hx += h[i, j] * x[j];
+                    }
+                }
+
+                y[i] = owner.ReturnNaN ? double.NaN : hx;
             }
         }
     }

@@ -57,6 +57,7 @@ internal sealed class SharpnessStage<TVec> : ProbeStage<TVec>
             return "the eigensolver returned no eigenvalue within the HVP budget";
         }
 
+        frame.TopEigenvector = _warmStart is { Count: > 0 } ritz ? ritz[0] : null;
         frame.Add(new SharpnessReading(eigen.Eigenvalues, frame.Block?.StabilityEdge, frame.IsAdaptive, eigen.Convergence));
         return null;
     }
