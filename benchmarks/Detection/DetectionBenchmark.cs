@@ -22,7 +22,7 @@ internal sealed record DetectionCommand(string Mode, int Workers, string Output,
 /// </summary>
 internal static class DetectionBenchmark
 {
-    public const string Usage = "usage: detection [--smoke | --rescore | sweep] [--resume] [--filter TEXT] [--dense-estimators FLAGS] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
+    public const string Usage = "usage: detection [--smoke | --rescore | sweep | warnings | reactive] [--resume] [--filter TEXT] [--dense-estimators FLAGS] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
 
     public static int Run(string[] args)
     {

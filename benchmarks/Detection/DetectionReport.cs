@@ -195,6 +195,12 @@ internal static class DetectionReport
             foreach (var d in HeadlineRows(results, family).OrderBy(d => Order(d.Detector)))
             {
                 var m = d.ByFamily[family].Report[Headline];
+                if (m.Runs == 0)
+                {
+                    // An optional indicator (an estimator outside the default set) that no trace of this family has.
+                    continue;
+                }
+
                 var m25 = d.ByFamily[family].Report["material/25"];
                 string threshold = d.Detector is MonitorLevelDetector ? "as run" : d.Detector.Threshold?.ToString("G4", CultureInfo.InvariantCulture) ?? "–";
                 double cpu = ov?.Of(d.Detector.Cost) ?? double.NaN;

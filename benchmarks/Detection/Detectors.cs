@@ -141,7 +141,9 @@ internal sealed record StepZScoreDetector(string Signal, double Value, DetectorC
 
     public double? Threshold => Value;
 
-    public bool Applies(RecordedRun run) => run?.StepSignals.ContainsKey(Signal) == true;
+    /// <summary>A run is scored when its trace has the signal with some finite value (the adaptive-only optimizer-state
+    /// statistics are NaN throughout for SGD, which is not a non-finite loss to alarm on).</summary>
+    public bool Applies(RecordedRun run) => run?.StepSignals.TryGetValue(Signal, out var values) == true && values.Any(double.IsFinite);
 
     public bool[] Alarm(RecordedRun run)
     {
