@@ -221,15 +221,17 @@ public sealed class MonitoredOptimizer : IDisposable
     public void Dispose() => Monitor.Dispose();
 
     /// <summary>The global L2 norm of the optimizer's gradients (NaN when one is not finite), or null when it cannot be read.</summary>
-    private static double? GradientNorm(optim.Optimizer optimizer)
+    internal static double? GradientNorm(optim.Optimizer optimizer)
     {
         try
         {
             using var scope = torch.NewDisposeScope();
             using var noGrad = torch.no_grad();
-            // One host read for all parameters; squares summed in float64 whatever the parameters' dtype.
-            var squares = optimizer.parameters().Where(p => p.grad is not null).Select(p => p.grad!.to_type(ScalarType.Float64).square().sum()).ToArray();
-            return squares.Length == 0 ? 0 : Math.Sqrt(torch.stack(squares).sum().ToDouble());
+            // This runs every step: one reduction per gradient tensor (no parameter-sized temporary, no float64 copy of
+            // the gradients), the per-tensor norms combined in float64, one host read for all of them. A norm past the
+            // dtype's range reads +∞, which the guard treats like a non-finite gradient.
+            var norms = optimizer.parameters().Select(p => p.grad).OfType<Tensor>().Select(g => g.norm().to_type(ScalarType.Float64)).ToArray();
+            return norms.Length == 0 ? 0 : torch.stack(norms).square().sum().sqrt().ToDouble();
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

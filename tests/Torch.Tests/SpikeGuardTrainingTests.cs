@@ -73,6 +73,38 @@ public class SpikeGuardTrainingTests
         Assert.All(before, v => Assert.True(double.IsFinite(v)));
     }
 
+    [Fact]
+    public void TheWrappersGradientNormIsTheGlobalL2NormOfTheGradients()
+    {
+        using var run = new RegressionRun(seed: 5, hidden: 8);
+        using var optimizer = torch.optim.SGD(run.Model.parameters(), 0.01);
+        Assert.Equal(0.0, MonitoredOptimizer.GradientNorm(optimizer));
+        using (var scope = torch.NewDisposeScope())
+        {
+            run.Loss().backward();
+        }
+
+        // Reference: every gradient entry squared and summed in float64 on the host.
+        double sum = 0;
+        foreach (var parameter in run.Model.parameters())
+        {
+            sum += Host.ToArray(parameter.grad!).Sum(g => g * g);
+        }
+
+        // The wrapper reduces each tensor by torch's norm in the gradients' dtype, then combines the norms in float64:
+        // a relative difference of a few float32 roundings at most (the model here is float64: a few ulps).
+        Assert.Equal(Math.Sqrt(sum), MonitoredOptimizer.GradientNorm(optimizer)!.Value, Math.Sqrt(sum) * 1e-12);
+
+        foreach (var parameter in run.Model.parameters())
+        {
+            using var noGrad = torch.no_grad();
+            parameter.grad!.fill_(double.NaN);
+            break;
+        }
+
+        Assert.True(double.IsNaN(MonitoredOptimizer.GradientNorm(optimizer)!.Value));
+    }
+
     /// <summary>One full-batch step through the wrapper; the reported loss may be overridden (the gradient is the real one).</summary>
     private static bool TrainStep(RegressionRun run, MonitoredOptimizer monitored, double? lossOverride)
     {

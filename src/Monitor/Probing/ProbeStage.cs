@@ -1,3 +1,5 @@
+using SpectralMonitor.Estimators;
+
 namespace SpectralMonitor.Probing;
 
 /// <summary>
@@ -39,6 +41,30 @@ internal abstract class ProbeStage<TVec> : IDisposable
     /// <param name="cancellationToken">The probe's token (timeout, disposal).</param>
     /// <returns>Why the whole probe must fail, or null.</returns>
     public abstract string? Run(ProbeFrame<TVec> frame, StageBudget budget, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Why a Krylov solve gives nothing to read, or null when it does: a cancelled solve rethrows the probe's token (the
+    /// runner says whether it was the timeout or disposal); a solve that broke down or met a non-finite product, or
+    /// returned no value within its budget, is a reason naming <paramref name="solver"/>.
+    /// </summary>
+    /// <param name="convergence">How the solve ended.</param>
+    /// <param name="values">How many eigenvalues (or Ritz values) it returned.</param>
+    /// <param name="solver">The solve, as the reason names it ("the eigensolver", "Arnoldi on J").</param>
+    /// <param name="cancellationToken">The probe's token.</param>
+    protected static string? Unusable(ConvergenceInfo convergence, int values, string solver, CancellationToken cancellationToken)
+    {
+        if (convergence.Status == ConvergenceStatus.Cancelled)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        if (convergence.Status is ConvergenceStatus.NonFiniteOperatorOutput or ConvergenceStatus.Breakdown or ConvergenceStatus.Cancelled)
+        {
+            return $"{solver} ended with {convergence.Status}: {convergence.Reason}";
+        }
+
+        return values == 0 ? $"{solver} returned no value within the HVP budget" : null;
+    }
 
     /// <inheritdoc/>
     public void Dispose()

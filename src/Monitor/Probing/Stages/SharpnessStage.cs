@@ -41,20 +41,9 @@ internal sealed class SharpnessStage<TVec> : ProbeStage<TVec>
     {
         var eigen = TopEigenvalues(frame.Curvature, frame.Options, frame.ProbeIndex, budget, cancellationToken);
         frame.Convergence = eigen.Convergence;
-        if (eigen.Convergence.Status == ConvergenceStatus.Cancelled)
+        if (Unusable(eigen.Convergence, eigen.Eigenvalues.Count, "the eigensolver", cancellationToken) is string reason)
         {
-            // The probe's token (timeout or disposal): the runner reports which.
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-
-        if (eigen.Convergence.Status is ConvergenceStatus.NonFiniteOperatorOutput or ConvergenceStatus.Breakdown or ConvergenceStatus.Cancelled)
-        {
-            return $"the eigensolver ended with {eigen.Convergence.Status}: {eigen.Convergence.Reason}";
-        }
-
-        if (eigen.Eigenvalues.Count == 0)
-        {
-            return "the eigensolver returned no eigenvalue within the HVP budget";
+            return reason;
         }
 
         frame.TopEigenvector = _warmStart is { Count: > 0 } ritz ? ritz[0] : null;

@@ -75,19 +75,9 @@ internal sealed class UpdateSpectrumStage<TVec> : ProbeStage<TVec>
             Seed = frame.ProbeIndex,
         };
         var result = Arnoldi.Solve(update, arnoldi, cancellationToken: cancellationToken);
-        if (result.Convergence.Status == ConvergenceStatus.Cancelled)
+        if (Unusable(result.Convergence, result.Eigenvalues.Count, "Arnoldi on J", cancellationToken) is string reason)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-        }
-
-        if (result.Convergence.Status is ConvergenceStatus.NonFiniteOperatorOutput or ConvergenceStatus.Breakdown or ConvergenceStatus.Cancelled)
-        {
-            return $"Arnoldi on J ended with {result.Convergence.Status}: {result.Convergence.Reason}";
-        }
-
-        if (result.Eigenvalues.Count == 0)
-        {
-            return "Arnoldi on J returned no Ritz value within the HVP budget";
+            return reason;
         }
 
         frame.Add(Read(result, options, afterModes));
