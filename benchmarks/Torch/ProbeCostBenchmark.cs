@@ -61,13 +61,13 @@ internal static class ProbeCostBenchmark
                 continue;
             }
 
-            RunCase(factory, optimizerKind, rate, probes, interval, warmup);
+            RunCase(factory, optimizerKind, rate, probes, interval, warmup, args.Contains("--warm-only"));
         }
 
         return 0;
     }
 
-    private static void RunCase(Func<IBenchModel> factory, string optimizerKind, double rate, int probes, int interval, int warmup)
+    private static void RunCase(Func<IBenchModel> factory, string optimizerKind, double rate, int probes, int interval, int warmup, bool warmOnly)
     {
         using var model = factory();
         using var optimizer = Optimizer(model, optimizerKind, rate);
@@ -85,6 +85,10 @@ internal static class ProbeCostBenchmark
         using var referenceVector = space0.CreateBasis(1);
         var rows = new List<string>();
         var warm = new List<(long Hvps, double Error, double Seconds, double Outside, double OutsideWithBuild, double ReadsPerHvp, long OldHvps, double OldError, double UploadsPerHvp)>();
+        using var selectiveChain = space0.CreateBasis(1);
+        using var fullChain = space0.CreateBasis(1);
+        var chains = new List<string>();
+        var chainShares = new List<(double Selective, double Full, double Speedup)>();
         int seen = 0;
         double trainingSeconds = 0;
         int trainingSteps = 0;
@@ -111,6 +115,23 @@ internal static class ProbeCostBenchmark
             double outside = (total - cost.HvpSeconds - cost.BuildSeconds) / total;
             double outsideWithBuild = (total - cost.HvpSeconds) / total;
             rows.Add($"| {probe.Step} | {(seen == 1 ? "cold" : "warm")} | {probe.Status} | {probe.HvpCount} | {F(lambda, "G6")} | {F(reference.Value, "G6")} ({reference.Hvps}) | {F(error, "0.0E+0")} | {old.Hvps} | {F(old.Error, "0.0E+0")} | {F(total * 1000, "F0")} | {F(cost.BuildSeconds * 1000, "F0")} | {F(cost.HvpSeconds * 1000 / Math.Max(1, cost.Hvps), "F1")} | {F(100 * outside, "F1")}% | {F(100 * outsideWithBuild, "F1")}% | {F(cost.HostReads / (double)Math.Max(1, cost.Hvps), "F2")} | {F(cost.HostUploads / (double)Math.Max(1, cost.Hvps), "F2")} |");
+            // Selective against full reorthogonalization on the same parameters, alternating which goes first.
+            var order = seen % 2 == 0 ? new[] { false, true } : new[] { true, false };
+            var timed = new Dictionary<bool, (double Seconds, double HvpSeconds, long Hvps, double Value)>();
+            foreach (bool full in order)
+            {
+                timed[full] = Chain(instrumented, full ? fullChain : selectiveChain, full, seen);
+            }
+
+            var (sel, ful) = (timed[false], timed[true]);
+            double selOutside = (sel.Seconds - sel.HvpSeconds) / sel.Seconds;
+            double fulOutside = (ful.Seconds - ful.HvpSeconds) / ful.Seconds;
+            chains.Add($"| {probe.Step} | {sel.Hvps} | {ful.Hvps} | {F(Math.Abs(sel.Value - reference.Value) / Math.Abs(reference.Value), "0.0E+0")} | {F(Math.Abs(ful.Value - reference.Value) / Math.Abs(reference.Value), "0.0E+0")} | {F(1000 * (sel.Seconds - sel.HvpSeconds) / sel.Hvps, "F1")} | {F(1000 * (ful.Seconds - ful.HvpSeconds) / ful.Hvps, "F1")} | {F(100 * selOutside, "F1")}% | {F(100 * fulOutside, "F1")}% |");
+            if (seen > 1)
+            {
+                chainShares.Add((selOutside, fulOutside, (ful.Seconds - ful.HvpSeconds) / ful.Hvps / ((sel.Seconds - sel.HvpSeconds) / sel.Hvps)));
+            }
+
             if (seen > 1)
             {
                 warm.Add((probe.HvpCount, error, total, outside, outsideWithBuild, cost.HostReads / (double)Math.Max(1, cost.Hvps), old.Hvps, old.Error, cost.HostUploads / (double)Math.Max(1, cost.Hvps)));
@@ -124,6 +145,19 @@ internal static class ProbeCostBenchmark
         Console.WriteLine();
         Console.WriteLine($"Warm probes: median HVPs {F(Median(warm.Select(w => (double)w.Hvps)))} (residual rule {F(Median(warm.Select(w => (double)w.OldHvps)))}), max rel. error {F(warm.Max(w => w.Error), "0.0E+0")} (residual rule {F(warm.Max(w => w.OldError), "0.0E+0")}), median outside share {F(100 * Median(warm.Select(w => w.Outside)), "F1")}% (with graph build {F(100 * Median(warm.Select(w => w.OutsideWithBuild)), "F1")}%), median host reads per HVP {F(Median(warm.Select(w => w.ReadsPerHvp)), "F2")}, uploads per HVP {F(Median(warm.Select(w => w.UploadsPerHvp)), "F2")}; training step {F(1000 * trainingSeconds / trainingSteps, "F0")} ms.");
 
+        Console.WriteLine();
+        Console.WriteLine("Orthogonalization, side by side: the monitor's solve (eigenvalue rule 1e-3, dimension 16, each warm-started from its own chain) with selective and with full reorthogonalization at the parameters of every probe, alternating which runs first; time outside the HVPs per HVP and as a share of the solve (no graph build).");
+        Console.WriteLine();
+        Console.WriteLine("| step | HVPs, selective | HVPs, full | rel. error, selective | rel. error, full | ms outside HVPs per HVP, selective | full | outside share, selective | full |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        chains.ForEach(Console.WriteLine);
+        Console.WriteLine();
+        Console.WriteLine($"Warm solves: median outside share selective {F(100 * Median(chainShares.Select(c => c.Selective)), "F1")}%, full {F(100 * Median(chainShares.Select(c => c.Full)), "F1")}%; median ratio of the time outside the HVPs per HVP, full over selective, {F(Median(chainShares.Select(c => c.Speedup)), "F2")}.");
+        if (warmOnly)
+        {
+            return;
+        }
+
         // The parameters have not moved since the last probe: its reference is the final one.
         double finalReference = Reference(target, null, referenceVector[0]).Value;
         PowerVersusLanczos(target, finalReference);
@@ -132,7 +166,34 @@ internal static class ProbeCostBenchmark
         PeakMemoryInVectors(monitor, target, n);
     }
 
-    /// <summary>Lanczos with the old rule (relative residual 1e-3) warm-started from its own previous Ritz vector.</summary>
+    /// <summary>
+    /// The monitor's solve (eigenvalue-error rule 1e-3, Krylov dimension 16, warm-started from its own chain) with
+    /// selective or full reorthogonalization, timed: probe seconds, HVP seconds and HVPs (no graph build: the context's
+    /// first-order graph is built before the clock starts).
+    /// </summary>
+    private static (double Seconds, double HvpSeconds, long Hvps, double Value) Chain(InstrumentedTarget target, TensorBasis chain, bool full, int seed)
+    {
+        var clock = new Stopwatch();
+        (double, double, long, double) result;
+        using (var context = target.BeginProbe(CancellationToken.None))
+        {
+            var op = Curvature(context.Hessian, context.Optimizer, out var owned);
+            using (owned)
+            {
+                var start = chain.Count > 0 ? new[] { chain[0] } : null;
+                var options = new LanczosOptions { Count = 1, KrylovDimension = 16, Tolerance = Accuracy, StoppingRule = LanczosStoppingRule.EigenvalueError, MaxApplications = 120, Seed = seed, FullReorthogonalization = full };
+                clock.Start();
+                var solved = Lanczos.Solve(op, options, start, chain);
+                clock.Stop();
+                result = (clock.Elapsed.TotalSeconds, 0, solved.Convergence.OperatorApplications, solved.Eigenvalues.Count > 0 ? solved.Eigenvalues[0] : double.NaN);
+            }
+        }
+
+        var cost = target.Last!;
+        return (result.Item1, cost.HvpSeconds, result.Item3, result.Item4);
+    }
+
+    /// <summary>Lanczos with the old rule (relative residual 1e-3) and full reorthogonalization, warm-started from its own previous Ritz vector.</summary>
     private static (long Hvps, double Value, double Error) OldRule(TorchSharpProbeTarget target, TensorBasis chain, double reference)
     {
         using var context = target.BeginProbe(CancellationToken.None);
@@ -140,7 +201,7 @@ internal static class ProbeCostBenchmark
         using (owned)
         {
             var start = chain.Count > 0 ? new[] { chain[0] } : null;
-            var result = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = 16, Tolerance = Accuracy, MaxApplications = 120 }, start, chain);
+            var result = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = 16, Tolerance = Accuracy, MaxApplications = 120, FullReorthogonalization = true }, start, chain);
             double value = result.Eigenvalues.Count > 0 ? result.Eigenvalues[0] : double.NaN;
             return (result.Convergence.OperatorApplications, value, Math.Abs(value - reference) / Math.Abs(reference));
         }

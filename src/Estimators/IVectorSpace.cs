@@ -163,6 +163,17 @@ public interface IGramSchmidtBasis<TVec> : IBasis<TVec>
     /// <param name="coefficients">Receives <c>Qᵀv</c> (length <see cref="IBasis{TVec}.Count"/>).</param>
     /// <returns>The norms of <paramref name="vector"/> before and after the pass (NaN or ∞ when it held such entries).</returns>
     GramSchmidtNorms ProjectOut(TVec vector, Span<double> coefficients);
+
+    /// <summary>
+    /// One modified Gram–Schmidt pass of <paramref name="vector"/> against the basis vectors
+    /// <paramref name="first"/> … <see cref="IBasis{TVec}.Count"/> − 1 only (the local step of a Lanczos recurrence: the
+    /// last one or two vectors), with the same single host transfer.
+    /// </summary>
+    /// <param name="vector">Updated in place.</param>
+    /// <param name="first">The first basis vector of the window, in <c>[0, Count)</c>.</param>
+    /// <param name="coefficients">Receives the coefficients along the window's vectors (length <c>Count − first</c>).</param>
+    /// <returns>The norms of <paramref name="vector"/> before and after the pass.</returns>
+    GramSchmidtNorms ProjectOut(TVec vector, int first, Span<double> coefficients);
 }
 
 /// <summary>

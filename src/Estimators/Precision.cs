@@ -8,4 +8,10 @@ internal static class Precision
     /// Not <see cref="double.Epsilon"/>, which is the smallest subnormal.
     /// </summary>
     internal const double MachineEpsilon = 2.220446049250313e-16;
+
+    /// <summary>
+    /// Unit roundoff of <see cref="float"/>, 2⁻²³ (<c>finfo(float32).eps</c>): the least precise vectors the backends use
+    /// (float32 tensors). Tests on the level of orthogonality use it when the vectors' precision is not known.
+    /// </summary>
+    internal const double SingleEpsilon = 1.1920928955078125e-7;
 }

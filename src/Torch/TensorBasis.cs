@@ -10,7 +10,7 @@ namespace SpectralMonitor.Torch;
 /// after six vectors holds two blocks, not <see cref="IBasis{TVec}.Capacity"/> vectors. <see cref="Basis{TVec}.Project"/>
 /// (<c>Q·v</c>), <see cref="Basis{TVec}.SubtractProjection"/> and <see cref="Basis{TVec}.Combine"/> (<c>Qᵀ·c</c>) are one
 /// matrix–vector product per block, <see cref="Basis{TVec}.Transform"/> one matrix product per column chunk, and
-/// <see cref="ProjectOut"/> a whole Gram–Schmidt pass with ONE device-to-host read (the coefficients and both norms
+/// <see cref="ProjectOut(Tensor, Span{double})"/> a whole Gram–Schmidt pass with ONE device-to-host read (the coefficients and both norms
 /// together; the coefficients reach the subtraction without leaving the device).
 /// </summary>
 /// <remarks>
@@ -84,6 +84,48 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
 
         values[..Count].CopyTo(coefficients);
         return new GramSchmidtNorms(Math.Sqrt(values[Count]), Math.Sqrt(values[Count + 1]));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Each window vector's coefficient stays on the device as a 0-d tensor and is applied with
+    /// <c>addcmul_</c>, so the pass allocates nothing parameter-sized and reads the host once.</remarks>
+    public GramSchmidtNorms ProjectOut(Tensor vector, int first, Span<double> coefficients)
+    {
+        ThrowIfDisposed();
+        CheckVector(vector, nameof(vector));
+        if (first < 0 || first >= Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), first, $"first must be in [0, {Count}) (the basis count).");
+        }
+
+        if (coefficients.Length != Count - first)
+        {
+            throw new ArgumentException($"Expected {Count - first} coefficients (Count − first), got {coefficients.Length}.", nameof(coefficients));
+        }
+
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var parts = new List<Tensor> { vector.dot(vector).reshape(1) };
+        for (int i = first; i < Count; i++)
+        {
+            var row = Row(i);
+            var c = row.dot(vector);
+            vector.addcmul_(row, c, -1);
+            parts.Insert(parts.Count - 1, c.reshape(1));
+        }
+
+        parts.Add(vector.dot(vector).reshape(1));
+        var onHost = torch.cat(parts, 0).to(ScalarType.Float64, torch.CPU);
+        _space.CountHostRead();
+        int window = Count - first;
+        Span<double> values = window + 2 <= 258 ? stackalloc double[window + 2] : new double[window + 2];
+        using (var accessor = onHost.data<double>())
+        {
+            accessor.CopyTo(values);
+        }
+
+        values[..window].CopyTo(coefficients);
+        return new GramSchmidtNorms(Math.Sqrt(values[window]), Math.Sqrt(values[window + 1]));
     }
 
     /// <inheritdoc/>

@@ -71,6 +71,72 @@ public class HostSyncTests
         Assert.InRange(space.HostReads - reads, applications, (2 * applications) + 2);
     }
 
+    [Fact]
+    public void AWindowedGramSchmidtPassMatchesAHostReferenceAndReadsOnce()
+    {
+        using var scope = TensorProbeScope.Begin();
+        const int n = 500;
+        var space = new TensorVectorSpace(n, ScalarType.Float64);
+        using var basis = (TensorBasis)space.CreateBasis(8);
+        var host = new List<double[]>();
+        for (int i = 0; i < 6; i++)
+        {
+            // Five orthonormal vectors (Gram–Schmidt on the host); the window is the last two.
+            var v = space.CreateVector();
+            space.FillRandom(v, RandomKind.Gaussian, 10 + i);
+            var x = v.data<double>().ToArray();
+            foreach (var q in host)
+            {
+                double c = x.Zip(q, (a, b) => a * b).Sum();
+                for (int t = 0; t < n; t++)
+                {
+                    x[t] -= c * q[t];
+                }
+            }
+
+            double norm = Math.Sqrt(x.Sum(a => a * a));
+            host.Add(x.Select(a => a / norm).ToArray());
+            if (i < 5)
+            {
+                basis.Append(torch.tensor(host[i], ScalarType.Float64));
+            }
+        }
+
+        var w = space.CreateVector();
+        space.FillRandom(w, RandomKind.Gaussian, 99);
+        var expected = w.data<double>().ToArray();
+        double expectedBefore = Math.Sqrt(expected.Sum(a => a * a));
+        var expectedCoefficients = new double[2];
+        for (int k = 0; k < 2; k++)
+        {
+            var q = host[3 + k];
+            expectedCoefficients[k] = expected.Zip(q, (a, b) => a * b).Sum();
+            for (int t = 0; t < n; t++)
+            {
+                expected[t] -= expectedCoefficients[k] * q[t];
+            }
+        }
+
+        long reads = space.HostReads;
+        var coefficients = new double[2];
+        var norms = basis.ProjectOut(w, 3, coefficients);
+        Assert.Equal(reads + 1, space.HostReads);
+
+        // Double precision over 500 terms: 1e-12 relative allows for the summation order of the device reductions.
+        Assert.Equal(expectedBefore, norms.Before, 1e-12 * expectedBefore);
+        Assert.Equal(Math.Sqrt(expected.Sum(a => a * a)), norms.After, 1e-12 * expectedBefore);
+        Assert.Equal(expectedCoefficients[0], coefficients[0], 1e-12 * expectedBefore);
+        Assert.Equal(expectedCoefficients[1], coefficients[1], 1e-12 * expectedBefore);
+        var actual = w.data<double>().ToArray();
+        for (int t = 0; t < n; t++)
+        {
+            Assert.Equal(expected[t], actual[t], 1e-12 * expectedBefore);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>("first", () => basis.ProjectOut(w, 5, Array.Empty<double>()));
+        Assert.Throws<ArgumentException>("coefficients", () => basis.ProjectOut(w, 3, new double[3]));
+    }
+
     /// <summary><c>y = d ⊙ x</c> on tensors.</summary>
     private sealed class DiagonalTensorOperator(TensorVectorSpace space, Tensor diagonal) : LinearOperator<Tensor>(space)
     {

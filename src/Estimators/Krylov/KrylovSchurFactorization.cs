@@ -61,6 +61,12 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
     private readonly double[] _coefficients;
     private TVec? _work;
 
+    // The largest ‖A·q‖ seen: a lower bound on ‖A‖, the scale of the local steps' cancellation test.
+    private double _normEstimate;
+
+    // Set after a random direction was added: its first step orthogonalizes fully.
+    private bool _fullStepRequired;
+
     /// <summary>Creates an empty factorization of <paramref name="op"/> able to grow to <paramref name="maxDimension"/>.</summary>
     /// <param name="op">The operator.</param>
     /// <param name="maxDimension">The largest Krylov dimension <c>m</c>, in <c>[1, n]</c>.</param>
@@ -103,6 +109,20 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
 
     /// <summary>Operator applications made by this factorization since it was created.</summary>
     public long OperatorApplications { get; private set; }
+
+    /// <summary>
+    /// Whether a symmetric factorization may orthogonalize the next steps locally (selective orthogonalization): a
+    /// Lanczos step then subtracts only its known coupling to <c>q_{j−1}</c> and its component along <c>q_j</c>, reading
+    /// two basis vectors instead of the whole basis twice. Off by default (every step is a full CGS2 pass). A solver
+    /// turns it on while no Ritz pair is close to convergence: by Paige's theorem the new vector loses orthogonality
+    /// only towards Ritz vectors whose residual is small, by about <c>ε·‖A‖/residual</c>, so while every residual
+    /// exceeds <c>√ε·‖S‖</c> the basis stays orthogonal to about √ε (semi-orthogonality), enough for the projected
+    /// matrix to be exact to rounding level (Simon 1984). Ignored by non-symmetric factorizations.
+    /// </summary>
+    internal bool AllowLocalOrthogonalization { get; set; }
+
+    /// <summary>How many steps were orthogonalized locally (see <see cref="AllowLocalOrthogonalization"/>).</summary>
+    internal int LocalSteps { get; private set; }
 
     /// <summary>
     /// The basis <c>[q₀ … q_{j−1}]</c> followed by the residual direction <c>q_j</c> (absent when
@@ -230,7 +250,20 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
         _operator.Apply(_basis[j], work);
         OperatorApplications++;
         var coefficients = _coefficients.AsSpan(0, j + 1);
-        var outcome = Orthogonalization.Orthogonalize(_space, _basis, work, coefficients, out double beta);
+        double beta;
+        OrthogonalizationOutcome outcome;
+        if (CanStepLocally(j))
+        {
+            outcome = Orthogonalization.OrthogonalizeLocally(_space, _basis, work, _normEstimate, coefficients, out beta, out double applied);
+            _normEstimate = Math.Max(_normEstimate, applied);
+            LocalSteps++;
+        }
+        else
+        {
+            outcome = Orthogonalization.Orthogonalize(_space, _basis, work, coefficients, out beta);
+        }
+
+        _fullStepRequired = false;
         if (outcome == OrthogonalizationOutcome.NonFinite)
         {
             return FactorizationStatus.NonFiniteOperatorOutput;
@@ -258,6 +291,30 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
         _h[j + 1, j] = beta;
         Commit(work);
         return null;
+    }
+
+    /// <summary>
+    /// Whether step <paramref name="j"/> may orthogonalize locally: the caller allows it, the factorization is symmetric,
+    /// no full step was required (after a random direction), and row <c>j</c> of <c>S</c> couples <c>q_j</c> to no basis
+    /// vector but <c>q_{j−1}</c> (true of every Lanczos step except the first after a thick restart, whose row holds the
+    /// coupling to all kept Ritz vectors).
+    /// </summary>
+    private bool CanStepLocally(int j)
+    {
+        if (!IsSymmetric || !AllowLocalOrthogonalization || _fullStepRequired)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < j - 1; i++)
+        {
+            if (_h[j, i] != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -367,6 +424,7 @@ public sealed class KrylovSchurFactorization<TVec> : IDisposable
             {
                 Commit(work);
                 IsInvariant = false;
+                _fullStepRequired = true;
                 return true;
             }
         }

@@ -1,8 +1,10 @@
 namespace SpectralMonitor.Estimators.Krylov;
 
 /// <summary>
-/// Thick-restart Lanczos for symmetric operators: a Krylov–Schur factorization with full reorthogonalization,
-/// restarted with the symmetric eigendecomposition of the projected matrix.
+/// Thick-restart Lanczos for symmetric operators: a Krylov–Schur factorization restarted with the symmetric
+/// eigendecomposition of the projected matrix. Steps orthogonalize locally (three-term recurrence) while no Ritz pair is
+/// near convergence and against the whole basis (CGS2) afterwards, after a restart and after a random direction
+/// (selective orthogonalization; the basis stays orthogonal to about the square root of the working precision).
 /// </summary>
 public static class Lanczos
 {
@@ -70,7 +72,12 @@ public static class Lanczos
         var outcome = KrylovSchurDriver.Run(
             factorization,
             KrylovSchurLimits.From(options),
-            f => SymmetricRitz.Analyze(f, options.Which, options.Count, options.Tolerance, stoppingRule: options.StoppingRule),
+            f =>
+            {
+                var ritz = SymmetricRitz.Analyze(f, options.Which, options.Count, options.Tolerance, stoppingRule: options.StoppingRule);
+                f.AllowLocalOrthogonalization = !options.FullReorthogonalization && ritz.AllowsLocalOrthogonalization;
+                return ritz;
+            },
             ritz => ritz.KeptVectors(KrylovOptionChecks.KeepCount(options.Count, m)),
             cancellationToken);
         return Finish(factorization, outcome, options, eigenvectors);

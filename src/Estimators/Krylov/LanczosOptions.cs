@@ -34,6 +34,16 @@ public sealed record LanczosOptions : KrylovEigenOptions
     /// <summary>What <see cref="KrylovEigenOptions.Tolerance"/> bounds. Default <see cref="LanczosStoppingRule.Residual"/>.</summary>
     public LanczosStoppingRule StoppingRule { get; init; } = LanczosStoppingRule.Residual;
 
+    /// <summary>
+    /// Orthogonalize every step against the whole basis (two classical Gram–Schmidt passes when needed) instead of
+    /// selectively. Default false: while no Ritz pair is near convergence (every residual above √ε_single·‖S‖) a step
+    /// orthogonalizes only against the last two basis vectors, twice, which reads 2 vectors instead of 2–4 times the
+    /// basis; the basis then stays orthogonal to about √ε of single precision, enough for Ritz values exact to rounding
+    /// level. True restores full reorthogonalization on every step (for comparison, or for operators whose products
+    /// are far less accurate than single precision).
+    /// </summary>
+    public bool FullReorthogonalization { get; init; }
+
     /// <summary>Validates the options against an operator of dimension <paramref name="n"/>; returns the Krylov dimension to use.</summary>
     internal override int Resolve(int n, string parameterName)
     {

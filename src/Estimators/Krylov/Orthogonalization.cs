@@ -84,7 +84,95 @@ internal static class Orthogonalization
         return Finish(space, basis.Count, vector, coefficients, initialNorm, norm);
     }
 
-    /// <summary>The same algorithm with one fused <see cref="IGramSchmidtBasis{TVec}.ProjectOut"/> call per pass.</summary>
+    /// <summary>
+    /// Local orthogonalization for a symmetric (Lanczos) step: two Gram–Schmidt passes of <paramref name="vector"/> =
+    /// <c>A·q_j</c> against <c>q_{j−1}</c> and <c>q_j</c> only, touching two basis vectors instead of the whole basis (the
+    /// second pass removes what the first left behind through rounding, which single-precision inner products over
+    /// millions of entries make far larger than the unit roundoff). In exact arithmetic that is all there is to remove;
+    /// in floating point the remainder keeps components along older vectors of about <c>ε·‖A‖/β</c> (Paige), which the
+    /// caller keeps small by asking for full steps once a Ritz pair nears convergence. When the remainder <c>β</c> is
+    /// itself below <c>√ε_single·</c><paramref name="scale"/> a full pass against the whole basis follows.
+    /// </summary>
+    /// <param name="space">The vector space.</param>
+    /// <param name="basis">The orthonormal basis <c>q₀ … q_j</c> (<c>j + 1</c> vectors).</param>
+    /// <param name="vector"><c>A·q_j</c>; overwritten by the normalized remainder (unless the outcome says otherwise).</param>
+    /// <param name="scale">An estimate of <c>‖A‖</c>.</param>
+    /// <param name="coefficients">Receives the coefficients along <c>q₀ … q_j</c> (length <c>j + 1</c>).</param>
+    /// <param name="norm">The norm of the remainder before normalization.</param>
+    /// <param name="initialNorm"><c>‖A·q_j‖</c>.</param>
+    internal static OrthogonalizationOutcome OrthogonalizeLocally<TVec>(
+        IVectorSpace<TVec> space, IBasis<TVec> basis, TVec vector, double scale, Span<double> coefficients, out double norm, out double initialNorm)
+        where TVec : class
+    {
+        int count = basis.Count;
+        int first = Math.Max(0, count - 2);
+        coefficients.Clear();
+        Span<double> correction = stackalloc double[2];
+        var pass = WindowPass(space, basis, vector, first, correction[..(count - first)]);
+        initialNorm = pass.Before;
+        norm = pass.After;
+        if (!double.IsFinite(initialNorm))
+        {
+            norm = initialNorm;
+            return OrthogonalizationOutcome.NonFinite;
+        }
+
+        Accumulate(coefficients[first..], correction[..(count - first)]);
+        norm = WindowPass(space, basis, vector, first, correction[..(count - first)]).After;
+        Accumulate(coefficients[first..], correction[..(count - first)]);
+        if (double.IsFinite(norm) && norm < Math.Sqrt(Precision.SingleEpsilon) * Math.Max(scale, initialNorm))
+        {
+            Span<double> full = count <= 256 ? stackalloc double[count] : new double[count];
+            norm = FullPass(space, basis, vector, full);
+            Accumulate(coefficients, full);
+        }
+
+        return Finish(space, count, vector, coefficients, initialNorm, norm);
+    }
+
+    /// <summary>One modified Gram–Schmidt pass against basis vectors <paramref name="first"/> … Count − 1.</summary>
+    private static GramSchmidtNorms WindowPass<TVec>(IVectorSpace<TVec> space, IBasis<TVec> basis, TVec vector, int first, Span<double> coefficients)
+        where TVec : class
+    {
+        if (basis is IGramSchmidtBasis<TVec> fused)
+        {
+            return fused.ProjectOut(vector, first, coefficients);
+        }
+
+        double before = space.Norm(vector);
+        for (int i = first; i < basis.Count; i++)
+        {
+            double c = space.Dot(basis[i], vector);
+            coefficients[i - first] = c;
+            space.Axpy(-c, basis[i], vector);
+        }
+
+        return new GramSchmidtNorms(before, space.Norm(vector));
+    }
+
+    private static void Accumulate(Span<double> total, ReadOnlySpan<double> part)
+    {
+        for (int i = 0; i < part.Length; i++)
+        {
+            total[i] += part[i];
+        }
+    }
+
+    /// <summary>One classical Gram–Schmidt pass against the whole basis; returns the norm of the remainder.</summary>
+    private static double FullPass<TVec>(IVectorSpace<TVec> space, IBasis<TVec> basis, TVec vector, Span<double> coefficients)
+        where TVec : class
+    {
+        if (basis is IGramSchmidtBasis<TVec> fused)
+        {
+            return fused.ProjectOut(vector, coefficients).After;
+        }
+
+        basis.Project(vector, coefficients);
+        basis.SubtractProjection(vector, coefficients);
+        return space.Norm(vector);
+    }
+
+    /// <summary>The same algorithm with one fused <see cref="IGramSchmidtBasis{TVec}.ProjectOut(TVec, Span{double})"/> call per pass.</summary>
     private static OrthogonalizationOutcome OrthogonalizeFused<TVec>(
         IVectorSpace<TVec> space, IGramSchmidtBasis<TVec> basis, TVec vector, Span<double> coefficients, out double norm)
         where TVec : class

@@ -34,6 +34,35 @@ internal sealed record SymmetricRitz(double[] Values, double[,] Vectors, double[
     /// <inheritdoc/>
     public string? Failure => null;
 
+    /// <summary>
+    /// Whether every Ritz pair's residual exceeds <c>√ε_single·max|θ|</c>: then no Ritz vector is close enough to
+    /// convergence for local (three-term) Lanczos steps to lose semi-orthogonality towards it
+    /// (<see cref="KrylovSchurFactorization{TVec}.AllowLocalOrthogonalization"/>). Single precision is assumed, the
+    /// least precise vectors the backends use; for double-precision vectors the test is merely conservative.
+    /// </summary>
+    public bool AllowsLocalOrthogonalization
+    {
+        get
+        {
+            double scale = 0;
+            foreach (double value in Values)
+            {
+                scale = Math.Max(scale, Math.Abs(value));
+            }
+
+            double threshold = Math.Sqrt(Precision.SingleEpsilon) * scale;
+            foreach (double residual in Residuals)
+            {
+                if (!(residual > threshold))
+                {
+                    return false;
+                }
+            }
+
+            return Values.Length > 0;
+        }
+    }
+
     /// <summary>Analyses the current projected problem of <paramref name="factorization"/>.</summary>
     /// <param name="factorization">A symmetric factorization.</param>
     /// <param name="which">Which eigenvalues are wanted.</param>
