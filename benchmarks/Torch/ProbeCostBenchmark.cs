@@ -84,7 +84,7 @@ internal static class ProbeCostBenchmark
         using var oldChain = space0.CreateBasis(1);
         using var referenceVector = space0.CreateBasis(1);
         var rows = new List<string>();
-        var warm = new List<(long Hvps, double Error, double Seconds, double Outside, double OutsideWithBuild, double ReadsPerHvp, long OldHvps, double OldError, double UploadsPerHvp)>();
+        var warm = new List<(long Hvps, double Error, double Seconds, double Outside, double OutsideWithBuild, double ReadsPerHvp, long OldHvps, double OldError, double UploadsPerHvp, double OutsideSolve)>();
         using var selectiveChain = space0.CreateBasis(1);
         using var fullChain = space0.CreateBasis(1);
         var chains = new List<string>();
@@ -114,7 +114,10 @@ internal static class ProbeCostBenchmark
             double total = probe.Duration.TotalSeconds;
             double outside = (total - cost.HvpSeconds - cost.BuildSeconds) / total;
             double outsideWithBuild = (total - cost.HvpSeconds) / total;
-            rows.Add($"| {probe.Step} | {(seen == 1 ? "cold" : "warm")} | {probe.Status} | {probe.HvpCount} | {F(lambda, "G6")} | {F(reference.Value, "G6")} ({reference.Hvps}) | {F(error, "0.0E+0")} | {old.Hvps} | {F(old.Error, "0.0E+0")} | {F(total * 1000, "F0")} | {F(cost.BuildSeconds * 1000, "F0")} | {F(cost.HvpSeconds * 1000 / Math.Max(1, cost.Hvps), "F1")} | {F(100 * outside, "F1")}% | {F(100 * outsideWithBuild, "F1")}% | {F(cost.HostReads / (double)Math.Max(1, cost.Hvps), "F2")} | {F(cost.HostUploads / (double)Math.Max(1, cost.Hvps), "F2")} |");
+            double solve = probe.StageDurations.TryGetValue("sharpness", out var sharpnessStage) ? sharpnessStage.TotalSeconds : double.NaN;
+            double outsideSolve = (solve - cost.HvpSeconds) / solve;
+            string stages = string.Join(", ", probe.StageDurations.Select(d => $"{d.Key} {d.Value.TotalMilliseconds:F0}"));
+            rows.Add($"| {probe.Step} | {(seen == 1 ? "cold" : "warm")} | {probe.Status} | {probe.HvpCount} | {F(lambda, "G6")} | {F(reference.Value, "G6")} ({reference.Hvps}) | {F(error, "0.0E+0")} | {old.Hvps} | {F(old.Error, "0.0E+0")} | {F(total * 1000, "F0")} | {F(cost.BuildSeconds * 1000, "F0")} | {F(cost.HvpSeconds * 1000 / Math.Max(1, cost.Hvps), "F1")} | {F(100 * outside, "F1")}% | {F(100 * outsideWithBuild, "F1")}% | {F(cost.HostReads / (double)Math.Max(1, cost.Hvps), "F2")} | {F(cost.HostUploads / (double)Math.Max(1, cost.Hvps), "F2")} | {F(100 * outsideSolve, "F1")}% | {stages} |");
             // Selective against full reorthogonalization on the same parameters, alternating which goes first.
             var order = seen % 2 == 0 ? new[] { false, true } : new[] { true, false };
             var timed = new Dictionary<bool, (double Seconds, double HvpSeconds, long Hvps, double Value)>();
@@ -134,16 +137,16 @@ internal static class ProbeCostBenchmark
 
             if (seen > 1)
             {
-                warm.Add((probe.HvpCount, error, total, outside, outsideWithBuild, cost.HostReads / (double)Math.Max(1, cost.Hvps), old.Hvps, old.Error, cost.HostUploads / (double)Math.Max(1, cost.Hvps)));
+                warm.Add((probe.HvpCount, error, total, outside, outsideWithBuild, cost.HostReads / (double)Math.Max(1, cost.Hvps), old.Hvps, old.Error, cost.HostUploads / (double)Math.Max(1, cost.Hvps), outsideSolve));
             }
         }
 
         Console.WriteLine();
-        Console.WriteLine("| step | probe | status | HVPs | λ probe | λ reference (HVPs) | rel. error | HVPs, residual rule | its rel. error | probe ms | graph build ms | ms per HVP | outside HVPs and build | outside HVPs | host reads per HVP | uploads per HVP |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| step | probe | status | HVPs | λ probe | λ reference (HVPs) | rel. error | HVPs, residual rule | its rel. error | probe ms | graph build ms | ms per HVP | outside HVPs and build | outside HVPs | host reads per HVP | uploads per HVP | outside HVPs, sharpness stage | stage ms |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         rows.ForEach(Console.WriteLine);
         Console.WriteLine();
-        Console.WriteLine($"Warm probes: median HVPs {F(Median(warm.Select(w => (double)w.Hvps)))} (residual rule {F(Median(warm.Select(w => (double)w.OldHvps)))}), max rel. error {F(warm.Max(w => w.Error), "0.0E+0")} (residual rule {F(warm.Max(w => w.OldError), "0.0E+0")}), median outside share {F(100 * Median(warm.Select(w => w.Outside)), "F1")}% (with graph build {F(100 * Median(warm.Select(w => w.OutsideWithBuild)), "F1")}%), median host reads per HVP {F(Median(warm.Select(w => w.ReadsPerHvp)), "F2")}, uploads per HVP {F(Median(warm.Select(w => w.UploadsPerHvp)), "F2")}; training step {F(1000 * trainingSeconds / trainingSteps, "F0")} ms.");
+        Console.WriteLine($"Warm probes: median HVPs {F(Median(warm.Select(w => (double)w.Hvps)))} (residual rule {F(Median(warm.Select(w => (double)w.OldHvps)))}), max rel. error {F(warm.Max(w => w.Error), "0.0E+0")} (residual rule {F(warm.Max(w => w.OldError), "0.0E+0")}), median outside share {F(100 * Median(warm.Select(w => w.Outside)), "F1")}% (of the sharpness stage's solve {F(100 * Median(warm.Select(w => w.OutsideSolve)), "F1")}%; with graph build {F(100 * Median(warm.Select(w => w.OutsideWithBuild)), "F1")}%), median host reads per HVP {F(Median(warm.Select(w => w.ReadsPerHvp)), "F2")}, uploads per HVP {F(Median(warm.Select(w => w.UploadsPerHvp)), "F2")}; training step {F(1000 * trainingSeconds / trainingSteps, "F0")} ms.");
 
         Console.WriteLine();
         Console.WriteLine("Orthogonalization, side by side: the monitor's solve (eigenvalue rule 1e-3, dimension 16, each warm-started from its own chain) with selective and with full reorthogonalization at the parameters of every probe, alternating which runs first; time outside the HVPs per HVP and as a share of the solve (no graph build).");

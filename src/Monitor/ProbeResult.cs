@@ -41,4 +41,12 @@ public sealed record ProbeResult(
 {
     /// <summary>Every number the probe measured, with the indicator, metric and tags it is known by (empty for a failed probe).</summary>
     public IReadOnlyList<ProbeReading> Readings { get; init; } = [];
+
+    /// <summary>
+    /// Wall time of each part of the probe that ran, in order: <c>open</c> (the target's probe context, for TorchSharp
+    /// the probe batch's forward and first-order graph, and the operator set-up), then each stage by name
+    /// (<c>sharpness</c>, <c>modes</c>, <c>weight_spectra</c>, …). Where the probe's time goes. A failed probe lists the
+    /// parts that finished before it failed.
+    /// </summary>
+    public IReadOnlyDictionary<string, TimeSpan> StageDurations { get; init; } = new Dictionary<string, TimeSpan>();
 }

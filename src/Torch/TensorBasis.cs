@@ -87,8 +87,9 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
     }
 
     /// <inheritdoc/>
-    /// <remarks>Each window vector's coefficient stays on the device as a 0-d tensor and is applied with
-    /// <c>addcmul_</c>, so the pass allocates nothing parameter-sized and reads the host once.</remarks>
+    /// <remarks>The coefficients stay on the device (one matrix-vector product each way when the window lies in one
+    /// storage block, else a 0-d tensor per row applied with <c>addcmul_</c>), so the pass allocates nothing
+    /// parameter-sized and reads the host once.</remarks>
     public GramSchmidtNorms ProjectOut(Tensor vector, int first, Span<double> coefficients)
     {
         ThrowIfDisposed();
@@ -105,17 +106,32 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
 
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var parts = new List<Tensor> { vector.dot(vector).reshape(1) };
-        for (int i = first; i < Count; i++)
+        var before = vector.dot(vector).reshape(1);
+        Tensor coefficientsOnDevice;
+        int block = first / BlockRows;
+        if ((Count - 1) / BlockRows == block)
         {
-            var row = Row(i);
-            var c = row.dot(vector);
-            vector.addcmul_(row, c, -1);
-            parts.Insert(parts.Count - 1, c.reshape(1));
+            // The window lies in one storage block: one matrix-vector product each way (classical Gram–Schmidt).
+            var rows = _blocks[block].narrow(0, first % BlockRows, Count - first);
+            coefficientsOnDevice = rows.mv(vector);
+            vector.addmv_(rows.t(), coefficientsOnDevice, 1, -1);
+        }
+        else
+        {
+            // Across blocks: row by row (modified Gram–Schmidt), each coefficient a 0-d tensor applied with addcmul_.
+            var parts = new List<Tensor>();
+            for (int i = first; i < Count; i++)
+            {
+                var row = Row(i);
+                var c = row.dot(vector);
+                vector.addcmul_(row, c, -1);
+                parts.Add(c.reshape(1));
+            }
+
+            coefficientsOnDevice = torch.cat(parts, 0);
         }
 
-        parts.Add(vector.dot(vector).reshape(1));
-        var onHost = torch.cat(parts, 0).to(ScalarType.Float64, torch.CPU);
+        var onHost = torch.cat(new[] { coefficientsOnDevice, before, vector.dot(vector).reshape(1) }, 0).to(ScalarType.Float64, torch.CPU);
         _space.CountHostRead();
         int window = Count - first;
         Span<double> values = window + 2 <= 258 ? stackalloc double[window + 2] : new double[window + 2];

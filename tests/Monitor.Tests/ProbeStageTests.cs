@@ -71,6 +71,44 @@ public class ProbeStageTests
         Assert.Equal(ProbePath.Structured, probe.Path);
     }
 
+    [Fact]
+    public void EachPartOfTheProbeIsTimedInOrder_AFailedProbeListsThePartsBeforeIt()
+    {
+        var time = new ManualTime();
+        var options = new StabilityMonitorOptions { TopModes = 1, KrylovDimension = 6, MaxHvpsPerProbe = 60, Estimators = ProbeEstimators.Sharpness | ProbeEstimators.Modes };
+        using (var runner = new ProbeRunner<double[]>(new FakeTarget(Curvatures), options, NullLogger.Instance, [.. ProbeStages.Default<double[]>(), new ClockStage(time, TimeSpan.FromSeconds(3))]))
+        {
+            var probe = runner.Run(0, time, time.GetTimestamp(), TestContext.Current.CancellationToken);
+            Assert.Equal(ProbeStatus.Succeeded, probe.Status);
+            Assert.Equal(["open", "sharpness", "modes", "clock"], probe.StageDurations.Keys);
+            Assert.Equal(TimeSpan.FromSeconds(3), probe.StageDurations["clock"]);
+            Assert.Equal(TimeSpan.Zero, probe.StageDurations["sharpness"]);
+            Assert.Equal(TimeSpan.FromSeconds(3), probe.Duration);
+        }
+
+        using (var runner = new ProbeRunner<double[]>(new FakeTarget(Curvatures), options, NullLogger.Instance, [new ClockStage(time, TimeSpan.FromSeconds(2)), new RayleighStage(minimumHvps: 0) { Fail = true }]))
+        {
+            var probe = runner.Run(0, time, time.GetTimestamp(), TestContext.Current.CancellationToken);
+            Assert.Equal(ProbeStatus.Failed, probe.Status);
+            Assert.Equal(["open", "clock", "rayleigh"], probe.StageDurations.Keys);
+            Assert.Equal(TimeSpan.FromSeconds(2), probe.StageDurations["clock"]);
+        }
+    }
+
+    /// <summary>A stage that takes a known time on the manual clock and measures nothing.</summary>
+    private sealed class ClockStage(ManualTime time, TimeSpan takes) : ProbeStage<double[]>
+    {
+        public override string Name => "clock";
+
+        public override bool Applies(ProbeFrame<double[]> frame) => true;
+
+        public override string? Run(ProbeFrame<double[]> frame, StageBudget budget, CancellationToken cancellationToken)
+        {
+            time.Advance(takes);
+            return null;
+        }
+    }
+
     private sealed record MeanCurvatureReading(double Value) : StageReading
     {
         public override IEnumerable<ProbeReading> Readings() =>
@@ -81,6 +119,8 @@ public class ProbeStageTests
     private sealed class RayleighStage(long minimumHvps) : ProbeStage<double[]>
     {
         public static MetricDefinition Metric { get; } = new("test.mean_curvature", null, "Mean curvature.");
+
+        public override string Name => "rayleigh";
 
         public long BudgetSeen { get; private set; } = -1;
 

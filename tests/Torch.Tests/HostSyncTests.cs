@@ -71,17 +71,19 @@ public class HostSyncTests
         Assert.InRange(space.HostReads - reads, applications, (2 * applications) + 2);
     }
 
-    [Fact]
-    public void AWindowedGramSchmidtPassMatchesAHostReferenceAndReadsOnce()
+    [Theory]
+    [InlineData(5)] // the window (rows 3 and 4) spans two storage blocks of TensorBasis.BlockRows = 4
+    [InlineData(4)] // the window (rows 2 and 3) lies in one block
+    public void AWindowedGramSchmidtPassMatchesAHostReferenceAndReadsOnce(int count)
     {
         using var scope = TensorProbeScope.Begin();
         const int n = 500;
         var space = new TensorVectorSpace(n, ScalarType.Float64);
         using var basis = (TensorBasis)space.CreateBasis(8);
         var host = new List<double[]>();
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i <= count; i++)
         {
-            // Five orthonormal vectors (Gram–Schmidt on the host); the window is the last two.
+            // count orthonormal basis vectors (Gram–Schmidt on the host) and one more direction; the window is the last two.
             var v = space.CreateVector();
             space.FillRandom(v, RandomKind.Gaussian, 10 + i);
             var x = v.data<double>().ToArray();
@@ -96,7 +98,7 @@ public class HostSyncTests
 
             double norm = Math.Sqrt(x.Sum(a => a * a));
             host.Add(x.Select(a => a / norm).ToArray());
-            if (i < 5)
+            if (i < count)
             {
                 basis.Append(torch.tensor(host[i], ScalarType.Float64));
             }
@@ -109,7 +111,7 @@ public class HostSyncTests
         var expectedCoefficients = new double[2];
         for (int k = 0; k < 2; k++)
         {
-            var q = host[3 + k];
+            var q = host[count - 2 + k];
             expectedCoefficients[k] = expected.Zip(q, (a, b) => a * b).Sum();
             for (int t = 0; t < n; t++)
             {
@@ -119,7 +121,7 @@ public class HostSyncTests
 
         long reads = space.HostReads;
         var coefficients = new double[2];
-        var norms = basis.ProjectOut(w, 3, coefficients);
+        var norms = basis.ProjectOut(w, count - 2, coefficients);
         Assert.Equal(reads + 1, space.HostReads);
 
         // Double precision over 500 terms: 1e-12 relative allows for the summation order of the device reductions.
@@ -133,8 +135,8 @@ public class HostSyncTests
             Assert.Equal(expected[t], actual[t], 1e-12 * expectedBefore);
         }
 
-        Assert.Throws<ArgumentOutOfRangeException>("first", () => basis.ProjectOut(w, 5, Array.Empty<double>()));
-        Assert.Throws<ArgumentException>("coefficients", () => basis.ProjectOut(w, 3, new double[3]));
+        Assert.Throws<ArgumentOutOfRangeException>("first", () => basis.ProjectOut(w, count, Array.Empty<double>()));
+        Assert.Throws<ArgumentException>("coefficients", () => basis.ProjectOut(w, count - 2, new double[3]));
     }
 
     /// <summary><c>y = d ⊙ x</c> on tensors.</summary>

@@ -60,9 +60,11 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
     public ProbeResult Run(long step, TimeProvider time, long startedTimestamp, Func<string> cancellationReason, CancellationToken cancellationToken)
     {
         ProbeFrame<TVec>? frame = null;
+        var durations = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
+            long part = time.GetTimestamp();
             using var context = _target.BeginProbe(cancellationToken);
             using var opened = frame = new ProbeFrame<TVec>(context, _options, _probes);
             if (context.Optimizer is null && !_unsupportedLogged)
@@ -73,33 +75,36 @@ internal sealed class ProbeRunner<TVec> : IProbeRunner
 
             cancellationToken.ThrowIfCancellationRequested();
             frame.Prepare();
+            durations["open"] = time.GetElapsedTime(part);
             foreach (var stage in _stages)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 if (stage.Applies(frame) && frame.Remaining >= stage.MinimumHvps(frame))
                 {
+                    part = time.GetTimestamp();
                     string? problem = stage.Run(frame, new StageBudget(frame.Remaining), cancellationToken);
+                    durations[stage.Name] = time.GetElapsedTime(part);
                     if (problem is not null)
                     {
-                        return Failed(step, frame, problem, time, startedTimestamp);
+                        return Failed(step, frame, problem, time, startedTimestamp) with { StageDurations = durations };
                     }
                 }
             }
 
-            return Succeeded(step, frame, time, startedTimestamp);
+            return Succeeded(step, frame, time, startedTimestamp) with { StageDurations = durations };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return Failed(step, frame, cancellationReason(), time, startedTimestamp);
+            return Failed(step, frame, cancellationReason(), time, startedTimestamp) with { StageDurations = durations };
         }
         catch (ProbeTargetException ex)
         {
             // The target's own words: what is wrong and what to do.
-            return Failed(step, frame, ex.Message, time, startedTimestamp);
+            return Failed(step, frame, ex.Message, time, startedTimestamp) with { StageDurations = durations };
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            return Failed(step, frame, $"{ex.GetType().Name}: {ex.Message}", time, startedTimestamp);
+            return Failed(step, frame, $"{ex.GetType().Name}: {ex.Message}", time, startedTimestamp) with { StageDurations = durations };
         }
     }
 

@@ -27,6 +27,9 @@ internal readonly record struct StageBudget(long Hvps);
 internal abstract class ProbeStage<TVec> : IDisposable
     where TVec : class
 {
+    /// <summary>The stage's name in <see cref="ProbeResult.StageDurations"/> (snake case, for example <c>sharpness</c>).</summary>
+    public abstract string Name { get; }
+
     /// <summary>Whether the stage runs in this probe (options, optimizer, the readings of earlier stages).</summary>
     /// <param name="frame">The probe so far.</param>
     public abstract bool Applies(ProbeFrame<TVec> frame);

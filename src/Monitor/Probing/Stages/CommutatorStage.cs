@@ -14,6 +14,8 @@ internal sealed record CommutatorReading(PreconditionerCommutatorEstimate Estima
 internal sealed class CommutatorStage<TVec> : ProbeStage<TVec>
     where TVec : class
 {
+    public override string Name => "commutator";
+
     public override bool Applies(ProbeFrame<TVec> frame) =>
         frame.Options.Estimators.HasFlag(ProbeEstimators.Commutator) && frame.IsAdaptive && frame.Preconditioned is not null;
 

@@ -43,6 +43,8 @@ internal sealed record EpsilonModeReading(IReadOnlyList<EpsilonFloorReading> Flo
 internal sealed class EpsilonModeStage<TVec> : ProbeStage<TVec>
     where TVec : class
 {
+    public override string Name => "epsilon_modes";
+
     /// <summary>The factors c of the masses.</summary>
     internal static readonly int[] Factors = [1, 10, 100];
 

@@ -30,6 +30,8 @@ internal sealed record ModeReading(ModeAnalysisResult Analysis) : StageReading
 internal sealed class ModesStage<TVec> : ProbeStage<TVec>
     where TVec : class
 {
+    public override string Name => "modes";
+
     public override bool Applies(ProbeFrame<TVec> frame) =>
         frame.Options.Estimators.HasFlag(ProbeEstimators.Modes) && frame.Block is not null && Curvatures(frame).Count > 0;
 

@@ -33,6 +33,8 @@ internal sealed record SharpnessReading(IReadOnlyList<double> Eigenvalues, doubl
 internal sealed class SharpnessStage<TVec> : ProbeStage<TVec>
     where TVec : class
 {
+    public override string Name => "sharpness";
+
     private IBasis<TVec>? _warmStart;
 
     public override bool Applies(ProbeFrame<TVec> frame) => frame.Options.Estimators.HasFlag(ProbeEstimators.Sharpness);

@@ -16,6 +16,8 @@ internal sealed record SpectralDensityReading(IReadOnlyList<double> Nodes, Conve
 internal sealed class SpectralDensityStage<TVec> : ProbeStage<TVec>
     where TVec : class
 {
+    public override string Name => "spectral_density";
+
     public override bool Applies(ProbeFrame<TVec> frame) => frame.Options.Estimators.HasFlag(ProbeEstimators.SpectralDensity);
 
     public override long MinimumHvps(ProbeFrame<TVec> frame) => (long)frame.Options.DensitySteps * frame.Options.DensityProbes;

@@ -51,6 +51,8 @@ internal sealed record UpdateSpectrumReading(
 internal sealed class UpdateSpectrumStage<TVec> : ProbeStage<TVec>
     where TVec : class
 {
+    public override string Name => "update_spectrum";
+
     public override bool Applies(ProbeFrame<TVec> frame) =>
         frame.Options.Estimators.HasFlag(ProbeEstimators.Arnoldi) && frame.Snapshot is not null;
 

@@ -30,6 +30,8 @@ internal sealed record WeightSpectraReading(IReadOnlyList<WeightReading> Weights
 internal sealed class WeightSpectraStage<TVec> : ProbeStage<TVec>
     where TVec : class
 {
+    public override string Name => "weight_spectra";
+
     private readonly Dictionary<string, double[]> _rightVectors = new(StringComparer.Ordinal);
 
     public override bool Applies(ProbeFrame<TVec> frame) => frame.Options.Estimators.HasFlag(ProbeEstimators.WeightSingularValues);
