@@ -124,6 +124,8 @@ internal sealed class TimedOperator : LinearOperator<Tensor>
 
     public override bool IsSymmetric => _inner.IsSymmetric;
 
+    public override bool IsInexact => _inner.IsInexact;
+
     public double Seconds { get; private set; }
 
     protected override void ApplyCore(Tensor x, Tensor y)

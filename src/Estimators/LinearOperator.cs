@@ -28,6 +28,15 @@ public abstract class LinearOperator<TVec>
     /// <summary>Whether the operator is known to be symmetric (a hint; it is not checked).</summary>
     public virtual bool IsSymmetric => false;
 
+    /// <summary>
+    /// Whether the products are approximations far less accurate than the vectors' precision (for example
+    /// Hessian-vector products by finite differences of gradients, good to 1e-3–1e-1 in single precision). Lanczos then
+    /// orthogonalizes every step against the whole basis, as with <see cref="Krylov.LanczosOptions.FullReorthogonalization"/>:
+    /// its selective orthogonalization assumes products accurate to about the working precision. Default false;
+    /// operators that wrap another report the wrapped one's.
+    /// </summary>
+    public virtual bool IsInexact => false;
+
     /// <summary>Whether <see cref="ApplyTranspose"/> is available.</summary>
     public virtual bool SupportsTranspose => IsSymmetric;
 

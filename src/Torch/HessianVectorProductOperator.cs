@@ -192,6 +192,10 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
     /// <inheritdoc/>
     public override bool IsSymmetric => true;
 
+    /// <inheritdoc/>
+    /// <remarks>True for the finite-difference methods (their products are good to about 1e-3–1e-1 in float32).</remarks>
+    public override bool IsInexact => _method != HessianVectorProductMethod.DoubleBackward;
+
     /// <summary>The value of the probe loss at which the Hessian is taken (NaN or ±∞ when the forward pass diverged).</summary>
     public double Loss { get; }
 

@@ -348,6 +348,8 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
     {
         public override bool IsSymmetric => true;
 
+        public override bool IsInexact => inner.IsInexact;
+
         protected override void ApplyCore(Tensor x, Tensor y)
         {
             cancellationToken.ThrowIfCancellationRequested();

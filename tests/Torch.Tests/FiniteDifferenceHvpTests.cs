@@ -29,6 +29,7 @@ public class FiniteDifferenceHvpTests
         using var mlp = new TinyMlp(dtype, seed: 1, hidden: 8);
         double[] theta = mlp.ParametersToArray();
         using var exact = new HessianVectorProductOperator(mlp.View, mlp.Loss);
+        Assert.False(exact.IsInexact);
         var space = (TensorVectorSpace)exact.Space;
         var v = space.CreateVector();
         space.FillRandom(v, RandomKind.Gaussian, 5);
@@ -39,6 +40,14 @@ public class FiniteDifferenceHvpTests
 
         using var differences = new HessianVectorProductOperator(mlp.View, mlp.Loss, options: new HessianVectorProductOptions { Method = method });
         Assert.Equal(method, differences.Method);
+
+        // Products this inexact make Lanczos orthogonalize fully; the preconditioned operator says so too.
+        Assert.True(differences.IsInexact);
+        using (var preconditioned = new Estimators.Optimizers.PreconditionedHessianOperator<Tensor>(differences, space.CreateVector()))
+        {
+            Assert.True(preconditioned.IsInexact);
+        }
+
         Assert.True(differences.FiniteDifferenceStep > 0);
         var y = space.CreateVector();
         differences.Apply(v, y);

@@ -75,7 +75,7 @@ public static class Lanczos
             f =>
             {
                 var ritz = SymmetricRitz.Analyze(f, options.Which, options.Count, options.Tolerance, stoppingRule: options.StoppingRule);
-                f.AllowLocalOrthogonalization = !options.FullReorthogonalization && ritz.AllowsLocalOrthogonalization;
+                f.AllowLocalOrthogonalization = !options.FullReorthogonalization && !op.IsInexact && ritz.AllowsLocalOrthogonalization;
                 return ritz;
             },
             ritz => ritz.KeptVectors(KrylovOptionChecks.KeepCount(options.Count, m)),

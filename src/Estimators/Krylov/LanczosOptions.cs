@@ -39,8 +39,9 @@ public sealed record LanczosOptions : KrylovEigenOptions
     /// selectively. Default false: while no Ritz pair is near convergence (every residual above √ε_single·‖S‖) a step
     /// orthogonalizes only against the last two basis vectors, twice, which reads 2 vectors instead of 2–4 times the
     /// basis; the basis then stays orthogonal to about √ε of single precision, enough for Ritz values exact to rounding
-    /// level. True restores full reorthogonalization on every step (for comparison, or for operators whose products
-    /// are far less accurate than single precision).
+    /// level. True restores full reorthogonalization on every step (for comparison). Operators whose products are far
+    /// less accurate than that (<see cref="LinearOperator{TVec}.IsInexact"/>, for example finite-difference
+    /// Hessian-vector products) are always orthogonalized fully.
     /// </summary>
     public bool FullReorthogonalization { get; init; }
 

@@ -104,6 +104,9 @@ public sealed class PreconditionedHessianOperator<TVec> : LinearOperator<TVec>, 
     /// <inheritdoc/>
     public override bool IsSymmetric => true;
 
+    /// <inheritdoc/>
+    public override bool IsInexact => _curvature.IsInexact;
+
     /// <summary>The element-wise operations of the space (the commutator estimate needs them too).</summary>
     internal IElementwiseVectorSpace<TVec> ElementwiseSpace => _elementwise;
 

@@ -51,6 +51,9 @@ public sealed class ShiftedOperator<TVec> : LinearOperator<TVec>
     public override bool IsSymmetric => true;
 
     /// <inheritdoc/>
+    public override bool IsInexact => Inner.IsInexact;
+
+    /// <inheritdoc/>
     protected override void ApplyCore(TVec x, TVec y)
     {
         Inner.Apply(x, y);

@@ -136,6 +136,37 @@ public class SelectiveOrthogonalizationTests
         Assert.True(Math.Abs(result.Eigenvalues[0] - 11.035) <= 1e-3, $"λ₁ = {result.Eigenvalues[0]} after {result.Convergence.OperatorApplications}, {result.Convergence.Status}");
     }
 
+    [Fact]
+    public void AnInexactOperator_IsOrthogonalizedFullyOnEveryStep()
+    {
+        // Products far less accurate than the working precision (finite differences) void the rounding argument of
+        // selective orthogonalization: the solve must be exactly the full-reorthogonalization solve.
+        const int n = 300;
+        var op = new DenseMatrixOperator<double>(KrylovTestMatrices.SymmetricWithSpectrum(HardSpectrum(n), 13), assumeSymmetric: true);
+        var options = new LanczosOptions { Count = 2, KrylovDimension = 12, Tolerance = 1e-8, MaxRestarts = 100, Seed = 4 };
+        var inexact = Lanczos.Solve(new InexactOperator(op), options, cancellationToken: Token);
+        var full = Lanczos.Solve(op, options with { FullReorthogonalization = true }, cancellationToken: Token);
+        var selective = Lanczos.Solve(op, options, cancellationToken: Token);
+        Assert.Equal(full.Eigenvalues, inexact.Eigenvalues);
+        Assert.Equal(full.Convergence.OperatorApplications, inexact.Convergence.OperatorApplications);
+
+        // Selective orthogonalization reaches the same eigenvalues to the tolerance, by different arithmetic.
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.Equal(full.Eigenvalues[i], selective.Eigenvalues[i], 1e-8 * Math.Abs(full.Eigenvalues[i]));
+        }
+    }
+
+    /// <summary>The same products, declared inexact.</summary>
+    private sealed class InexactOperator(LinearOperator<double[]> inner) : LinearOperator<double[]>(inner.Space)
+    {
+        public override bool IsSymmetric => true;
+
+        public override bool IsInexact => true;
+
+        protected override void ApplyCore(double[] x, double[] y) => inner.Apply(x, y);
+    }
+
     /// <summary>
     /// Grows a factorization one step at a time to <paramref name="steps"/>, allowing local steps as <see cref="Lanczos"/>
     /// does (from the Ritz residuals of the largest-algebraic analysis) or always; returns the orthogonality level
