@@ -80,7 +80,8 @@ internal static class ReactiveStudy
         return 0;
     }
 
-    private static bool TryParseSeeds(string text, out int[] seeds)
+    /// <summary>Parses "1,2,3" (positive whole numbers); false on anything else.</summary>
+    internal static bool TryParseSeeds(string text, out int[] seeds)
     {
         var parts = text.Split(',');
         seeds = new int[parts.Length];
