@@ -235,7 +235,10 @@ internal enum StepTransform
 /// <summary>
 /// A threshold on a per-step sensor signal after a <see cref="StepTransform"/>, evaluated at every step, on when the
 /// transformed value is ≥ x (or ≤ x; ≤ −x for a z-score). Undefined values (NaN: before a transform's window, or not
-/// measured) are off; before step 20 the state is that of step 20, so an alarm on from the start has no onset.
+/// measured) are off, and nothing is held back to earlier steps: an onset is the first step at which the condition
+/// was measured to hold (a value threshold from step 0, the transforms from step 20), never a step before the signal
+/// said anything (<see cref="StepThresholdDetector"/> instead gives steps before 20 the state of step 20, which puts an
+/// onset at step 0 when that state is on).
 /// </summary>
 internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true) : IDetector
 {
@@ -253,7 +256,7 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
 
     public string Family => Transform switch
     {
-        StepTransform.EmaZScore => $"{Signal} z-score {(Above ? "≥" : "≤ −")}x",
+        StepTransform.EmaZScore => $"{Signal} z-score {(Above ? "≥ x" : "≤ −x")}",
         StepTransform.RatioToBaseline => $"{Signal} / baseline {(Above ? "≥" : "≤")} x",
         StepTransform.Trend => $"{Signal} trend over {TrendWindow} steps {(Above ? "≥" : "≤")} x",
         _ => $"{Signal} {(Above ? "≥" : "≤")} x",
@@ -278,14 +281,7 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
 
         var series = Transformed(values, Transform).Take(run.StepsRun).ToArray();
         double bar = Transform == StepTransform.EmaZScore && !Above ? -Value : Value;
-        var alarm = series.Select(v => Above ? v >= bar : v <= bar).ToArray();
-        int first = Math.Min(BaselineEnd, alarm.Length - 1);
-        for (int t = 0; t < first; t++)
-        {
-            alarm[t] = alarm[first];
-        }
-
-        return alarm;
+        return [.. series.Select(v => Above ? v >= bar : v <= bar)];
     }
 
     /// <summary>The transformed series (NaN where undefined).</summary>

@@ -67,7 +67,7 @@ internal static class LogitStudy
         File.WriteAllText(Path.Combine(output, "logits.md"), report);
         if (ChartRun(runs) is { } chartRun)
         {
-            File.WriteAllText(Path.Combine(output, "logits-trace.svg"), DetectionCharts.Compose(Chart(chartRun), sideBySide: false, 1000, 260));
+            File.WriteAllText(Path.Combine(output, "logits-trace.svg"), DetectionCharts.Compose(Chart(chartRun, StableRun(runs, chartRun)), sideBySide: false, 1000, 260));
         }
 
         Console.Write(report);
@@ -167,29 +167,46 @@ internal static class LogitStudy
             .ThenBy(r => r.Name, StringComparer.Ordinal)
             .FirstOrDefault();
 
-    private static List<Plot> Chart(RecordedRun run)
+    /// <summary>The stable run drawn beside it: the held-out stable run of the same workload with the largest attention logit.</summary>
+    private static RecordedRun? StableRun(RecordedRun[] runs, RecordedRun spiking) =>
+        runs.Where(r => r.Setting.Workload == spiking.Setting.Workload && r.Role == SeedRole.Report && !r.Diverged && SpikeDefinitions.Material(r.Losses).Count == 0)
+            .OrderByDescending(r => r.StepSignals.TryGetValue(LogitSensor.MaxAttentionLogit, out var v) ? v.Where(double.IsFinite).DefaultIfEmpty(0).Max() : 0)
+            .FirstOrDefault();
+
+    private static List<Plot> Chart(RecordedRun run, RecordedRun? stable)
     {
+        const int Steps = 300;
         var spikes = SpikeDefinitions.Material(run.Losses);
-        double[] steps = [.. Enumerable.Range(0, run.StepsRun).Select(t => (double)t)];
         var panels = new List<Plot>();
-        foreach (var (signal, label) in new[]
+        foreach (var (signal, label, log, threshold) in new (string, string, bool, double)[]
         {
-            (StepSignalNames.Loss, "mini-batch loss"),
-            (LogitSensor.MaxAttentionLogit, "largest attention logit"),
-            (LogitSensor.MinAttentionEntropy, "smallest attention-row entropy (nats)"),
-            (LogitSensor.LogPartition, "mean log-partition log Z of the output logits"),
-            (LogitSensor.MaxAbsLogit, "max |output logit|"),
+            (StepSignalNames.Loss, "mini-batch loss", true, double.NaN),
+            (LogitSensor.MaxAttentionLogit, "largest attention logit (dotted: 100, the threshold chosen on seed 1)", true, 100),
+            (LogitSensor.MinAttentionEntropy, "smallest head entropy of the last row (nats)", false, double.NaN),
+            (LogitSensor.LogPartition, "mean log-partition log Z of the output logits", true, double.NaN),
         })
         {
-            if (!run.StepSignals.TryGetValue(signal, out var values))
+            var plot = new Plot();
+            foreach (var (trace, color, suffix) in new[] { (stable, Colors.Gray, " — stable: "), (run, Colors.Blue, " — spiking: ") })
             {
-                continue;
+                if (trace is null || !trace.StepSignals.TryGetValue(signal, out var values))
+                {
+                    continue;
+                }
+
+                int n = Math.Min(Steps, trace.StepsRun);
+                double[] steps = [.. Enumerable.Range(0, n).Select(t => (double)t)];
+                var line = plot.Add.Scatter(steps, [.. values.Take(n).Select(v => !double.IsFinite(v) ? double.NaN : log ? (v > 0 ? Math.Log10(v) : double.NaN) : v)]);
+                line.MarkerSize = 0;
+                line.Color = color;
+                line.LegendText = label + suffix + trace.Name;
             }
 
-            var plot = new Plot();
-            var line = plot.Add.Scatter(steps, [.. values.Take(run.StepsRun).Select(v => double.IsFinite(v) && v > 0 ? Math.Log10(v) : double.NaN)]);
-            line.MarkerSize = 0;
-            line.LegendText = label;
+            if (!double.IsNaN(threshold))
+            {
+                plot.Add.HorizontalLine(log ? Math.Log10(threshold) : threshold).LinePattern = LinePattern.Dotted;
+            }
+
             foreach (int s in spikes)
             {
                 var v = plot.Add.VerticalLine(s);
@@ -197,13 +214,13 @@ internal static class LogitStudy
                 v.LinePattern = LinePattern.Dashed;
             }
 
-            plot.YLabel("log10");
-            plot.ShowLegend(Alignment.UpperLeft);
-            plot.Axes.SetLimitsX(0, run.StepsRun);
+            plot.YLabel(log ? "log10" : "nats");
+            plot.ShowLegend(Alignment.UpperRight);
+            plot.Axes.SetLimitsX(0, Steps);
             panels.Add(plot);
         }
 
-        panels[0].Title(string.Create(CultureInfo.InvariantCulture, $"{run.Name}: {spikes.Count} material spike(s) (red)"));
+        panels[0].Title(string.Create(CultureInfo.InvariantCulture, $"first {Steps} steps; material spike onsets of the spiking run in red"));
         panels[^1].XLabel("step");
         return panels;
     }
