@@ -17,48 +17,17 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// </summary>
 internal static class LogitStudy
 {
-    private const string Usage = "usage: detection logits [--filter TEXT] [--workers N] [--out DIR] [--seeds 1,2,3]";
-
     private static readonly string[] Configurations = [MonitorConfigurations.Unmonitored, MonitorConfigurations.Unmonitored];
 
     public static int Run(IReadOnlyList<string> args)
     {
-        int workers = 1;
-        string output = Path.Combine(DetectionBenchmark.RepositoryRoot(), "benchmarks", "Detection", "logits");
-        string? filter = null;
-        int[] seeds = [1, 2, 3];
-        for (int i = 0; i < args.Count; i++)
+        if (StudyArguments.Parse("logits", "logits", args) is not { } parsed)
         {
-            bool hasValue = i + 1 < args.Count && !string.IsNullOrWhiteSpace(args[i + 1]);
-            switch (args[i])
-            {
-                case "--workers" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out workers) && workers is >= 1 and <= 64:
-                    i++;
-                    break;
-                case "--out" when hasValue:
-                    output = Path.GetFullPath(args[++i]);
-                    break;
-                case "--filter" when hasValue:
-                    filter = args[++i];
-                    break;
-                case "--seeds" when hasValue && ReactiveStudy.TryParseSeeds(args[i + 1], out seeds):
-                    i++;
-                    break;
-                default:
-                    Console.Error.WriteLine($"detection logits: unexpected or incomplete argument '{args[i]}'. {Usage}");
-                    return 2;
-            }
-        }
-
-        var total = Stopwatch.StartNew();
-        var plan = seeds.SelectMany(seed => DetectionPlan.Settings.Select(s => new PlannedRun(s, seed, seed == 1 ? SeedRole.Tune : SeedRole.Report)))
-            .Where(r => filter is null || r.Name.Contains(filter, StringComparison.Ordinal)).ToArray();
-        if (plan.Length == 0)
-        {
-            Console.Error.WriteLine($"detection logits: no planned run matches --filter '{filter}'");
             return 2;
         }
 
+        var total = Stopwatch.StartNew();
+        var (workers, output, plan) = (parsed.Workers, parsed.Output, parsed.Plan);
         var jobs = plan.Select(r => new WorkerJob(r, Configurations, Path.Combine(output, "traces", r.FileName), Sensors: true)).ToArray();
         Console.Error.WriteLine($"detection logits: {jobs.Length} runs × {Configurations.Length} unmonitored passes (the second with the step sensors), {workers} worker(s); load average {DetectionBenchmark.LoadAverage()}");
         var runs = WorkerPool.Run(jobs, workers, Path.Combine(output, "jobs"), Console.Error, reuse: true);
