@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using ScottPlot;
@@ -19,29 +18,10 @@ internal static class LogitStudy
 {
     private static readonly string[] Configurations = [MonitorConfigurations.Unmonitored, MonitorConfigurations.Unmonitored];
 
-    public static int Run(IReadOnlyList<string> args)
-    {
-        if (StudyArguments.Parse("logits", "logits", args) is not { } parsed)
-        {
-            return 2;
-        }
-
-        var total = Stopwatch.StartNew();
-        var (workers, output, plan) = (parsed.Workers, parsed.Output, parsed.Plan);
-        var jobs = plan.Select(r => new WorkerJob(r, Configurations, Path.Combine(output, "traces", r.FileName), Sensors: true)).ToArray();
-        Console.Error.WriteLine($"detection logits: {jobs.Length} runs × {Configurations.Length} unmonitored passes (the second with the step sensors), {workers} worker(s); load average {DetectionBenchmark.LoadAverage()}");
-        var runs = WorkerPool.Run(jobs, workers, Path.Combine(output, "jobs"), Console.Error, reuse: true);
-        Directory.CreateDirectory(output);
-        string report = Report(runs, total.Elapsed, workers);
-        File.WriteAllText(Path.Combine(output, "logits.md"), report);
-        if (ChartRun(runs) is { } chartRun)
-        {
-            File.WriteAllText(Path.Combine(output, "logits-trace.svg"), DetectionCharts.Compose(Chart(chartRun, StableRun(runs, chartRun)), sideBySide: false, 1000, 260));
-        }
-
-        Console.Write(report);
-        return 0;
-    }
+    public static int Run(IReadOnlyList<string> args) =>
+        StudyArguments.Parse("logits", "logits", args) is { } parsed
+            ? parsed.TrainAndReport("logits", Configurations, sensors: true, Report, "logits.md", Chart, "logits-trace.svg")
+            : 2;
 
     /// <summary>The new signals' detectors: four families per signal, each with a threshold grid.</summary>
     public static IReadOnlyList<IDetector> SignalDetectors()
@@ -141,6 +121,9 @@ internal static class LogitStudy
         runs.Where(r => r.Setting.Workload == spiking.Setting.Workload && r.Role == SeedRole.Report && !r.Diverged && SpikeDefinitions.Material(r.Losses).Count == 0)
             .OrderByDescending(r => r.StepSignals.TryGetValue(LogitSensor.MaxAttentionLogit, out var v) ? v.Where(double.IsFinite).DefaultIfEmpty(0).Max() : 0)
             .FirstOrDefault();
+
+    private static string? Chart(RecordedRun[] runs) =>
+        ChartRun(runs) is { } run ? DetectionCharts.Compose(Chart(run, StableRun(runs, run)), sideBySide: false, 1000, 260) : null;
 
     private static List<Plot> Chart(RecordedRun run, RecordedRun? stable)
     {

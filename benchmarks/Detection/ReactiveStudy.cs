@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using ScottPlot;
@@ -25,29 +24,10 @@ internal static class ReactiveStudy
 
     private static readonly string[] Configurations = [MonitorConfigurations.Unmonitored, MonitorConfigurations.Reactive, MonitorConfigurations.ZClipped];
 
-    public static int Run(IReadOnlyList<string> args)
-    {
-        if (StudyArguments.Parse("reactive", "reactive", args) is not { } parsed)
-        {
-            return 2;
-        }
-
-        var total = Stopwatch.StartNew();
-        var (workers, output, plan) = (parsed.Workers, parsed.Output, parsed.Plan);
-        var jobs = plan.Select(r => new WorkerJob(r, Configurations, Path.Combine(output, "traces", r.FileName), Sensors: false)).ToArray();
-        Console.Error.WriteLine($"detection reactive: {jobs.Length} runs × {Configurations.Length} passes, {workers} worker(s); load average {DetectionBenchmark.LoadAverage()}");
-        var runs = WorkerPool.Run(jobs, workers, Path.Combine(output, "jobs"), Console.Error, reuse: true);
-        Directory.CreateDirectory(output);
-        string report = Report(runs, total.Elapsed, workers);
-        File.WriteAllText(Path.Combine(output, "reactive.md"), report);
-        if (ChartRun(runs) is { } chartRun)
-        {
-            File.WriteAllText(Path.Combine(output, "reactive-loss.svg"), Chart(chartRun).GetSvgXml(1000, 420));
-        }
-
-        Console.Write(report);
-        return 0;
-    }
+    public static int Run(IReadOnlyList<string> args) =>
+        StudyArguments.Parse("reactive", "reactive", args) is { } parsed
+            ? parsed.TrainAndReport("reactive", Configurations, sensors: false, Report, "reactive.md", runs => ChartRun(runs) is { } run ? Chart(run).GetSvgXml(1000, 420) : null, "reactive-loss.svg")
+            : 2;
 
     /// <summary>What one pass of a run did.</summary>
     /// <param name="Spikes">Material spike onsets of its losses.</param>

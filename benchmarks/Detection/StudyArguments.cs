@@ -60,6 +60,40 @@ internal sealed record StudyArguments(int Workers, string Output, IReadOnlyList<
         return new StudyArguments(workers, output, plan);
     }
 
+    /// <summary>
+    /// Trains the plan (each run under <paramref name="configurations"/> in one worker process; a run whose trace
+    /// exists is read, not trained again), then writes the study's report (and its chart, when it has one) into the
+    /// output folder and to standard output.
+    /// </summary>
+    /// <param name="study">The study's name, e.g. "reactive" (progress lines).</param>
+    /// <param name="configurations">The passes of each run.</param>
+    /// <param name="sensors">Attach the step sensors to the last pass.</param>
+    /// <param name="report">The report, from the runs, the elapsed time and the workers; written to <paramref name="reportFile"/>.</param>
+    /// <param name="reportFile">The report's file name in the output folder.</param>
+    /// <param name="chart">The chart as SVG text, or null for none; written to <paramref name="chartFile"/>.</param>
+    /// <param name="chartFile">The chart's file name in the output folder.</param>
+    /// <returns>0.</returns>
+    public int TrainAndReport(string study, IReadOnlyList<string> configurations, bool sensors, Func<RecordedRun[], TimeSpan, int, string> report, string reportFile, Func<RecordedRun[], string?> chart, string chartFile)
+    {
+        ArgumentNullException.ThrowIfNull(configurations);
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(chart);
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        var jobs = Plan.Select(r => new WorkerJob(r, configurations, Path.Combine(Output, "traces", r.FileName), sensors)).ToArray();
+        Console.Error.WriteLine($"detection {study}: {jobs.Length} runs × {configurations.Count} passes{(sensors ? " (step sensors on the last)" : "")}, {Workers} worker(s); load average {DetectionBenchmark.LoadAverage()}");
+        var runs = WorkerPool.Run(jobs, Workers, Path.Combine(Output, "jobs"), Console.Error, reuse: true);
+        Directory.CreateDirectory(Output);
+        string text = report(runs, total.Elapsed, Workers);
+        File.WriteAllText(Path.Combine(Output, reportFile), text);
+        if (chart(runs) is { } svg)
+        {
+            File.WriteAllText(Path.Combine(Output, chartFile), svg);
+        }
+
+        Console.Write(text);
+        return 0;
+    }
+
     /// <summary>Parses "1,2,3" (positive whole numbers); false on anything else.</summary>
     internal static bool TryParseSeeds(string text, out int[] seeds)
     {
