@@ -187,7 +187,7 @@ internal static class DetectionCharts
     }
 
     /// <summary>One SVG of several panels, side by side or stacked, each rendered by ScottPlot at width × height.</summary>
-    private static string Compose(IReadOnlyList<Plot> panels, bool sideBySide, int width, int height)
+    internal static string Compose(IReadOnlyList<Plot> panels, bool sideBySide, int width, int height)
     {
         int totalWidth = sideBySide ? width * panels.Count : width;
         int totalHeight = sideBySide ? height : height * panels.Count;

@@ -207,11 +207,106 @@ internal static class DetectorCatalog
         }
         Step(StepSignalNames.GradientNorm, DetectorCost.Free, 2.5, 3, 4, 6);
         Step(StepSignalNames.Loss, DetectorCost.Free, 2, 2.5, 3, 4, 6);
-        foreach (string signal in StepSensors.SignalNames().Where(s => s != OptimizerStateSensor.ReadMilliseconds))
+        foreach (string signal in StepSensors.DetectableSignalNames())
         {
             Step(signal, DetectorCost.StepSensor, 2.5, 3, 4, 6);
         }
 
         return detectors;
+    }
+}
+
+/// <summary>How a per-step signal is turned into the value that <see cref="StepSignalDetector"/> thresholds.</summary>
+internal enum StepTransform
+{
+    /// <summary>The value itself.</summary>
+    Value,
+
+    /// <summary>Its EMA z-score (α = 0.97, 20 warm-up steps: <see cref="StepZScoreDetector"/>'s statistic); below: z ≤ −x.</summary>
+    EmaZScore,
+
+    /// <summary>Over the median of its values at steps 10–19 (an early baseline, before the GPT warm-up's blow-ups at steps 60–90).</summary>
+    RatioToBaseline,
+
+    /// <summary>Its EMA (α = 0.9) over the same EMA 20 steps earlier.</summary>
+    Trend,
+}
+
+/// <summary>
+/// A threshold on a per-step sensor signal after a <see cref="StepTransform"/>, evaluated at every step, on when the
+/// transformed value is ≥ x (or ≤ x; ≤ −x for a z-score). Undefined values (NaN: before a transform's window, or not
+/// measured) are off, and nothing is held back to earlier steps: an onset is the first step at which the condition
+/// was measured to hold (a value threshold from step 0, the transforms from step 20), never a step before the signal
+/// said anything (<see cref="StepThresholdDetector"/> instead gives steps before 20 the state of step 20, which puts an
+/// onset at step 0 when that state is on).
+/// </summary>
+internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true) : IDetector
+{
+    /// <summary>First step (inclusive) of the ratio's baseline.</summary>
+    public const int BaselineStart = 10;
+
+    /// <summary>End step (exclusive) of the ratio's baseline, and the first step every transform is defined at.</summary>
+    public const int BaselineEnd = 20;
+
+    /// <summary>Steps back of the trend.</summary>
+    public const int TrendWindow = 20;
+
+    /// <summary>EMA weight on the past of the trend's smoothing.</summary>
+    public const double TrendAlpha = 0.9;
+
+    public string Family => Transform switch
+    {
+        StepTransform.EmaZScore => $"{Signal} z-score {(Above ? "≥ x" : "≤ −x")}",
+        StepTransform.RatioToBaseline => $"{Signal} / baseline {(Above ? "≥" : "≤")} x",
+        StepTransform.Trend => $"{Signal} trend over {TrendWindow} steps {(Above ? "≥" : "≤")} x",
+        _ => $"{Signal} {(Above ? "≥" : "≤")} x",
+    };
+
+    public string Name => Family[..^1] + Value.ToString("G4", CultureInfo.InvariantCulture);
+
+    public double? Threshold => Value;
+
+    public DetectorCost Cost => DetectorCost.StepSensor;
+
+    /// <summary>A run is scored when its trace has the signal with some finite value.</summary>
+    public bool Applies(RecordedRun run) => run?.StepSignals.TryGetValue(Signal, out var values) == true && values.Any(double.IsFinite);
+
+    public bool[] Alarm(RecordedRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        if (!run.StepSignals.TryGetValue(Signal, out var values))
+        {
+            return new bool[run.StepsRun];
+        }
+
+        var series = Transformed(values, Transform).Take(run.StepsRun).ToArray();
+        double bar = Transform == StepTransform.EmaZScore && !Above ? -Value : Value;
+        return [.. series.Select(v => Above ? v >= bar : v <= bar)];
+    }
+
+    /// <summary>The transformed series (NaN where undefined).</summary>
+    public static double[] Transformed(IReadOnlyList<double> values, StepTransform transform)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        switch (transform)
+        {
+            case StepTransform.EmaZScore:
+                return DetectionScoring.EmaZScores(values, StepZScoreDetector.Alpha, StepZScoreDetector.Warmup);
+            case StepTransform.RatioToBaseline:
+                double baseline = DetectionScoring.Median([.. values.Skip(BaselineStart).Take(BaselineEnd - BaselineStart).Where(double.IsFinite)]);
+                return [.. values.Select((v, t) => t >= BaselineEnd && baseline != 0 ? v / baseline : double.NaN)];
+            case StepTransform.Trend:
+                var smooth = new double[values.Count];
+                double ema = double.NaN;
+                for (int t = 0; t < values.Count; t++)
+                {
+                    ema = double.IsNaN(ema) ? values[t] : (TrendAlpha * ema) + ((1 - TrendAlpha) * values[t]);
+                    smooth[t] = ema;
+                }
+
+                return [.. smooth.Select((v, t) => t >= Math.Max(BaselineEnd, TrendWindow) && smooth[t - TrendWindow] != 0 ? v / smooth[t - TrendWindow] : double.NaN)];
+            default:
+                return [.. values];
+        }
     }
 }

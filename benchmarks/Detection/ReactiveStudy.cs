@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using ScottPlot;
@@ -23,77 +22,12 @@ internal static class ReactiveStudy
     /// <summary>A run whose final loss is at least this fraction of its first loss failed (it learned nothing, or blew up).</summary>
     public const double FailedFraction = 0.9;
 
-    private const string Usage = "usage: detection reactive [--filter TEXT] [--workers N] [--out DIR] [--seeds 1,2,3]";
-
     private static readonly string[] Configurations = [MonitorConfigurations.Unmonitored, MonitorConfigurations.Reactive, MonitorConfigurations.ZClipped];
 
-    public static int Run(IReadOnlyList<string> args)
-    {
-        int workers = 1;
-        string output = Path.Combine(DetectionBenchmark.RepositoryRoot(), "benchmarks", "Detection", "reactive");
-        string? filter = null;
-        int[] seeds = [1, 2, 3];
-        for (int i = 0; i < args.Count; i++)
-        {
-            bool hasValue = i + 1 < args.Count && !string.IsNullOrWhiteSpace(args[i + 1]);
-            switch (args[i])
-            {
-                case "--workers" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out workers) && workers is >= 1 and <= 64:
-                    i++;
-                    break;
-                case "--out" when hasValue:
-                    output = Path.GetFullPath(args[++i]);
-                    break;
-                case "--filter" when hasValue:
-                    filter = args[++i];
-                    break;
-                case "--seeds" when hasValue && TryParseSeeds(args[i + 1], out seeds):
-                    i++;
-                    break;
-                default:
-                    Console.Error.WriteLine($"detection reactive: unexpected or incomplete argument '{args[i]}'. {Usage}");
-                    return 2;
-            }
-        }
-
-        var total = Stopwatch.StartNew();
-        var plan = seeds.SelectMany(seed => DetectionPlan.Settings.Select(s => new PlannedRun(s, seed, seed == 1 ? SeedRole.Tune : SeedRole.Report)))
-            .Where(r => filter is null || r.Name.Contains(filter, StringComparison.Ordinal)).ToArray();
-        if (plan.Length == 0)
-        {
-            Console.Error.WriteLine($"detection reactive: no planned run matches --filter '{filter}'");
-            return 2;
-        }
-
-        var jobs = plan.Select(r => new WorkerJob(r, Configurations, Path.Combine(output, "traces", r.FileName), Sensors: false)).ToArray();
-        Console.Error.WriteLine($"detection reactive: {jobs.Length} runs × {Configurations.Length} passes, {workers} worker(s); load average {DetectionBenchmark.LoadAverage()}");
-        var runs = WorkerPool.Run(jobs, workers, Path.Combine(output, "jobs"), Console.Error, reuse: true);
-        Directory.CreateDirectory(output);
-        string report = Report(runs, total.Elapsed, workers);
-        File.WriteAllText(Path.Combine(output, "reactive.md"), report);
-        if (ChartRun(runs) is { } chartRun)
-        {
-            File.WriteAllText(Path.Combine(output, "reactive-loss.svg"), Chart(chartRun).GetSvgXml(1000, 420));
-        }
-
-        Console.Write(report);
-        return 0;
-    }
-
-    private static bool TryParseSeeds(string text, out int[] seeds)
-    {
-        var parts = text.Split(',');
-        seeds = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out seeds[i]) || seeds[i] < 1)
-            {
-                return false;
-            }
-        }
-
-        return seeds.Length > 0;
-    }
+    public static int Run(IReadOnlyList<string> args) =>
+        StudyArguments.Parse("reactive", "reactive", args) is { } parsed
+            ? parsed.TrainAndReport("reactive", Configurations, sensors: false, Report, "reactive.md", runs => ChartRun(runs) is { } run ? Chart(run).GetSvgXml(1000, 420) : null, "reactive-loss.svg")
+            : 2;
 
     /// <summary>What one pass of a run did.</summary>
     /// <param name="Spikes">Material spike onsets of its losses.</param>

@@ -26,13 +26,23 @@ internal interface IStepSensor : IDisposable
     /// <param name="learningRate">The learning rate the step's update used.</param>
     /// <param name="values">One slot per signal (NaN when not measured).</param>
     void Read(int step, double learningRate, Span<double> values);
+
+    /// <summary>Training-thread CPU seconds the sensor has spent so far outside <see cref="Read"/> (in forward hooks,
+    /// inside the training forward), counted into its cost with the reads' time.</summary>
+    double OutsideReadSeconds => 0;
 }
 
 /// <summary>The step sensors of the benchmark.</summary>
 internal static class StepSensors
 {
     /// <summary>New instances of every step sensor (one set per pass).</summary>
-    public static IReadOnlyList<IStepSensor> Create() => [new UpdateSizeSensor(), new OptimizerStateSensor()];
+    public static IReadOnlyList<IStepSensor> Create() => [new UpdateSizeSensor(), new OptimizerStateSensor(), new LogitSensor()];
+
+    /// <summary>Whether <paramref name="signal"/> is a sensor's own per-step time (its name ends in "_ms"): a cost, not a detector's input.</summary>
+    public static bool IsCostSignal(string signal) => signal?.EndsWith("_ms", StringComparison.Ordinal) == true;
+
+    /// <summary>The signals of <see cref="SignalNames"/> that detectors read (all but the cost signals).</summary>
+    public static IReadOnlyList<string> DetectableSignalNames() => [.. SignalNames().Where(s => !IsCostSignal(s))];
 
     /// <summary>The names of every signal the sensors of <see cref="Create"/> record.</summary>
     public static IReadOnlyList<string> SignalNames()

@@ -102,7 +102,7 @@ internal static class WarningStudy
         void Above(string signal, params double[] t) => detectors.AddRange(t.Select(v => new StepThresholdDetector(signal, v)));
         Z(StepSignalNames.Loss, DetectorCost.Free, 2, 2.5, 3, 4, 6);
         Z(StepSignalNames.GradientNorm, DetectorCost.Free, 3, 4, 6);
-        foreach (string signal in StepSensors.SignalNames().Where(s => s != OptimizerStateSensor.ReadMilliseconds))
+        foreach (string signal in StepSensors.DetectableSignalNames())
         {
             Z(signal, DetectorCost.StepSensor, 2.5, 3, 4, 6, 10);
         }
@@ -148,20 +148,30 @@ internal static class WarningStudy
         {
             var tune = scored.Where(r => r.Setting.Family == family && r.Role == SeedRole.Tune).ToArray();
             var held = scored.Where(r => r.Setting.Family == family && r.Role == SeedRole.Report).ToArray();
-            text.AppendLine(CultureInfo.InvariantCulture, $"\n### {family}: {held.Length} held-out runs ({held.Count(r => spikes[r.Name].Count > 0)} with spikes, {held.Sum(r => spikes[r.Name].Count)} spikes), thresholds chosen on {tune.Length} tune runs ({tune.Sum(r => spikes[r.Name].Count)} spikes)\n");
-            text.AppendLine("| detector (threshold chosen on tune seeds) | tune F1 H=100 | H=100 recall | median lead | precision | stable runs alarmed | false onsets /1k steps | time on | H=25 recall | H=25 median lead | H=25 precision |");
-            text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
-            foreach (var familyGroup in detectors.GroupBy(d => d.Family))
-            {
-                var best = familyGroup.Select(d => (d, m: Metrics(d, tune, spikes, 100)))
-                    .OrderByDescending(x => x.m.F1).ThenBy(x => x.m.StableRunsAlarmedShare).First();
-                var h100 = Metrics(best.d, held, spikes, 100);
-                var h25 = Metrics(best.d, held, spikes, 25);
-                text.AppendLine(CultureInfo.InvariantCulture, $"| {best.d.Name} | {best.m.F1:F2} | {h100.Recall:F2} ({h100.WarnedSpikes}/{h100.Spikes}) | {h100.MedianLead:F0} | {h100.Precision:F2} | {h100.StableRunsAlarmed}/{h100.StableRuns} | {h100.FalseOnsetsPer1000Steps:F1} | {h100.TimeOn:P0} | {h25.Recall:F2} | {h25.MedianLead:F0} | {h25.Precision:F2} |");
-            }
+            DetectorTable(text, family, detectors, tune, held, spikes);
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// Appends the held-out table of <paramref name="detectors"/> (a heading, then one row per detector family): per
+    /// family the threshold with the best F1 at H = 100 on <paramref name="tune"/> (ties: fewer stable runs alarmed),
+    /// scored on <paramref name="held"/> at H = 100 and H = 25, material spikes.
+    /// </summary>
+    internal static void DetectorTable(StringBuilder text, string title, IEnumerable<IDetector> detectors, RecordedRun[] tune, RecordedRun[] held, Dictionary<string, IReadOnlyList<int>> spikes)
+    {
+        text.AppendLine(CultureInfo.InvariantCulture, $"\n### {title}: {held.Length} held-out runs ({held.Count(r => spikes[r.Name].Count > 0)} with spikes, {held.Sum(r => spikes[r.Name].Count)} spikes), thresholds chosen on {tune.Length} tune runs ({tune.Sum(r => spikes[r.Name].Count)} spikes)\n");
+        text.AppendLine("| detector (threshold chosen on tune seeds) | tune F1 H=100 | H=100 recall | median lead | precision | stable runs alarmed | false onsets /1k steps | time on | H=25 recall | H=25 median lead | H=25 precision |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var familyGroup in detectors.GroupBy(d => d.Family))
+        {
+            var best = familyGroup.Select(d => (d, m: Metrics(d, tune, spikes, 100)))
+                .OrderByDescending(x => x.m.F1).ThenBy(x => x.m.StableRunsAlarmedShare).First();
+            var h100 = Metrics(best.d, held, spikes, 100);
+            var h25 = Metrics(best.d, held, spikes, 25);
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {best.d.Name} | {best.m.F1:F2} | {h100.Recall:F2} ({h100.WarnedSpikes}/{h100.Spikes}) | {h100.MedianLead:F0} | {h100.Precision:F2} | {h100.StableRunsAlarmed}/{h100.StableRuns} | {h100.FalseOnsetsPer1000Steps:F1} | {h100.TimeOn:P0} | {h25.Recall:F2} | {h25.MedianLead:F0} | {h25.Precision:F2} |");
+        }
     }
 
     private static DetectorMetrics Metrics(IDetector detector, RecordedRun[] runs, Dictionary<string, IReadOnlyList<int>> spikes, int horizon) =>

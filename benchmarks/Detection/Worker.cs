@@ -132,6 +132,7 @@ internal static class Worker
         var clip = configuration == MonitorConfigurations.ZClipped ? new ZClip() : null;
         var trace = WorkloadRunner.Run(spec, options, OnStep, data, torchThreads: 1, onStart: OnStart, gradientScale: clip is null ? null : clip.Scale);
         wall.Stop();
+        sensorSeconds += sensors.Sum(s => s.OutsideReadSeconds);
         process.Refresh();
         double cpu = (process.TotalProcessorTime - cpuBefore).TotalSeconds;
         var probes = trace.Probes.Select(p => new ProbeRecord(

@@ -78,6 +78,13 @@ public sealed class CharGpt : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>
+    /// The last segment of the name (in <c>named_modules()</c>) of each attention layer's probe point: a no-op
+    /// <see cref="Identity"/> through which the pre-softmax attention scores [B, heads, T, T] pass, masked entries −∞.
+    /// A forward hook registered on it (<c>register_forward_hook</c>) sees the scores of every forward.
+    /// </summary>
+    public const string AttentionScoresModule = "scores";
+
     /// <summary>The model's size.</summary>
     public GptConfig Config { get; }
 
@@ -135,11 +142,16 @@ internal sealed class TransformerBlock : nn.Module<Tensor, Tensor>
 /// <summary>
 /// Causal multi-head self-attention: one linear map to queries, keys and values, softmax(QKᵀ/√d_head + M)V per head
 /// with M = −∞ above the diagonal (a position sees itself and the past only), heads concatenated, a linear output.
+/// The pre-softmax scores [B, heads, T, T] (masked entries −∞) pass through a no-op probe point, an
+/// <see cref="Identity"/> submodule named <see cref="CharGpt.AttentionScoresModule"/> invoked with <c>call</c>, so that
+/// a forward hook registered on it sees them; without a hook it returns an alias of the same storage (numerics
+/// unchanged, no parameters or buffers).
 /// </summary>
 internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
 {
     private readonly Linear queryKeyValue;
     private readonly Linear output;
+    private readonly Identity scores;
     private readonly Tensor mask;
     private readonly int _heads;
 
@@ -153,6 +165,7 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         _scale = (1 / Math.Sqrt(config.ModelWidth / config.Heads)).ToScalar();
         queryKeyValue = nn.Linear(config.ModelWidth, 3 * config.ModelWidth);
         output = nn.Linear(config.ModelWidth, config.ModelWidth);
+        scores = nn.Identity();
 
         // An additive mask: 0 on and below the diagonal, −∞ above it. A buffer, not a parameter.
         mask = torch.full(config.Context, config.Context, float.NegativeInfinity).triu(1);
@@ -170,8 +183,8 @@ internal sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>
         var query = qkv[0];
         var key = qkv[1];
         var value = qkv[2];
-        var scores = query.matmul(key.transpose(-2, -1)).mul_(_scale).add_(mask[..(int)length, ..(int)length]);
-        var mixed = scores.softmax(-1).matmul(value);
+        var logits = scores.call(query.matmul(key.transpose(-2, -1)).mul_(_scale).add_(mask[..(int)length, ..(int)length]));
+        var mixed = logits.softmax(-1).matmul(value);
         var merged = mixed.transpose(1, 2).reshape(batch, length, width);
         return output.forward(merged).MoveToOuterDisposeScope();
     }

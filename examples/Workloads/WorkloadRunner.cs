@@ -193,7 +193,9 @@ public static class WorkloadRunner
             {
                 var batch = batches.NextBatch();
                 optimizer.zero_grad();
-                var lossTensor = Loss(model.forward(batch.Inputs), batch.Targets);
+                // call, not forward: forward hooks on the model (an onStart sensor's) see the training forward only;
+                // the monitor's probe loss uses forward and does not fire them.
+                var lossTensor = Loss(model.call(batch.Inputs), batch.Targets);
                 lossTensor.backward();
                 gradientNorm = GradientNorm(parameters);
                 loss = lossTensor.item<float>();

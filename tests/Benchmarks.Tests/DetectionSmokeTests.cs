@@ -121,7 +121,12 @@ public sealed class DetectionSmokeTests : IDisposable
     [InlineData("reactive", "--seeds", "0")]
     [InlineData("reactive", "--out")]
     [InlineData("reactive", "--filter", "no such run")]
-    public void BadReactiveArgumentsExitTwo(params string[] args) => Assert.Equal(2, DetectionBenchmark.Run(args));
+    [InlineData("logits", "--bogus")]
+    [InlineData("logits", "--workers", "0")]
+    [InlineData("logits", "--seeds", "1,x")]
+    [InlineData("logits", "--out")]
+    [InlineData("logits", "--filter", "no such run")]
+    public void BadStudyArgumentsExitTwo(params string[] args) => Assert.Equal(2, DetectionBenchmark.Run(args));
 
     [Fact]
     public void DenseEstimatorsReachTheDenseOptionsOnly()
