@@ -71,8 +71,8 @@ internal static class OverheadBenchmark
         var data = new WorkloadData();
         string jit = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") ?? "default";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"overhead: {reps} interleaved repetitions per setup, seed {Seed}, batch 32, one torch thread, DOTNET_TieredCompilation={jit}, load average at start {LoadAverage()}"));
-        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | probe ms (in steps) | sensor reads / run | sensor read ms | max steps between sensor reads | statistics read every | identical |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | max steps between sensor reads | statistics read every | identical |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (string key in keys)
         {
             var setting = Setups.First(s => s.Key == key).Setting;
@@ -129,16 +129,18 @@ internal static class OverheadBenchmark
         double statisticsUs = Median(costs.Select(c => 1e6 * (c.MonitorSeconds - c.ProbeSeconds - c.SensorSeconds) / c.Steps));
         double probes = passes.Average(p => (double)p.Trace.Probes.Count);
         var firstProbes = passes.Where(p => p.Trace.Probes.Count > 0).Select(p => (double)p.Trace.Probes[0].Step).ToArray();
+        var firstMs = passes.Where(p => p.Trace.Probes.Count > 0).Select(p => p.Trace.Probes[0].Duration.TotalMilliseconds).ToArray();
         var probeMs = passes.SelectMany(p => p.Trace.Probes.Select(q => q.Duration.TotalMilliseconds)).ToArray();
         double sensorReads = costs.Average(c => (double)c.SensorReads);
         var readMs = costs.Where(c => c.SensorReads > 0).Select(c => 1e3 * c.SensorSeconds / c.SensorReads).ToArray();
         long maxGap = costs.Max(c => c.MaxSensorGap);
         string first = firstProbes.Length == 0 ? "none" : string.Join(", ", firstProbes.Distinct().Order().Select(s => s.ToString(CultureInfo.InvariantCulture)));
         string probeCost = probeMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(probeMs):F1} ({Median(probeMs) / stepMs:F0})");
+        string firstCost = firstMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(firstMs):F1} ({Median(firstMs) / stepMs:F0})");
         string read = readMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(readMs):F2}");
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {probeCost} | {sensorReads:F0} | {read} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
+            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
     }
 
     /// <summary>Runs <paramref name="run"/>; its result, the process CPU time and the wall time over it (seconds).</summary>

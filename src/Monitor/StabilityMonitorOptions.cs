@@ -75,8 +75,8 @@ public sealed record StabilityMonitorOptions
     /// step (what the run monitored costs over the run unmonitored, less one). Everything the monitor does inside its
     /// calls counts (step statistics, rules, step-sensor reads, probes); training time is the time between its calls,
     /// on the monitor's clock (<see cref="StabilityMonitor.Cost"/> reports both). A probe runs at the first step at or
-    /// after its scheduled one at which its estimated cost fits (the previous probe's duration; before the first, 120
-    /// training steps), so the first probe is not forced at <see cref="FirstProbeStep"/>; step-sensor reads may take
+    /// after its scheduled one at which its estimated cost fits (the previous probe's duration; before the first,
+    /// 3 × (<see cref="KrylovDimension"/> + 2) training steps: 54 at the defaults), so the first probe is not forced at <see cref="FirstProbeStep"/>; step-sensor reads may take
     /// half of the budget. Range (0, 1]; 1 turns the budget off (probes and reads on their nominal schedule).
     /// </summary>
     public double OverheadBudget { get; init; } = 0.05;

@@ -15,7 +15,7 @@ public class ProbeSchedulerTests
     [Fact]
     public void TheFirstProbeWaitsUntilTrainingPaysForItsEstimateAndCumulativeCostStaysWithinTheBudget()
     {
-        // 1 ms steps, 5% budget, probes costing 30 ms each (less than the cold estimate of 120 steps = 120 ms).
+        // 1 ms steps, 5% budget, probes costing 30 ms each (less than the cold estimate of 3 × (16 + 2) = 54 steps = 54 ms).
         var time = new ManualTime();
         var target = new FakeTarget([4, 3, 2, 1]);
         target.OnBeginProbe = () => time.Advance(TimeSpan.FromMilliseconds(30));
@@ -31,23 +31,23 @@ public class ProbeSchedulerTests
         }
 
         // Not at FirstProbeStep (10): training time T after step n is n ms (the time before step 0 is not seen), and
-        // the cold estimate 120 × 1 ms fits once 0.120 ≤ 0.05·T, at n = 2400 (2401 if the sums round against it).
-        Assert.InRange(probeSteps[0], 2400, 2401);
+        // the cold estimate 54 × 1 ms fits once 0.054 ≤ 0.05·T, at n = 1080 (1081 if the sums round against it).
+        Assert.InRange(probeSteps[0], 1080, 1081);
 
-        // Afterwards each 30 ms probe runs once the ledger has room for it: 0.03·k ≤ 0.05·T gives a probe per 600 steps
-        // in the long run (after the first's credit of 0.09 s is spent, every 25 steps until then).
+        // Afterwards each 30 ms probe runs once the ledger has room for it: the second when 0.06 ≤ 0.05·T (step 1200, past
+        // its nominal step 1105), then one per 600 steps (0.03 s of probe per 0.6 s of training).
         var total = monitor.Cost;
         Assert.Equal(0.03 * probeSteps.Count, total.ProbeSeconds, 9);
         Assert.Equal(total.ProbeSeconds, total.MonitorSeconds, 9);
         Assert.InRange(total.Overhead, 0.0485, 0.05 + 1e-12);
-        Assert.Equal(25, probeSteps[1] - probeSteps[0]);
+        Assert.InRange(probeSteps[1], 1200, 1201);
         Assert.InRange(probeSteps[^1] - probeSteps[^2], 599, 601);
     }
 
     [Fact]
     public void AColdProbeCostlierThanItsEstimateOverrunsByTheDifferenceOnlyAndIsPaidBack()
     {
-        // Probes of 200 ms against the cold estimate of 120 ms: the first overruns by 80 ms; no other probe runs until
+        // Probes of 200 ms against the cold estimate of 54 ms: the first overruns by 146 ms; no other probe runs until
         // the training time pays the overrun back, and the run ends within the budget.
         var time = new ManualTime();
         var target = new FakeTarget([4, 3, 2, 1]);
@@ -60,12 +60,12 @@ public class ProbeSchedulerTests
             time.Advance(Step);
             monitor.OnStep(step, 1.0);
             var cost = monitor.Cost;
-            Assert.True(cost.MonitorSeconds <= (0.05 * cost.TrainingSeconds) + 0.080 + 1e-12, $"step {step}: {cost}");
+            Assert.True(cost.MonitorSeconds <= (0.05 * cost.TrainingSeconds) + 0.146 + 1e-12, $"step {step}: {cost}");
         }
 
         // The second probe fits when 0.2 + 0.2 ≤ 0.05·T: T = 8 s, step 8000; the third at 0.6 ≤ 0.05·T, step 12000.
         // The run ends at T ≈ 20 s with four probes (0.8 s), between 0.05 − 0.2/20 and the budget.
-        Assert.InRange(probeSteps[0], 2400, 2401);
+        Assert.InRange(probeSteps[0], 1080, 1081);
         Assert.InRange(probeSteps[1], 8000, 8001);
         Assert.InRange(probeSteps[2], 12000, 12001);
         Assert.InRange(monitor.Cost.Overhead, 0.04 - 1e-9, 0.05 + 1e-12);
@@ -160,7 +160,8 @@ public class ProbeSchedulerTests
         var scheduler = new ProbeScheduler(new StabilityMonitorOptions());
         Assert.Equal(0, scheduler.ProbeEstimate); // no step timed: nothing to estimate from
         scheduler.RecordStep(0.002);
-        Assert.Equal(ProbeScheduler.ColdProbeSteps * 0.002, scheduler.ProbeEstimate, 15);
+        Assert.Equal(54, scheduler.ColdProbeSteps); // 3 steps per HVP × (KrylovDimension 16 + 2)
+        Assert.Equal(54 * 0.002, scheduler.ProbeEstimate, 15);
         scheduler.Completed(10, 0.05, succeeded: true, trendingUp: false);
         Assert.Equal(0.05, scheduler.ProbeEstimate);
     }

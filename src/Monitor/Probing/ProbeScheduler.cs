@@ -7,7 +7,7 @@ namespace SpectralMonitor.Probing;
 /// at or after it at which the <see cref="CostLedger"/> can pay for the probe within
 /// <see cref="StabilityMonitorOptions.OverheadBudget"/>: all monitor time so far plus the probe's estimated cost at
 /// most the budget times the training time so far. The estimate is the previous probe's duration; before the first
-/// probe, <see cref="ColdProbeSteps"/> training steps (measured step time). It counts in <see cref="StepTimeline"/>
+/// probe, <see cref="ColdProbeSteps"/> training steps (54 at the defaults, from the measured step time). It counts in <see cref="StepTimeline"/>
 /// positions, which only increase, so restarts of the loop's numbering do not stall it; positions saturate at
 /// <see cref="long.MaxValue"/>.
 /// </summary>
@@ -15,13 +15,14 @@ internal sealed class ProbeScheduler
 {
     /// <summary>
     /// The estimated cost of the first probe, in training steps: a cold probe runs up to <c>KrylovDimension</c> + 2
-    /// Hessian-vector products (16 + 2 at the defaults) of about <see cref="ProbeTimeoutPolicy.StepsPerHvp"/> steps each,
-    /// and on small models its fixed per-operation costs (Lanczos orthogonalisation, weight power iterations) add as much
-    /// again: the benchmark's digits MLP, CNN and small GPT measured cold probes of 40–130 steps (benchmarks/RESULTS.md,
-    /// "Overhead"). An overestimate only delays the first probe; an underestimate overruns the budget by the difference
-    /// until later training pays it back.
+    /// Hessian-vector products (the Lanczos basis and the probe's graph build; 18 at the defaults) of about
+    /// <see cref="ProbeTimeoutPolicy.StepsPerHvp"/> training steps each (an HVP is a double backward on the probe batch):
+    /// 54 steps at the defaults. On the benchmark's digits models and small GPT probes measured less (benchmarks/RESULTS.md,
+    /// "Overhead"); a 10⁶-parameter MLP with a probe batch eight times its training batch measured about 230. An
+    /// overestimate only delays the first probe; an underestimate overruns the budget by the difference once, and no
+    /// other probe runs until the training time has paid it back.
     /// </summary>
-    internal const double ColdProbeSteps = 120;
+    public double ColdProbeSteps => ProbeTimeoutPolicy.StepsPerHvp * (_options.KrylovDimension + 2);
 
     private readonly StabilityMonitorOptions _options;
     private double _stepSeconds = double.NaN;
