@@ -98,6 +98,30 @@ public class ProbeSchedulerTests
     }
 
     [Fact]
+    public void ASlowFirstSensorReadIsPaidBackThenReadsReturnToTheirInterval()
+    {
+        // The first read costs 10 ms (cold), later ones 0.05 ms. The first comes at step 40 (estimate: one 1 ms step),
+        // overruns the sensor's half of the budget by 10 − 1 = 9 ms, and the next waits until 0.025·T ≥ 0.01 + 0.001 (the
+        // estimate: the shortest recent read, at most a step): T = 440 ms. From then on reads come every fifth step.
+        var time = new ManualTime();
+        int reads = 0;
+        var target = new SensingTarget(new FakeTarget([4, 3, 2, 1]), () => time.Advance(TimeSpan.FromMilliseconds(reads++ == 0 ? 10 : 0.05)));
+        var options = new StabilityMonitorOptions { RunName = "budget-cold-sensor", FirstProbeStep = 1_000_000, Rules = [] };
+        using var monitor = StabilityMonitor.Create(target, options, timeProvider: time);
+        for (long step = 0; step < 1000; step++)
+        {
+            time.Advance(Step);
+            monitor.OnStep(step, 1.0);
+            var cost = monitor.Cost;
+            Assert.True(cost.SensorSeconds <= (0.025 * cost.TrainingSeconds) + 0.009 + 1e-12, $"step {step}: {cost}");
+        }
+
+        Assert.InRange(target.ReadSteps[0], 40, 41);
+        Assert.InRange(target.ReadSteps[1], 440, 441);
+        Assert.All(target.ReadSteps.Skip(2).Zip(target.ReadSteps.Skip(3), (a, b) => b - a), gap => Assert.Equal(5, gap));
+    }
+
+    [Fact]
     public void AtTheDefaultsTheStepStatisticsAreReadAtEveryStepAndTheSensorIsDueEveryFifthStep()
     {
         // The loss and gradient-norm statistics are read at every OnStep, whatever the budget defers: a non-finite
@@ -120,7 +144,9 @@ public class ProbeSchedulerTests
 
         Assert.Equal([3, 11, 497, 1999], raised); // 12 continues the episode begun at 11
         Assert.Equal(2000, monitor.Cost.Steps);
-        Assert.True(monitor.Cost.SensorSeconds <= (0.025 * monitor.Cost.TrainingSeconds) + 1e-12);
+        // Each 5 ms read is estimated at one 1 ms step (the cap), so the sensor's share is overrun by at most 4 ms.
+        Assert.True(monitor.Cost.SensorSeconds <= (0.025 * monitor.Cost.TrainingSeconds) + 0.004 + 1e-12);
+        Assert.InRange(monitor.Cost.SensorReads, 5, 2000 * 0.025 / 5);
     }
 
     [Fact]

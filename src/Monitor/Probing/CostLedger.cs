@@ -13,7 +13,7 @@ internal sealed class CostLedger(TimeProvider time, double budget)
     /// <summary>The share of the budget the step sensor may spend (cumulatively); probes may spend the rest and whatever it leaves.</summary>
     internal const double SensorShare = 0.5;
 
-    /// <summary>Sensor reads whose durations estimate the next one (their median: one read slowed by the machine does not stall the sensor).</summary>
+    /// <summary>Sensor reads whose durations estimate the next one (the shortest: a cold first read or one slowed by the machine does not stall the sensor).</summary>
     internal const int SensorWindow = 5;
 
     private readonly Queue<double> _sensorReads = new();
@@ -102,20 +102,16 @@ internal sealed class CostLedger(TimeProvider time, double budget)
     public void AddSetup(double seconds) => MonitorSeconds += Positive(seconds);
 
     /// <summary>
-    /// The estimated cost of the next sensor read: the median duration of the last <see cref="SensorWindow"/> reads;
-    /// before the first, one training step (<paramref name="stepSeconds"/>; 0 when no step was timed): a read makes a few
-    /// element-wise passes over the parameters and the optimizer state, a training step a forward and a backward pass
-    /// over a batch.
+    /// The estimated cost of the next sensor read: the shortest of the last <see cref="SensorWindow"/> reads, at most one
+    /// training step (<paramref name="stepSeconds"/>; a read makes a few element-wise passes over the parameters and the
+    /// optimizer state, a training step a forward and a backward pass over a batch). A read that costs more than its
+    /// estimate overruns the sensor's share by the difference once, and the next read waits until it is paid back; a
+    /// cold first read therefore does not stall the sensor for long. 0 when nothing has been timed.
     /// </summary>
     public double SensorEstimate(double stepSeconds)
     {
-        if (_sensorReads.Count == 0)
-        {
-            return stepSeconds > 0 && double.IsFinite(stepSeconds) ? stepSeconds : 0;
-        }
-
-        var sorted = _sensorReads.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]);
+        double step = stepSeconds > 0 && double.IsFinite(stepSeconds) ? stepSeconds : 0;
+        return _sensorReads.Count == 0 ? step : Math.Min(_sensorReads.Min(), step);
     }
 
     /// <summary>Whether a probe estimated at <paramref name="seconds"/> keeps all monitor time within the budget of the training time so far.</summary>
