@@ -16,19 +16,7 @@ public class ProbeSchedulerTests
     public void TheFirstProbeWaitsUntilTrainingPaysForItsEstimateAndCumulativeCostStaysWithinTheBudget()
     {
         // 1 ms steps, 5% budget, probes costing 30 ms each (less than the cold estimate of 3 × (16 + 2) = 54 steps = 54 ms).
-        var time = new ManualTime();
-        var target = new FakeTarget([4, 3, 2, 1]);
-        target.OnBeginProbe = () => time.Advance(TimeSpan.FromMilliseconds(30));
-        using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "budget-probes" }, timeProvider: time);
-        var probeSteps = new List<long>();
-        monitor.ProbeCompleted += (_, probe) => probeSteps.Add(probe.Step);
-        for (long step = 0; step < 20_000; step++)
-        {
-            time.Advance(Step);
-            monitor.OnStep(step, 1.0);
-            var cost = monitor.Cost;
-            Assert.True(cost.MonitorSeconds <= (0.05 * cost.TrainingSeconds) + 1e-12, $"step {step}: {cost}");
-        }
+        var (total, probeSteps) = TrainWithProbesOf(30, overrun: 0);
 
         // Not at FirstProbeStep (10): training time T after step n is n ms (the time before step 0 is not seen), and
         // the cold estimate 54 × 1 ms fits once 0.054 ≤ 0.05·T, at n = 1080 (1081 if the sums round against it).
@@ -36,7 +24,6 @@ public class ProbeSchedulerTests
 
         // Afterwards each 30 ms probe runs once the ledger has room for it: the second when 0.06 ≤ 0.05·T (step 1200, past
         // its nominal step 1105), then one per 600 steps (0.03 s of probe per 0.6 s of training).
-        var total = monitor.Cost;
         Assert.Equal(0.03 * probeSteps.Count, total.ProbeSeconds, 9);
         Assert.Equal(total.ProbeSeconds, total.MonitorSeconds, 9);
         Assert.InRange(total.Overhead, 0.0485, 0.05 + 1e-12);
@@ -49,10 +36,48 @@ public class ProbeSchedulerTests
     {
         // Probes of 200 ms against the cold estimate of 54 ms: the first overruns by 146 ms; no other probe runs until
         // the training time pays the overrun back, and the run ends within the budget.
+        var (total, probeSteps) = TrainWithProbesOf(200, overrun: 0.146);
+
+        // The second probe fits when 0.2 + 0.2 ≤ 0.05·T: T = 8 s, step 8000; the third at 0.6 ≤ 0.05·T, step 12000.
+        // The run ends at T ≈ 20 s with four probes (0.8 s), between 0.05 − 0.2/20 and the budget.
+        Assert.InRange(probeSteps[0], 1080, 1081);
+        Assert.InRange(probeSteps[1], 8000, 8001);
+        Assert.InRange(probeSteps[2], 12000, 12001);
+        Assert.InRange(total.Overhead, 0.04 - 1e-9, 0.05 + 1e-12);
+    }
+
+    /// <summary>
+    /// <paramref name="steps"/> steps of 1 ms without probes, the sensor's read k costing <paramref name="readMilliseconds"/>(k),
+    /// checking after every step that the sensor's time stays within half the 5% budget plus <paramref name="overrun"/> seconds.
+    /// </summary>
+    private static (SensingTarget Target, MonitorCost Cost) TrainWithSensorReadsOf(Func<int, double> readMilliseconds, int steps, double overrun)
+    {
+        var time = new ManualTime();
+        int reads = 0;
+        var target = new SensingTarget(new FakeTarget([4, 3, 2, 1]), () => time.Advance(TimeSpan.FromMilliseconds(readMilliseconds(reads++))));
+        var options = new StabilityMonitorOptions { RunName = "budget-sensor", FirstProbeStep = 1_000_000, Rules = [] };
+        using var monitor = StabilityMonitor.Create(target, options, timeProvider: time);
+        for (long step = 0; step < steps; step++)
+        {
+            time.Advance(Step);
+            monitor.OnStep(step, 1.0);
+            var cost = monitor.Cost;
+            Assert.True(cost.SensorSeconds <= (0.025 * cost.TrainingSeconds) + overrun + 1e-12, $"step {step}: {cost}");
+        }
+
+        return (target, monitor.Cost);
+    }
+
+    /// <summary>
+    /// 20,000 steps of 1 ms at the default options with probes of <paramref name="probeMilliseconds"/>, checking after
+    /// every step that monitor time stays within 5% of the training time plus <paramref name="overrun"/> seconds.
+    /// </summary>
+    private static (MonitorCost Cost, List<long> ProbeSteps) TrainWithProbesOf(double probeMilliseconds, double overrun)
+    {
         var time = new ManualTime();
         var target = new FakeTarget([4, 3, 2, 1]);
-        target.OnBeginProbe = () => time.Advance(TimeSpan.FromMilliseconds(200));
-        using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "budget-overrun" }, timeProvider: time);
+        target.OnBeginProbe = () => time.Advance(TimeSpan.FromMilliseconds(probeMilliseconds));
+        using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "budget-probes" }, timeProvider: time);
         var probeSteps = new List<long>();
         monitor.ProbeCompleted += (_, probe) => probeSteps.Add(probe.Step);
         for (long step = 0; step < 20_000; step++)
@@ -60,15 +85,10 @@ public class ProbeSchedulerTests
             time.Advance(Step);
             monitor.OnStep(step, 1.0);
             var cost = monitor.Cost;
-            Assert.True(cost.MonitorSeconds <= (0.05 * cost.TrainingSeconds) + 0.146 + 1e-12, $"step {step}: {cost}");
+            Assert.True(cost.MonitorSeconds <= (0.05 * cost.TrainingSeconds) + overrun + 1e-12, $"step {step}: {cost}");
         }
 
-        // The second probe fits when 0.2 + 0.2 ≤ 0.05·T: T = 8 s, step 8000; the third at 0.6 ≤ 0.05·T, step 12000.
-        // The run ends at T ≈ 20 s with four probes (0.8 s), between 0.05 − 0.2/20 and the budget.
-        Assert.InRange(probeSteps[0], 1080, 1081);
-        Assert.InRange(probeSteps[1], 8000, 8001);
-        Assert.InRange(probeSteps[2], 12000, 12001);
-        Assert.InRange(monitor.Cost.Overhead, 0.04 - 1e-9, 0.05 + 1e-12);
+        return (monitor.Cost, probeSteps);
     }
 
     [Theory]
@@ -76,25 +96,15 @@ public class ProbeSchedulerTests
     [InlineData(0.3, 40, 12)] // costly: 0.3 ms per read fits once per 12 steps of the sensor's 0.025 ms per step
     public void SensorReadsStayWithinHalfTheBudgetAndComeAtTheirIntervalWhenCheap(double readMilliseconds, long firstRead, long gap)
     {
-        var time = new ManualTime();
-        var target = new SensingTarget(new FakeTarget([4, 3, 2, 1]), () => time.Advance(TimeSpan.FromMilliseconds(readMilliseconds)));
-        var options = new StabilityMonitorOptions { RunName = "budget-sensor", FirstProbeStep = 1_000_000, Rules = [] };
-        using var monitor = StabilityMonitor.Create(target, options, timeProvider: time);
-        for (long step = 0; step < 2000; step++)
-        {
-            time.Advance(Step);
-            monitor.OnStep(step, 1.0);
-            var cost = monitor.Cost;
-            Assert.True(cost.SensorSeconds <= (0.025 * cost.TrainingSeconds) + 1e-12, $"step {step}: {cost}");
-        }
+        var (target, cost) = TrainWithSensorReadsOf(_ => readMilliseconds, steps: 2000, overrun: 0);
 
         // Before the first read its cost is estimated at one training step (1 ms), which half the budget pays after
         // 40 steps (0.025·T ≥ 0.001); the read due at step 5 waits until then.
         Assert.InRange(target.ReadSteps[0], firstRead, firstRead + 1);
         var gaps = target.ReadSteps.Zip(target.ReadSteps.Skip(1), (a, b) => b - a).ToArray();
         Assert.InRange(gaps.Max(), gap, gap + 1);
-        Assert.Equal(target.ReadSteps.Count, monitor.Cost.SensorReads);
-        Assert.Equal(gaps.Max(), monitor.Cost.MaxSensorGap);
+        Assert.Equal(target.ReadSteps.Count, cost.SensorReads);
+        Assert.Equal(gaps.Max(), cost.MaxSensorGap);
     }
 
     [Fact]
@@ -103,18 +113,7 @@ public class ProbeSchedulerTests
         // The first read costs 10 ms (cold), later ones 0.05 ms. The first comes at step 40 (estimate: one 1 ms step),
         // overruns the sensor's half of the budget by 10 − 1 = 9 ms, and the next waits until 0.025·T ≥ 0.01 + 0.001 (the
         // estimate: the shortest recent read, at most a step): T = 440 ms. From then on reads come every fifth step.
-        var time = new ManualTime();
-        int reads = 0;
-        var target = new SensingTarget(new FakeTarget([4, 3, 2, 1]), () => time.Advance(TimeSpan.FromMilliseconds(reads++ == 0 ? 10 : 0.05)));
-        var options = new StabilityMonitorOptions { RunName = "budget-cold-sensor", FirstProbeStep = 1_000_000, Rules = [] };
-        using var monitor = StabilityMonitor.Create(target, options, timeProvider: time);
-        for (long step = 0; step < 1000; step++)
-        {
-            time.Advance(Step);
-            monitor.OnStep(step, 1.0);
-            var cost = monitor.Cost;
-            Assert.True(cost.SensorSeconds <= (0.025 * cost.TrainingSeconds) + 0.009 + 1e-12, $"step {step}: {cost}");
-        }
+        var (target, _) = TrainWithSensorReadsOf(read => read == 0 ? 10 : 0.05, steps: 1000, overrun: 0.009);
 
         Assert.InRange(target.ReadSteps[0], 40, 41);
         Assert.InRange(target.ReadSteps[1], 440, 441);
