@@ -71,8 +71,8 @@ internal static class OverheadBenchmark
         var data = new WorkloadData();
         string jit = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") ?? "default";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"overhead: {reps} interleaved repetitions per setup, seed {Seed}, batch 32, one torch thread, DOTNET_TieredCompilation={jit}, load average at start {LoadAverage()}"));
-        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | max steps between sensor reads | statistics read every | identical |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | training-thread CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | max steps between sensor reads | statistics read every | identical |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (string key in keys)
         {
             var setting = Setups.First(s => s.Key == key).Setting;
@@ -92,8 +92,8 @@ internal static class OverheadBenchmark
         WorkloadRunner.Run(warmUp, null, data: data);
         WorkloadRunner.Run(warmUp, new StabilityMonitorOptions { RunName = "warm-up", ProbeInterval = 5, FirstProbeStep = 0, OverheadBudget = 1, StepSensorInterval = 1 }, data: data);
 
-        var plain = new List<(double Cpu, double Wall)>();
-        var monitored = new List<(double Cpu, double Wall)>();
+        var plain = new List<(double Cpu, double Wall, double Thread)>();
+        var monitored = new List<(double Cpu, double Wall, double Thread)>();
         var passes = new List<(RunTrace Trace, MonitorCost Cost)>();
         bool identical = true;
         for (int rep = 0; rep < reps; rep++)
@@ -103,26 +103,27 @@ internal static class OverheadBenchmark
             {
                 MonitorCost? cost = null;
                 var options = monitor ? new StabilityMonitorOptions { RunName = "overhead-" + key } : null;
-                var (trace, cpu, wall) = Timed(() => WorkloadRunner.Run(spec, options, onStep: r => cost = r.Monitor?.Cost ?? cost, data: data));
+                var (trace, cpu, wall, thread) = Timed(() => WorkloadRunner.Run(spec, options, onStep: r => cost = r.Monitor?.Cost ?? cost, data: data));
                 if (monitor)
                 {
-                    monitored.Add((cpu, wall));
+                    monitored.Add((cpu, wall, thread));
                     passes.Add((trace, cost!));
                     other = [.. trace.Losses];
                 }
                 else
                 {
-                    plain.Add((cpu, wall));
+                    plain.Add((cpu, wall, thread));
                     reference = [.. trace.Losses];
                 }
             }
 
             identical &= reference!.AsSpan().SequenceEqual(other);
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} repetition {rep + 1}: unmonitored {plain[^1].Cpu:F2} CPU s, monitored {monitored[^1].Cpu:F2} CPU s (ledger {passes[^1].Cost.Overhead:P1}, {passes[^1].Trace.Probes.Count} probes), load {LoadAverage()}"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} repetition {rep + 1}: unmonitored {plain[^1].Cpu:F3} CPU s, monitored {monitored[^1].Cpu:F3} CPU s (thread {plain[^1].Thread:F3} / {monitored[^1].Thread:F3}) (ledger {passes[^1].Cost.Overhead:P1}, {passes[^1].Trace.Probes.Count} probes), load {LoadAverage()}"));
         }
 
         double plainCpu = Median(plain.Select(p => p.Cpu)), monitoredCpu = Median(monitored.Select(p => p.Cpu));
         double wallRatio = Median(monitored.Select(p => p.Wall)) / Median(plain.Select(p => p.Wall));
+        double threadRatio = Median(monitored.Select(p => p.Thread)) / Median(plain.Select(p => p.Thread));
         var costs = passes.Select(p => p.Cost).ToArray();
         double ledger = Median(costs.Select(c => c.Overhead));
         double stepMs = Median(costs.Select(c => 1e3 * c.TrainingSeconds / c.Steps));
@@ -140,19 +141,21 @@ internal static class OverheadBenchmark
         string read = readMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(readMs):F2}");
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
+            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {threadRatio:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
     }
 
-    /// <summary>Runs <paramref name="run"/>; its result, the process CPU time and the wall time over it (seconds).</summary>
-    private static (RunTrace Trace, double Cpu, double Wall) Timed(Func<RunTrace> run)
+    /// <summary>Runs <paramref name="run"/>; its result, the process CPU time, the wall time and the calling thread's CPU time over it (seconds).</summary>
+    private static (RunTrace Trace, double Cpu, double Wall, double Thread) Timed(Func<RunTrace> run)
     {
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
+        double threadBefore = ThreadCpuTime.Seconds();
         var wall = Stopwatch.StartNew();
         var trace = run();
         wall.Stop();
+        double thread = ThreadCpuTime.Seconds() - threadBefore;
         process.Refresh();
-        return (trace, (process.TotalProcessorTime - cpuBefore).TotalSeconds, wall.Elapsed.TotalSeconds);
+        return (trace, (process.TotalProcessorTime - cpuBefore).TotalSeconds, wall.Elapsed.TotalSeconds, thread);
     }
 
     private static double Median(IEnumerable<double> values) => DetectionScoring.Median([.. values]);

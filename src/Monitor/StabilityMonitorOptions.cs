@@ -57,7 +57,7 @@ public sealed record StabilityMonitorOptions
     /// <summary>
     /// Read the target's step sensor (<see cref="Probing.IStepSensor"/>: optimizer-state statistics at dot-product cost,
     /// no Hessian-vector product) at steps divisible by this; 0 turns it off. Range [0, 1 000 000]. Default 5. A read
-    /// that would take the sensor past half of <see cref="OverheadBudget"/> (cumulatively, against the training time)
+    /// that would take the sensor past its share (0.45) of <see cref="OverheadBudget"/> (cumulatively, against the training time)
     /// waits for the first later step at which it fits, so on small models, where one read costs a sizeable part of a
     /// training step, reads come less often (see <see cref="StabilityMonitor.Cost"/>). The loss and gradient-norm
     /// statistics are read at every step whatever this is.
@@ -76,8 +76,11 @@ public sealed record StabilityMonitorOptions
     /// calls counts (step statistics, rules, step-sensor reads, probes); training time is the time between its calls,
     /// on the monitor's clock (<see cref="StabilityMonitor.Cost"/> reports both). A probe runs at the first step at or
     /// after its scheduled one at which its estimated cost fits (the previous probe's duration; before the first,
-    /// 3 × (<see cref="KrylovDimension"/> + 2) training steps: 54 at the defaults), so the first probe is not forced at <see cref="FirstProbeStep"/>; step-sensor reads may take
-    /// half of the budget. Range (0, 1]; 1 turns the budget off (probes and reads on their nominal schedule).
+    /// 3 × (<see cref="KrylovDimension"/> + 2) training steps: 54 at the defaults), so the first probe is not forced at
+    /// <see cref="FirstProbeStep"/>. Optional work (probes, step-sensor reads) fills at most nine tenths of the budget,
+    /// the rest left for costs the monitor cannot see from inside its calls (garbage collection of its allocations,
+    /// cache effects on the training step); step-sensor reads may take half of that. Range (0, 1]; 1 turns the budget
+    /// off (probes and reads on their nominal schedule).
     /// </summary>
     public double OverheadBudget { get; init; } = 0.05;
 

@@ -44,7 +44,7 @@ public sealed class DetectionSmokeTests : IDisposable
             Assert.All(run.StepSignals.Values, v => Assert.Equal(run.StepsRun, v.Length));
 
             // Default options never probe in runs this short: the 5% budget pays for the first probe's estimate (54
-            // training steps) only after about 1,100 steps. Dense probing at least every 10 steps.
+            // training steps) only after about 1,200 steps. Dense probing at least every 10 steps.
             Assert.True(run.Pass(MonitorConfigurations.Dense)!.Probes.Count >= (run.StepsRun - 10) / 10);
             if (planned.Role == SeedRole.Report)
             {
