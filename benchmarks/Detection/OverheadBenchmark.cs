@@ -6,7 +6,7 @@ namespace SpectralMonitor.Benchmarks.Detection;
 
 /// <summary>
 /// Monitor overhead at the default options on the detection benchmark's TorchSharp workloads
-/// (<c>dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,…] [--gpt-steps N] [--smoke]</c>;
+/// (<c>dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,…] [--gpt-steps N] [--smoke] [--sensor-off]</c>;
 /// run it with <c>DOTNET_TieredCompilation=0</c> so that no background re-JIT lands in a timed pass). Per setup, in this
 /// process with one torch thread: an untimed warm-up that runs every monitor code path, then interleaved repetitions
 /// (order alternating) of the same run unmonitored and monitored at <c>new StabilityMonitorOptions()</c>; the table
@@ -35,7 +35,7 @@ internal static class OverheadBenchmark
     public static int Run(string[] args)
     {
         int reps = 3, gptSteps = DetectionPlan.GptSteps;
-        bool smoke = false;
+        bool smoke = false, sensorOff = false;
         string[] keys = [.. Setups.Select(s => s.Key)];
         for (int i = 0; i < args.Length; i++)
         {
@@ -55,8 +55,11 @@ internal static class OverheadBenchmark
                 case "--smoke":
                     smoke = true;
                     break;
+                case "--sensor-off":
+                    sensorOff = true;
+                    break;
                 default:
-                    Console.Error.WriteLine($"overhead: unknown or invalid argument '{args[i]}' (usage: overhead [--reps N ≥ 1] [--setups {string.Join(',', Setups.Select(s => s.Key))}] [--gpt-steps N ≥ 20] [--smoke])");
+                    Console.Error.WriteLine($"overhead: unknown or invalid argument '{args[i]}' (usage: overhead [--reps N ≥ 1] [--setups {string.Join(',', Setups.Select(s => s.Key))}] [--gpt-steps N ≥ 20] [--smoke] [--sensor-off])");
                     return 2;
             }
         }
@@ -78,22 +81,22 @@ internal static class OverheadBenchmark
             var setting = Setups.First(s => s.Key == key).Setting;
             int steps = smoke ? 60 : setting.Workload == WorkloadKind.CharGpt ? gptSteps : setting.Steps;
             var spec = (setting with { Steps = steps, ProbeBatchSize = smoke ? 8 : setting.ProbeBatchSize }).Spec(Seed);
-            Console.WriteLine(Measure(key, spec, smoke ? 1 : reps, data));
+            Console.WriteLine(Measure(key, spec, smoke ? 1 : reps, data, sensorOff));
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"load average at end {LoadAverage()}"));
         return 0;
     }
 
-    private static string Measure(string key, RunSpec spec, int reps, WorkloadData data)
+    private static string Measure(string key, RunSpec spec, int reps, WorkloadData data, bool sensorOff)
     {
         // Warm-up, untimed: every code path of training and of the monitor (probes and sensor on a nominal schedule).
         var warmUp = spec with { Name = "warm-up", Steps = 12, WarmupSteps = 0 };
         WorkloadRunner.Run(warmUp, null, data: data);
         WorkloadRunner.Run(warmUp, new StabilityMonitorOptions { RunName = "warm-up", ProbeInterval = 5, FirstProbeStep = 0, OverheadBudget = 1, StepSensorInterval = 1 }, data: data);
 
-        var plain = new List<(double Cpu, double Wall, double Thread)>();
-        var monitored = new List<(double Cpu, double Wall, double Thread)>();
+        var plain = new List<(double Cpu, double Wall, double Thread, double Gc)>();
+        var monitored = new List<(double Cpu, double Wall, double Thread, double Gc)>();
         var passes = new List<(RunTrace Trace, MonitorCost Cost)>();
         bool identical = true;
         for (int rep = 0; rep < reps; rep++)
@@ -102,23 +105,23 @@ internal static class OverheadBenchmark
             foreach (bool monitor in rep % 2 == 0 ? new[] { false, true } : [true, false])
             {
                 MonitorCost? cost = null;
-                var options = monitor ? new StabilityMonitorOptions { RunName = "overhead-" + key } : null;
-                var (trace, cpu, wall, thread) = Timed(() => WorkloadRunner.Run(spec, options, onStep: r => cost = r.Monitor?.Cost ?? cost, data: data));
+                var options = monitor ? new StabilityMonitorOptions { RunName = "overhead-" + key, StepSensorInterval = sensorOff ? 0 : 5 } : null;
+                var (trace, cpu, wall, thread, gc) = Timed(() => WorkloadRunner.Run(spec, options, onStep: r => cost = r.Monitor?.Cost ?? cost, data: data));
                 if (monitor)
                 {
-                    monitored.Add((cpu, wall, thread));
+                    monitored.Add((cpu, wall, thread, gc));
                     passes.Add((trace, cost!));
                     other = [.. trace.Losses];
                 }
                 else
                 {
-                    plain.Add((cpu, wall, thread));
+                    plain.Add((cpu, wall, thread, gc));
                     reference = [.. trace.Losses];
                 }
             }
 
             identical &= reference!.AsSpan().SequenceEqual(other);
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} repetition {rep + 1}: unmonitored {plain[^1].Cpu:F3} CPU s, monitored {monitored[^1].Cpu:F3} CPU s (thread {plain[^1].Thread:F3} / {monitored[^1].Thread:F3}) (ledger {passes[^1].Cost.Overhead:P1}, {passes[^1].Trace.Probes.Count} probes), load {LoadAverage()}"));
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} repetition {rep + 1}: unmonitored {plain[^1].Cpu:F3} CPU s, monitored {monitored[^1].Cpu:F3} CPU s (thread {plain[^1].Thread:F3} / {monitored[^1].Thread:F3}, GC pauses {1e3 * plain[^1].Gc:F1} / {1e3 * monitored[^1].Gc:F1} ms) (ledger {passes[^1].Cost.Overhead:P1}, {passes[^1].Trace.Probes.Count} probes), load {LoadAverage()}"));
         }
 
         double plainCpu = Median(plain.Select(p => p.Cpu)), monitoredCpu = Median(monitored.Select(p => p.Cpu));
@@ -144,9 +147,10 @@ internal static class OverheadBenchmark
             $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {threadRatio:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
     }
 
-    /// <summary>Runs <paramref name="run"/>; its result, the process CPU time, the wall time and the calling thread's CPU time over it (seconds).</summary>
-    private static (RunTrace Trace, double Cpu, double Wall, double Thread) Timed(Func<RunTrace> run)
+    /// <summary>Runs <paramref name="run"/>; its result, the process CPU time, the wall time, the calling thread's CPU time and the GC pause time over it (seconds).</summary>
+    private static (RunTrace Trace, double Cpu, double Wall, double Thread, double Gc) Timed(Func<RunTrace> run)
     {
+        var gcBefore = GC.GetTotalPauseDuration();
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         double threadBefore = ThreadCpuTime.Seconds();
@@ -155,7 +159,7 @@ internal static class OverheadBenchmark
         wall.Stop();
         double thread = ThreadCpuTime.Seconds() - threadBefore;
         process.Refresh();
-        return (trace, (process.TotalProcessorTime - cpuBefore).TotalSeconds, wall.Elapsed.TotalSeconds, thread);
+        return (trace, (process.TotalProcessorTime - cpuBefore).TotalSeconds, wall.Elapsed.TotalSeconds, thread, (GC.GetTotalPauseDuration() - gcBefore).TotalSeconds);
     }
 
     private static double Median(IEnumerable<double> values) => DetectionScoring.Median([.. values]);
