@@ -5,7 +5,7 @@ using SpectralMonitor.Benchmarks;
 //   dotnet run -c Release --project benchmarks -- krylov-vs-power
 //   dotnet run -c Release --project benchmarks -- orthogonalization-overhead
 //   dotnet run -c Release --project benchmarks -- detection   (detection sweep: the learning-rate sweep behind it)
-//   dotnet run -c Release --project benchmarks -- overhead
+//   DOTNET_TieredCompilation=0 dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,...] [--smoke]
 //   dotnet run -c Release --project benchmarks -- load   (scrape load on the Prometheus endpoint during training)
 //   dotnet run -c Release --project benchmarks -- --filter "*LanczosLaplacian*"
 switch (args.FirstOrDefault())
@@ -19,7 +19,7 @@ switch (args.FirstOrDefault())
     case "detection":
         return SpectralMonitor.Benchmarks.Detection.DetectionBenchmark.Run(args.Skip(1).ToArray());
     case "overhead":
-        return SpectralMonitor.Benchmarks.Detection.OverheadBenchmark.Run();
+        return SpectralMonitor.Benchmarks.Detection.OverheadBenchmark.Run(args.Skip(1).ToArray());
     case "load":
         return SpectralMonitor.Benchmarks.Load.LoadBenchmark.Run();
     default:

@@ -1,122 +1,178 @@
 using System.Diagnostics;
 using System.Globalization;
-using SpectralMonitor.Estimators.Optimizers;
-using SpectralMonitor.Reference;
-using SpectralMonitor.Reference.Monitoring;
+using SpectralMonitor.Examples.Workloads;
 
 namespace SpectralMonitor.Benchmarks.Detection;
 
 /// <summary>
-/// Monitor overhead (<c>dotnet run -c Release --project benchmarks -- overhead</c>): wall time of a reference training
-/// run with the monitor at its default settings against the same run unmonitored, measured side by side, interleaved
-/// (order alternating per repetition), median of the repetitions; plus dense probing for contrast.
+/// Monitor overhead at the default options on the detection benchmark's TorchSharp workloads
+/// (<c>dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,…] [--gpt-steps N] [--smoke] [--sensor-off]</c>;
+/// run it with <c>DOTNET_TieredCompilation=0</c> so that no background re-JIT lands in a timed pass). Per setup, in this
+/// process with one torch thread: an untimed warm-up that runs every monitor code path, then interleaved repetitions
+/// (order alternating) of the same run unmonitored and monitored at <c>new StabilityMonitorOptions()</c>; the table
+/// gives medians of the process CPU time and wall time and their ratios, and from the monitored passes the monitor's
+/// own ledger (<see cref="StabilityMonitor.Cost"/>), probes, the first probe's step and the step-sensor cadence. Every
+/// monitored pass must train bit-identically to its unmonitored pass (checked, reported).
 /// </summary>
 internal static class OverheadBenchmark
 {
-    private const int Repetitions = 5;
-    private const int LongSteps = 3000;
+    /// <summary>The setups: the detection plan's stable rates, held-out seed 2, its run lengths and probe batches.</summary>
+    private static readonly (string Key, Setting Setting)[] Setups =
+    [
+        ("mlp-sgdm", new Setting(WorkloadKind.DigitsMlp, OptimizerKind.SgdMomentum, 0, 0.1, DetectionPlan.DigitsSteps, 64)),
+        ("mlp-adam", new Setting(WorkloadKind.DigitsMlp, OptimizerKind.Adam, 0, 3e-3, DetectionPlan.DigitsSteps, 64)),
+        ("cnn-sgdm", new Setting(WorkloadKind.DigitsCnn, OptimizerKind.SgdMomentum, 0, 0.03, DetectionPlan.DigitsSteps, 64)),
+        ("cnn-adam", new Setting(WorkloadKind.DigitsCnn, OptimizerKind.Adam, 0, 3e-3, DetectionPlan.DigitsSteps, 64)),
+        ("gpt-adam", new Setting(WorkloadKind.CharGpt, OptimizerKind.Adam, 0, 3e-3, DetectionPlan.GptSteps, 32)),
+        ("gpt-sgdm", new Setting(WorkloadKind.CharGpt, OptimizerKind.SgdMomentum, 0, 0.1, DetectionPlan.GptSteps, 32)),
 
-    public static int Run()
+        // Four times the plan's length: long enough for probes at the default budget on the smallest model.
+        ("mlp-adam-6000", new Setting(WorkloadKind.DigitsMlp, OptimizerKind.Adam, 0, 3e-3, 4 * DetectionPlan.DigitsSteps, 64)),
+    ];
+
+    private const int Seed = 2;
+
+    public static int Run(string[] args)
     {
-        // A realistic size for the CPU reference backend: 32→64→64→10 tanh classifier (6,922 parameters), 2,048
-        // samples, mini-batches of 128, Adam at 1e-3, 500 steps; probes differentiate a fixed batch of 256 rows.
-        var data = SyntheticData.Classification(2048, 32, 10, seed: 17, separation: 1.0);
-        var spec = new RunSpec(
-            "overhead 32-64-64-10",
-            new MlpArchitecture([32, 64, 64, 10], HiddenActivation.Tanh),
-            LossKind.CrossEntropy,
-            data,
-            new AdamHyperparameters(1e-3),
-            Steps: 500,
-            BatchSize: 128,
-            Seed: 1,
-            ProbeBatchSize: 256);
-        var defaults = new StabilityMonitorOptions { RunName = "overhead-default" };
-        var dense = new StabilityMonitorOptions { RunName = "overhead-dense", ProbeInterval = 5, OverheadBudget = 1 };
+        int reps = 3, gptSteps = DetectionPlan.GptSteps;
+        bool smoke = false, sensorOff = false;
+        string[] keys = [.. Setups.Select(s => s.Key)];
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--reps" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int r) && r >= 1:
+                    reps = r;
+                    i++;
+                    break;
+                case "--gpt-steps" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int g) && g >= 20:
+                    gptSteps = g;
+                    i++;
+                    break;
+                case "--setups" when i + 1 < args.Length:
+                    keys = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                case "--smoke":
+                    smoke = true;
+                    break;
+                case "--sensor-off":
+                    sensorOff = true;
+                    break;
+                default:
+                    Console.Error.WriteLine($"overhead: unknown or invalid argument '{args[i]}' (usage: overhead [--reps N ≥ 1] [--setups {string.Join(',', Setups.Select(s => s.Key))}] [--gpt-steps N ≥ 20] [--smoke] [--sensor-off])");
+                    return 2;
+            }
+        }
 
-        Console.WriteLine($"overhead: {spec.Architecture} ({spec.Architecture.ParameterCount} parameters), {data.Count} samples, batch {spec.BatchSize}, {spec.Steps} steps, probe batch {spec.ProbeBatchSize}, Adam 1e-3; interleaved repetitions (5 default, 3 dense; 3 at {LongSteps} steps), medians.");
+        string? unknown = keys.FirstOrDefault(k => Setups.All(s => s.Key != k));
+        if (unknown is not null)
+        {
+            Console.Error.WriteLine($"overhead: unknown setup '{unknown}' (known: {string.Join(", ", Setups.Select(s => s.Key))})");
+            return 2;
+        }
 
-        // Warm-up (JIT, caches), not timed.
-        MonitoredRun.Execute(spec with { Steps = 50 }, null);
-        MonitoredRun.Execute(spec with { Steps = 50 }, dense);
+        var data = new WorkloadData();
+        string jit = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") ?? "default";
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"overhead: {reps} interleaved repetitions per setup, seed {Seed}, batch 32, one torch thread, DOTNET_TieredCompilation={jit}, load average at start {LoadAverage()}"));
+        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | training-thread CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | max steps between sensor reads | statistics read every | identical |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (string key in keys)
+        {
+            var setting = Setups.First(s => s.Key == key).Setting;
+            int steps = smoke ? 60 : setting.Workload == WorkloadKind.CharGpt ? gptSteps : setting.Steps;
+            var spec = (setting with { Steps = steps, ProbeBatchSize = smoke ? 8 : setting.ProbeBatchSize }).Spec(Seed);
+            Console.WriteLine(Measure(key, spec, smoke ? 1 : reps, data, sensorOff));
+        }
 
-        Console.WriteLine("| settings | steps | median wall time (s) | wall ratio | median CPU time (s) | CPU ratio | probes | HVPs per probe (mean) | time per probe (median, ms) | probe steps | interval settled on |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
-        Measure(spec, [("default (new StabilityMonitorOptions())", defaults, Repetitions), ("dense (ProbeInterval 5, OverheadBudget 1)", dense, 3)]);
-
-        // The budget can only act after the first probe (FirstProbeStep 10, cold start): a longer run shows where the
-        // default settings settle once that probe is amortized.
-        Measure(spec with { Steps = LongSteps }, [("default (new StabilityMonitorOptions())", defaults, 3)]);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"load average at end {LoadAverage()}"));
         return 0;
     }
 
-    private static void Measure(RunSpec spec, (string Name, StabilityMonitorOptions Options, int Repetitions)[] settings)
+    private static string Measure(string key, RunSpec spec, int reps, WorkloadData data, bool sensorOff)
     {
-        int repetitions = settings.Max(s => s.Repetitions);
-        var plain = new List<(double Wall, double Cpu)>();
-        var times = settings.Select(_ => new List<(double Wall, double Cpu)>()).ToArray();
-        var last = new (RunRecord Record, long NextProbe)[settings.Length];
-        for (int rep = 0; rep < repetitions; rep++)
-        {
-            // Alternate the order so slow drifts of the shared machine's load hit every side alike.
-            var order = Enumerable.Range(-1, settings.Length + 1).ToArray();
-            if (rep % 2 == 1)
-            {
-                Array.Reverse(order);
-            }
+        // Warm-up, untimed: every code path of training and of the monitor (probes and sensor on a nominal schedule).
+        var warmUp = spec with { Name = "warm-up", Steps = 12, WarmupSteps = 0 };
+        WorkloadRunner.Run(warmUp, null, data: data);
+        WorkloadRunner.Run(warmUp, new StabilityMonitorOptions { RunName = "warm-up", ProbeInterval = 5, FirstProbeStep = 0, OverheadBudget = 1, StepSensorInterval = 1 }, data: data);
 
-            var line = new List<string>();
-            foreach (int which in order)
+        var plain = new List<(double Cpu, double Wall, double Thread, double Gc)>();
+        var monitored = new List<(double Cpu, double Wall, double Thread, double Gc)>();
+        var passes = new List<(RunTrace Trace, MonitorCost Cost)>();
+        bool identical = true;
+        for (int rep = 0; rep < reps; rep++)
+        {
+            double[]? reference = null, other = null;
+            foreach (bool monitor in rep % 2 == 0 ? new[] { false, true } : [true, false])
             {
-                if (which < 0)
+                MonitorCost? cost = null;
+                var options = monitor ? new StabilityMonitorOptions { RunName = "overhead-" + key, StepSensorInterval = sensorOff ? 0 : 5 } : null;
+                var (trace, cpu, wall, thread, gc) = Timed(() => WorkloadRunner.Run(spec, options, onStep: r => cost = r.Monitor?.Cost ?? cost, data: data));
+                if (monitor)
                 {
-                    var (_, wall, cpu) = Timed(() => MonitoredRun.Execute(spec, null));
-                    plain.Add((wall, cpu));
-                    line.Add(string.Create(CultureInfo.InvariantCulture, $"plain {wall:F3} s (cpu {cpu:F3})"));
+                    monitored.Add((cpu, wall, thread, gc));
+                    passes.Add((trace, cost!));
+                    other = [.. trace.Losses];
                 }
-                else if (rep < settings[which].Repetitions)
+                else
                 {
-                    long nextProbe = 0;
-                    var (record, wall, cpu) = Timed(() => MonitoredRun.Execute(spec, settings[which].Options, progress: p => nextProbe = p.Monitor!.NextProbeStep));
-                    times[which].Add((wall, cpu));
-                    last[which] = (record, nextProbe);
-                    line.Add(string.Create(CultureInfo.InvariantCulture, $"{settings[which].Options.RunName} {wall:F3} s (cpu {cpu:F3})"));
+                    plain.Add((cpu, wall, thread, gc));
+                    reference = [.. trace.Losses];
                 }
             }
 
-            Console.Error.WriteLine($"  {spec.Steps} steps, repetition {rep + 1}: {string.Join(", ", line)}");
+            identical &= reference!.AsSpan().SequenceEqual(other);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} repetition {rep + 1}: unmonitored {plain[^1].Cpu:F3} CPU s, monitored {monitored[^1].Cpu:F3} CPU s (thread {plain[^1].Thread:F3} / {monitored[^1].Thread:F3}, GC pauses {1e3 * plain[^1].Gc:F1} / {1e3 * monitored[^1].Gc:F1} ms) (ledger {passes[^1].Cost.Overhead:P1}, {passes[^1].Trace.Probes.Count} probes), load {LoadAverage()}"));
         }
 
-        double plainWall = DetectionScoring.Median([.. plain.Select(t => t.Wall)]);
-        double plainCpu = DetectionScoring.Median([.. plain.Select(t => t.Cpu)]);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| unmonitored | {spec.Steps} | {plainWall:F3} | 1.000 | {plainCpu:F3} | 1.000 | – | – | – | – | – |"));
-        for (int i = 0; i < settings.Length; i++)
-        {
-            double wall = DetectionScoring.Median([.. times[i].Select(t => t.Wall)]);
-            double cpu = DetectionScoring.Median([.. times[i].Select(t => t.Cpu)]);
-            Report(settings[i].Name, spec.Steps, (wall, wall / plainWall), (cpu, cpu / plainCpu), last[i].Record, last[i].NextProbe);
-        }
+        double plainCpu = Median(plain.Select(p => p.Cpu)), monitoredCpu = Median(monitored.Select(p => p.Cpu));
+        double wallRatio = Median(monitored.Select(p => p.Wall)) / Median(plain.Select(p => p.Wall));
+        double threadRatio = Median(monitored.Select(p => p.Thread)) / Median(plain.Select(p => p.Thread));
+        var costs = passes.Select(p => p.Cost).ToArray();
+        double ledger = Median(costs.Select(c => c.Overhead));
+        double stepMs = Median(costs.Select(c => 1e3 * c.TrainingSeconds / c.Steps));
+        double statisticsUs = Median(costs.Select(c => 1e6 * (c.MonitorSeconds - c.ProbeSeconds - c.SensorSeconds) / c.Steps));
+        double probes = passes.Average(p => (double)p.Trace.Probes.Count);
+        var firstProbes = passes.Where(p => p.Trace.Probes.Count > 0).Select(p => (double)p.Trace.Probes[0].Step).ToArray();
+        var firstMs = passes.Where(p => p.Trace.Probes.Count > 0).Select(p => p.Trace.Probes[0].Duration.TotalMilliseconds).ToArray();
+        var probeMs = passes.SelectMany(p => p.Trace.Probes.Select(q => q.Duration.TotalMilliseconds)).ToArray();
+        double sensorReads = costs.Average(c => (double)c.SensorReads);
+        var readMs = costs.Where(c => c.SensorReads > 0).Select(c => 1e3 * c.SensorSeconds / c.SensorReads).ToArray();
+        long maxGap = costs.Max(c => c.MaxSensorGap);
+        string first = firstProbes.Length == 0 ? "none" : string.Join(", ", firstProbes.Distinct().Order().Select(s => s.ToString(CultureInfo.InvariantCulture)));
+        string probeCost = probeMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(probeMs):F1} ({Median(probeMs) / stepMs:F0})");
+        string firstCost = firstMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(firstMs):F1} ({Median(firstMs) / stepMs:F0})");
+        string read = readMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(readMs):F2}");
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {threadRatio:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
     }
 
-    /// <summary>Runs <paramref name="run"/> and returns its wall time and the process's CPU time over it (seconds).</summary>
-    private static (RunRecord Record, double Wall, double Cpu) Timed(Func<RunRecord> run)
+    /// <summary>Runs <paramref name="run"/>; its result, the process CPU time, the wall time, the calling thread's CPU time and the GC pause time over it (seconds).</summary>
+    private static (RunTrace Trace, double Cpu, double Wall, double Thread, double Gc) Timed(Func<RunTrace> run)
     {
+        var gcBefore = GC.GetTotalPauseDuration();
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
-        var record = run();
+        double threadBefore = ThreadCpuTime.Seconds();
+        var wall = Stopwatch.StartNew();
+        var trace = run();
+        wall.Stop();
+        double thread = ThreadCpuTime.Seconds() - threadBefore;
         process.Refresh();
-        return (record, record.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpuBefore).TotalSeconds);
+        return (trace, (process.TotalProcessorTime - cpuBefore).TotalSeconds, wall.Elapsed.TotalSeconds, thread, (GC.GetTotalPauseDuration() - gcBefore).TotalSeconds);
     }
 
-    private static void Report(string name, int steps, (double Median, double Ratio) wall, (double Median, double Ratio) cpu, RunRecord record, long nextProbe)
+    private static double Median(IEnumerable<double> values) => DetectionScoring.Median([.. values]);
+
+    private static string LoadAverage()
     {
-        var probes = record.Probes.Where(p => p.Status == ProbeStatus.Succeeded).ToArray();
-        double hvps = probes.Length == 0 ? double.NaN : probes.Average(p => (double)p.HvpCount);
-        double probeMs = DetectionScoring.Median([.. probes.Select(p => p.Duration.TotalMilliseconds)]);
-        string probeSteps = probes.Length <= 6
-            ? string.Join(", ", probes.Select(p => p.Step.ToString(CultureInfo.InvariantCulture)))
-            : string.Create(CultureInfo.InvariantCulture, $"{probes[0].Step}, {probes[1].Step}, {probes[2].Step}, …, {probes[^1].Step}");
-        long interval = probes.Length == 0 ? 0 : nextProbe - probes[^1].Step;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {steps} | {wall.Median:F3} | {wall.Ratio:F3} | {cpu.Median:F3} | {cpu.Ratio:F3} | {probes.Length} | {hvps:F1} | {probeMs:F1} | {probeSteps} | {interval} |"));
+        try
+        {
+            return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
     }
 }

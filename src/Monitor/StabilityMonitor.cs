@@ -48,12 +48,17 @@ public sealed class StabilityMonitor : IDisposable
     private readonly ProbeScheduler _scheduler;
     private readonly ProbeTimeoutPolicy _timeouts;
     private readonly StepTimeline _timeline = new();
-    private readonly StepClock _clock;
+    private readonly CostLedger _ledger;
     private readonly StepStatistics _statistics;
     private readonly BackoffController? _backoff;
     private readonly SpikeGuard? _guard;
     private bool _guardEpisode;
     private readonly IStepSensor? _sensor;
+    private bool _sensorDue;
+    private long _sensorReads;
+    private long _lastSensorPosition;
+    private long _maxSensorGap;
+    private long _steps;
     private readonly MonitorInstruments _instruments;
     private readonly ActivitySource _activitySource;
     private readonly object _gate = new();
@@ -73,6 +78,8 @@ public sealed class StabilityMonitor : IDisposable
 
     private StabilityMonitor(IProbeRunner runner, StabilityMonitorOptions options, ILogger logger, IMeterFactory? meterFactory, TimeProvider? timeProvider, IBackoffPolicy? backoffPolicy, IStepSensor? sensor)
     {
+        _time = timeProvider ?? TimeProvider.System;
+        long created = _time.GetTimestamp();
         _runner = runner;
         _logger = logger;
         _sensor = options.StepSensorInterval > 0 ? sensor : null;
@@ -84,11 +91,10 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         _options = options;
-        _time = timeProvider ?? TimeProvider.System;
         _rules = new RuleEngine(options.Rules, options.BaselineKind, options.BaselineProbes, options.BaselineEwmaAlpha);
         _scheduler = new ProbeScheduler(options);
         _timeouts = new ProbeTimeoutPolicy(options);
-        _clock = new StepClock(_time);
+        _ledger = new CostLedger(_time, options.OverheadBudget);
         _statistics = new StepStatistics(options);
         _guard = options.SpikeGuard is { } guard ? new SpikeGuard(guard) : null;
         _instruments = new MonitorInstruments(meterFactory, options.RunName, runner.OptimizerName, () => Volatile.Read(ref _state));
@@ -103,6 +109,9 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         _activitySource = new ActivitySource(ActivitySourceName, Version);
+
+        // The monitor's own set-up runs on the training thread too: the budget pays for it first.
+        _ledger.AddSetup(_time.GetElapsedTime(created).TotalSeconds);
     }
 
     /// <summary>The version of this library (the Meter's and ActivitySource's version).</summary>
@@ -144,8 +153,18 @@ public sealed class StabilityMonitor : IDisposable
     /// <summary>Probes that failed so far.</summary>
     public int FailedProbeCount { get; private set; }
 
-    /// <summary>The step at or after which the next probe runs, in the numbering of the latest step (saturated at <see cref="long.MaxValue"/>).</summary>
+    /// <summary>
+    /// The step at or after which the next probe runs, in the numbering of the latest step (saturated at
+    /// <see cref="long.MaxValue"/>); the probe runs at the first step from there on at which the overhead budget can pay
+    /// for it (<see cref="StabilityMonitorOptions.OverheadBudget"/>).
+    /// </summary>
     public long NextProbeStep => _timeline.Started ? _timeline.ToStep(_scheduler.NextProbeStep) : _scheduler.NextProbeStep;
+
+    /// <summary>
+    /// What the monitor has cost the training thread so far (the ledger <see cref="StabilityMonitorOptions.OverheadBudget"/>
+    /// is held to). Read it on the training thread; elsewhere it may be a step behind.
+    /// </summary>
+    public MonitorCost Cost => new(_ledger.TrainingSeconds, _ledger.MonitorSeconds, _ledger.ProbeSeconds, _ledger.SensorSeconds, _steps, _sensorReads, _maxSensorGap);
 
     private bool DisposeRequested => Volatile.Read(ref _disposeRequested) != 0;
 
@@ -196,6 +215,7 @@ public sealed class StabilityMonitor : IDisposable
                 return;
             }
 
+            _ledger.Enter();
             try
             {
                 Step(step, loss, gradientNorm);
@@ -206,6 +226,7 @@ public sealed class StabilityMonitor : IDisposable
             }
             finally
             {
+                _ledger.Exit();
                 Exit();
             }
         }
@@ -237,6 +258,7 @@ public sealed class StabilityMonitor : IDisposable
                 return UpdateDecision.Apply;
             }
 
+            _ledger.Enter();
             try
             {
                 var verdict = _guard.Observe(loss, gradientNorm);
@@ -257,6 +279,7 @@ public sealed class StabilityMonitor : IDisposable
             }
             finally
             {
+                _ledger.Exit();
                 Exit();
             }
         }
@@ -281,6 +304,7 @@ public sealed class StabilityMonitor : IDisposable
                 return null;
             }
 
+            _ledger.Enter();
             try
             {
                 long position = _timeline.Position;
@@ -299,6 +323,7 @@ public sealed class StabilityMonitor : IDisposable
             }
             finally
             {
+                _ledger.Exit();
                 Exit();
             }
         }
@@ -457,13 +482,14 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         long position = _timeline.Position;
-        if (_clock.Tick() is double trainingSeconds)
+        _steps++;
+        if (_ledger.TakeStepTrainingSeconds() is double trainingSeconds)
         {
             _scheduler.RecordStep(trainingSeconds);
         }
 
         var observation = _statistics.Observe(step, loss, gradientNorm);
-        var sensorReadings = ReadSensor(step, observation.Indicators);
+        var sensorReadings = ReadSensor(step, position, observation.Indicators);
         var changes = new List<StabilityAlert>();
         if (observation.NonFinite is { } nonFinite)
         {
@@ -478,7 +504,7 @@ public sealed class StabilityMonitor : IDisposable
 
         ProbeResult? probe = null;
         var readings = observation.Indicators;
-        if (_scheduler.IsDue(position))
+        if (_scheduler.IsDue(position, _ledger))
         {
             probe = RunProbe(step, position);
             if (probe is null)
@@ -501,15 +527,28 @@ public sealed class StabilityMonitor : IDisposable
         }
     }
 
-    /// <summary>Reads the step sensor when it is due into <paramref name="readings"/>; its readings alone, or null when not read. A failing sensor is logged and skipped.</summary>
-    private Dictionary<string, double>? ReadSensor(long step, Dictionary<string, double> readings)
+    /// <summary>
+    /// Reads the step sensor into <paramref name="readings"/> when a read is due (at steps divisible by
+    /// <see cref="StabilityMonitorOptions.StepSensorInterval"/>, or later while the budget defers it) and the cost ledger
+    /// can pay for it (<see cref="CostLedger.SensorEstimate"/>); its readings
+    /// alone, or null when not read. A failing sensor is logged and skipped.
+    /// </summary>
+    private Dictionary<string, double>? ReadSensor(long step, long position, Dictionary<string, double> readings)
     {
-        if (_sensor is null || step % _options.StepSensorInterval != 0)
+        if (_sensor is null)
         {
             return null;
         }
 
+        _sensorDue |= step % _options.StepSensorInterval == 0;
+        if (!_sensorDue || !_ledger.AffordsSensor(_ledger.SensorEstimate(_scheduler.StepSeconds)))
+        {
+            return null;
+        }
+
+        _sensorDue = false;
         var own = new Dictionary<string, double>(StringComparer.Ordinal);
+        long started = _time.GetTimestamp();
         try
         {
             if (!_sensor.TryReadStep(step, own))
@@ -522,6 +561,17 @@ public sealed class StabilityMonitor : IDisposable
             Log.InternalError(_logger, step, ex);
             return null;
         }
+        finally
+        {
+            _ledger.AddSensor(_time.GetElapsedTime(started).TotalSeconds);
+        }
+
+        if (_sensorReads++ > 0)
+        {
+            _maxSensorGap = Math.Max(_maxSensorGap, position - _lastSensorPosition);
+        }
+
+        _lastSensorPosition = position;
 
         foreach (var (name, value) in own)
         {
@@ -596,7 +646,7 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         double seconds = probe.Duration.TotalSeconds;
-        _clock.AddProbeTime(seconds);
+        _ledger.AddProbe(seconds);
         _instruments.RecordProbe(probe);
         bool trendingUp = false;
         if (probe.Status == ProbeStatus.Succeeded)

@@ -56,28 +56,41 @@ public sealed record StabilityMonitorOptions
 
     /// <summary>
     /// Read the target's step sensor (<see cref="Probing.IStepSensor"/>: optimizer-state statistics at dot-product cost,
-    /// no Hessian-vector product) every this many steps; 0 turns it off. Range [0, 1 000 000]. Default 5: on the
-    /// benchmark's small GPT and digits CNN one read costs about 1–2% of a training step (median, measured on a loaded
-    /// machine; benchmarks/Detection/WARNINGS.md), so every fifth step keeps it near 0.3%.
+    /// no Hessian-vector product) at steps divisible by this; 0 turns it off. Range [0, 1 000 000]. Default 5. A read
+    /// that would take the sensor past its share (0.45) of <see cref="OverheadBudget"/> (cumulatively, against the training time)
+    /// waits for the first later step at which it fits, so on small models, where one read costs a sizeable part of a
+    /// training step, reads come less often (see <see cref="StabilityMonitor.Cost"/>). The loss and gradient-norm
+    /// statistics are read at every step whatever this is.
     /// </summary>
     public int StepSensorInterval { get; init; } = 5;
 
     /// <summary>Probe every this many steps (before budget stretching). Range [1, 1 000 000].</summary>
     public int ProbeInterval { get; init; } = 25;
 
-    /// <summary>Steps to wait before the first probe. Range [0, 1 000 000].</summary>
+    /// <summary>Steps to wait before the first probe (later when <see cref="OverheadBudget"/> cannot pay for it yet). Range [0, 1 000 000].</summary>
     public int FirstProbeStep { get; init; } = 10;
 
     /// <summary>
-    /// Largest fraction of training wall time that probes may take; the interval is stretched to keep under it.
-    /// Range (0, 1]; 1 disables stretching.
+    /// Largest ratio of the monitor's time on the training thread to the training time, cumulatively from the first
+    /// step (what the run monitored costs over the run unmonitored, less one). Everything the monitor does inside its
+    /// calls counts (step statistics, rules, step-sensor reads, probes); training time is the time between its calls,
+    /// on the monitor's clock (<see cref="StabilityMonitor.Cost"/> reports both). A probe runs at the first step at or
+    /// after its scheduled one at which its estimated cost fits (the previous probe's duration; before the first,
+    /// 3 × (<see cref="KrylovDimension"/> + 2) training steps: 54 at the defaults), so the first probe is not forced at
+    /// <see cref="FirstProbeStep"/>. Optional work (probes, step-sensor reads) fills at most nine tenths of the budget,
+    /// the rest left for costs the monitor cannot see from inside its calls (garbage collection of its allocations,
+    /// cache effects on the training step); step-sensor reads may take half of that. Range (0, 1]; 1 turns the budget
+    /// off (probes and reads on their nominal schedule).
     /// </summary>
     public double OverheadBudget { get; init; } = 0.05;
 
-    /// <summary>Upper bound of the stretched interval. Range [<see cref="ProbeInterval"/>, 10 000 000].</summary>
+    /// <summary>
+    /// Upper bound of the interval widened after failed probes. Range [<see cref="ProbeInterval"/>, 10 000 000]. The
+    /// overhead budget may still defer a probe past it.
+    /// </summary>
     public int MaxProbeInterval { get; init; } = 5000;
 
-    /// <summary>Bring the next probe forward (halve the interval) when an indicator rose over the last probes.</summary>
+    /// <summary>Bring the next probe forward (halve the interval) when an indicator rose over the last probes (within <see cref="OverheadBudget"/>).</summary>
     public bool BringForwardOnTrend { get; init; } = true;
 
     /// <summary>Cap on Hessian-vector products per probe. Range [4, 100 000].</summary>

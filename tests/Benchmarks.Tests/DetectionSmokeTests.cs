@@ -43,11 +43,12 @@ public sealed class DetectionSmokeTests : IDisposable
             Assert.Equal(expected.Order(), run.StepSignals.Keys.Order());
             Assert.All(run.StepSignals.Values, v => Assert.Equal(run.StepsRun, v.Length));
 
-            // Default options probe once at step 10 in runs this short; dense probing at least every 10 steps.
+            // Default options never probe in runs this short: the 5% budget pays for the first probe's estimate (54
+            // training steps) only after about 1,200 steps. Dense probing at least every 10 steps.
             Assert.True(run.Pass(MonitorConfigurations.Dense)!.Probes.Count >= (run.StepsRun - 10) / 10);
             if (planned.Role == SeedRole.Report)
             {
-                Assert.Equal(new long[] { 10 }, run.Pass(MonitorConfigurations.Default)!.Probes.Select(p => p.Step));
+                Assert.Empty(run.Pass(MonitorConfigurations.Default)!.Probes);
                 Assert.Empty(run.Pass(MonitorConfigurations.Unmonitored)!.Probes);
             }
         }

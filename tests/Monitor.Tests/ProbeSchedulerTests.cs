@@ -1,39 +1,170 @@
 using SpectralMonitor.Probing;
+using SpectralMonitor.Tests.Support;
 
 namespace SpectralMonitor.Tests;
 
+/// <summary>
+/// The overhead budget on a manual clock: training steps, probes and sensor reads advance it by set amounts. Optional
+/// work fills the 5% budget less its 10% reserve, 4.5% (the sensor half of that, 2.25%). Costs are exact (the clock
+/// counts 100 ns ticks; the only rounding is the double sums of tick counts converted to seconds, about 1e-16 relative,
+/// which is why bounds carry a 1e-12 slack or a one-step range at a boundary).
+/// </summary>
 public class ProbeSchedulerTests
 {
+    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(1);
+
     [Fact]
-    public void CumulativeProbeTimeStaysWithinTheBudget()
+    public void TheFirstProbeWaitsUntilTrainingPaysForItsEstimateAndCumulativeCostStaysWithinTheBudget()
     {
-        // 1 ms steps, a 5% budget, a cold first probe of 100 ms then warm probes of 10 ms.
-        var options = new StabilityMonitorOptions { ProbeInterval = 10, FirstProbeStep = 10, OverheadBudget = 0.05, BringForwardOnTrend = false, MaxProbeInterval = 1_000_000 };
-        var scheduler = new ProbeScheduler(options);
-        double probeTime = 0, stepTime = 0;
-        bool first = true;
-        for (long step = 0; step < 200_000; step++)
+        // 1 ms steps, 5% budget, probes costing 30 ms each (less than the cold estimate of 3 × (16 + 2) = 54 steps = 54 ms).
+        var (total, probeSteps) = TrainWithProbesOf(30, overrun: 0);
+
+        // Not at FirstProbeStep (10): training time T after step n is n ms (the time before step 0 is not seen), and
+        // the cold estimate 54 × 1 ms fits once 0.054 ≤ 0.045·T, at n = 1200 (1201 if the sums round against it).
+        Assert.InRange(probeSteps[0], 1200, 1201);
+
+        // Afterwards each 30 ms probe runs once the ledger has room for it: the second when 0.06 ≤ 0.045·T (step 1334, past
+        // its nominal step 1225), then one per 666.7 steps (0.03 s of probe per 0.667 s of training).
+        Assert.Equal(0.03 * probeSteps.Count, total.ProbeSeconds, 9);
+        Assert.Equal(total.ProbeSeconds, total.MonitorSeconds, 9);
+        Assert.InRange(total.Overhead, 0.0435, 0.045 + 1e-12);
+        Assert.InRange(probeSteps[1], 1334, 1335);
+        Assert.InRange(probeSteps[^1] - probeSteps[^2], 666, 668);
+    }
+
+    [Fact]
+    public void AColdProbeCostlierThanItsEstimateOverrunsByTheDifferenceOnlyAndIsPaidBack()
+    {
+        // Probes of 200 ms against the cold estimate of 54 ms: the first overruns 4.5% of T by 146 ms; no other probe runs until
+        // the training time pays the overrun back, and the run ends within the budget.
+        var (total, probeSteps) = TrainWithProbesOf(200, overrun: 0.146);
+
+        // The second probe fits when 0.2 + 0.2 ≤ 0.045·T: T = 8.89 s, step 8889; the third at 0.6 ≤ 0.045·T, step
+        // 13334. The run ends at T ≈ 20 s with four probes (0.8 s): 4%.
+        Assert.InRange(probeSteps[0], 1200, 1201);
+        Assert.InRange(probeSteps[1], 8889, 8890);
+        Assert.InRange(probeSteps[2], 13334, 13335);
+        Assert.InRange(total.Overhead, 0.04 - 1e-9, 0.045 + 1e-12);
+    }
+
+    /// <summary>
+    /// <paramref name="steps"/> steps of 1 ms without probes, the sensor's read k costing <paramref name="readMilliseconds"/>(k),
+    /// checking after every step that the sensor's time stays within its 2.25% plus <paramref name="overrun"/> seconds.
+    /// </summary>
+    private static (SensingTarget Target, MonitorCost Cost) TrainWithSensorReadsOf(Func<int, double> readMilliseconds, int steps, double overrun)
+    {
+        var time = new ManualTime();
+        int reads = 0;
+        var target = new SensingTarget(new FakeTarget([4, 3, 2, 1]), () => time.Advance(TimeSpan.FromMilliseconds(readMilliseconds(reads++))));
+        var options = new StabilityMonitorOptions { RunName = "budget-sensor", FirstProbeStep = 1_000_000, Rules = [] };
+        using var monitor = StabilityMonitor.Create(target, options, timeProvider: time);
+        for (long step = 0; step < steps; step++)
         {
-            scheduler.RecordStep(0.001);
-            stepTime += 0.001;
-            if (scheduler.IsDue(step))
-            {
-                double cost = first ? 0.1 : 0.01;
-                first = false;
-                probeTime += cost;
-                scheduler.Completed(step, cost, succeeded: true, trendingUp: false);
-            }
+            time.Advance(Step);
+            monitor.OnStep(step, 1.0);
+            var cost = monitor.Cost;
+            Assert.True(cost.SensorSeconds <= (0.0225 * cost.TrainingSeconds) + overrun + 1e-12, $"step {step}: {cost}");
         }
 
-        // The cold probe is paid back: cumulative overhead ends within the budget (to one interval's rounding).
-        double overhead = probeTime / (probeTime + stepTime);
-        Assert.InRange(overhead, 0.045, 0.0501);
-        // After it, the next probe (its cost predicted by the last one's, 0.1 s) waits (0.1 + 0.1)·19/0.001 − 0.001
-        // ≈ 3 800 steps of training, not 10.
-        var again = new ProbeScheduler(options);
-        again.RecordStep(0.001);
-        again.Completed(10, 0.1, succeeded: true, trendingUp: false);
-        Assert.InRange(again.NextProbeStep - 10, 3798, 3800);
+        return (target, monitor.Cost);
+    }
+
+    /// <summary>
+    /// 20,000 steps of 1 ms at the default options with probes of <paramref name="probeMilliseconds"/>, checking after
+    /// every step that monitor time stays within 4.5% of the training time plus <paramref name="overrun"/> seconds.
+    /// </summary>
+    private static (MonitorCost Cost, List<long> ProbeSteps) TrainWithProbesOf(double probeMilliseconds, double overrun)
+    {
+        var time = new ManualTime();
+        var target = new FakeTarget([4, 3, 2, 1]);
+        target.OnBeginProbe = () => time.Advance(TimeSpan.FromMilliseconds(probeMilliseconds));
+        using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "budget-probes" }, timeProvider: time);
+        var probeSteps = new List<long>();
+        monitor.ProbeCompleted += (_, probe) => probeSteps.Add(probe.Step);
+        for (long step = 0; step < 20_000; step++)
+        {
+            time.Advance(Step);
+            monitor.OnStep(step, 1.0);
+            var cost = monitor.Cost;
+            Assert.True(cost.MonitorSeconds <= (0.045 * cost.TrainingSeconds) + overrun + 1e-12, $"step {step}: {cost}");
+        }
+
+        return (monitor.Cost, probeSteps);
+    }
+
+    [Theory]
+    [InlineData(0.05, 45, 5)] // cheap: 0.01 ms per step on average, within the sensor's 0.0225 ms per step: every 5th step
+    [InlineData(0.3, 45, 13)] // costly: 0.3 ms per read fits once per 13.3 steps of the sensor's 0.0225 ms per step
+    public void SensorReadsStayWithinHalfTheBudgetAndComeAtTheirIntervalWhenCheap(double readMilliseconds, long firstRead, long gap)
+    {
+        var (target, cost) = TrainWithSensorReadsOf(_ => readMilliseconds, steps: 2000, overrun: 0);
+
+        // Before the first read its cost is estimated at one training step (1 ms), which the sensor's share pays after
+        // 45 steps (0.0225·T ≥ 0.001); the read due at step 5 waits until then.
+        Assert.InRange(target.ReadSteps[0], firstRead, firstRead + 1);
+        var gaps = target.ReadSteps.Zip(target.ReadSteps.Skip(1), (a, b) => b - a).ToArray();
+        Assert.InRange(gaps.Max(), gap, gap + 1);
+        Assert.Equal(target.ReadSteps.Count, cost.SensorReads);
+        Assert.Equal(gaps.Max(), cost.MaxSensorGap);
+    }
+
+    [Fact]
+    public void ASlowFirstSensorReadIsPaidBackThenReadsReturnToTheirInterval()
+    {
+        // The first read costs 10 ms (cold), later ones 0.05 ms. The first comes at step 45 (estimate: one 1 ms step),
+        // overruns the sensor's share by 10 − 1 = 9 ms, and the next waits until 0.0225·T ≥ 0.01 + 0.001 (the estimate:
+        // the shortest recent read, at most a step): T = 488.9 ms. From then on reads come every fifth step.
+        var (target, _) = TrainWithSensorReadsOf(read => read == 0 ? 10 : 0.05, steps: 1000, overrun: 0.009);
+
+        Assert.InRange(target.ReadSteps[0], 45, 46);
+        Assert.InRange(target.ReadSteps[1], 489, 490);
+        Assert.All(target.ReadSteps.Skip(2).Zip(target.ReadSteps.Skip(3), (a, b) => b - a), gap => Assert.Equal(5, gap));
+    }
+
+    [Fact]
+    public void AtTheDefaultsTheStepStatisticsAreReadAtEveryStepAndTheSensorIsDueEveryFifthStep()
+    {
+        // The loss and gradient-norm statistics are read at every OnStep, whatever the budget defers: a non-finite
+        // loss raises the Critical alert at its own step, even on a monitor whose sensor and probes cost far more
+        // than the budget allows at that point.
+        var defaults = new StabilityMonitorOptions();
+        Assert.Equal(5, defaults.StepSensorInterval);
+        Assert.Equal(0.05, defaults.OverheadBudget);
+        var time = new ManualTime();
+        var target = new SensingTarget(new FakeTarget([4, 3, 2, 1]), () => time.Advance(TimeSpan.FromMilliseconds(5)));
+        using var monitor = StabilityMonitor.Create(target, defaults with { RunName = "budget-statistics" }, timeProvider: time);
+        var raised = new List<long>();
+        monitor.AlertRaised += (_, alert) => raised.Add(alert.Step);
+        long[] nonFinite = [3, 11, 12, 497, 1999];
+        for (long step = 0; step < 2000; step++)
+        {
+            time.Advance(Step);
+            monitor.OnStep(step, nonFinite.Contains(step) ? double.NaN : 1.0, gradientNorm: 1.0);
+        }
+
+        Assert.Equal([3, 11, 497, 1999], raised); // 12 continues the episode begun at 11
+        Assert.Equal(2000, monitor.Cost.Steps);
+        // Each 5 ms read is estimated at one 1 ms step (the cap), so the sensor's share is overrun by at most 4 ms.
+        Assert.True(monitor.Cost.SensorSeconds <= (0.0225 * monitor.Cost.TrainingSeconds) + 0.004 + 1e-12);
+        Assert.InRange(monitor.Cost.SensorReads, 5, (2000 * 0.0225 / 5) + 1);
+    }
+
+    [Fact]
+    public void AnOverheadBudgetOfOneKeepsTheNominalSchedule()
+    {
+        var time = new ManualTime();
+        var target = new FakeTarget([4, 3, 2, 1]);
+        target.OnBeginProbe = () => time.Advance(TimeSpan.FromMilliseconds(30));
+        using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "budget-off", OverheadBudget = 1, BringForwardOnTrend = false }, timeProvider: time);
+        var probeSteps = new List<long>();
+        monitor.ProbeCompleted += (_, probe) => probeSteps.Add(probe.Step);
+        for (long step = 0; step < 100; step++)
+        {
+            time.Advance(Step);
+            monitor.OnStep(step, 1.0);
+        }
+
+        Assert.Equal([10, 35, 60, 85], probeSteps);
     }
 
     [Fact]
@@ -47,5 +178,39 @@ public class ProbeSchedulerTests
         Assert.Equal(80, scheduler.Interval);
         scheduler.Completed(120, 0.01, succeeded: true, trendingUp: true);
         Assert.Equal(10, scheduler.Interval);
+    }
+
+    [Fact]
+    public void TheProbeEstimateIsTheColdStepMultipleThenThePreviousProbe()
+    {
+        var scheduler = new ProbeScheduler(new StabilityMonitorOptions());
+        Assert.Equal(0, scheduler.ProbeEstimate); // no step timed: nothing to estimate from
+        scheduler.RecordStep(0.002);
+        Assert.Equal(54, scheduler.ColdProbeSteps); // 3 steps per HVP × (KrylovDimension 16 + 2)
+        Assert.Equal(54 * 0.002, scheduler.ProbeEstimate, 15);
+        scheduler.Completed(10, 0.05, succeeded: true, trendingUp: false);
+        Assert.Equal(0.05, scheduler.ProbeEstimate);
+    }
+
+    /// <summary>A probe target that is also a step sensor whose every read runs <paramref name="onRead"/> (advancing a manual clock).</summary>
+    private sealed class SensingTarget(FakeTarget inner, Action onRead) : IProbeTarget<double[]>, IStepSensor
+    {
+        public List<long> ReadSteps { get; } = [];
+
+        public string OptimizerName => inner.OptimizerName;
+
+        public ILearningRateController? LearningRates => inner.LearningRates;
+
+        public IReadOnlyList<string> SensorIndicators => [Indicators.UpdateToWeight];
+
+        public IProbeContext<double[]> BeginProbe(CancellationToken cancellationToken) => ((IProbeTarget<double[]>)inner).BeginProbe(cancellationToken);
+
+        public bool TryReadStep(long trainingStep, IDictionary<string, double> readings)
+        {
+            onRead();
+            ReadSteps.Add(trainingStep);
+            readings[Indicators.UpdateToWeight] = 1e-3;
+            return true;
+        }
     }
 }

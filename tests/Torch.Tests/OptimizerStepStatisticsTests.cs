@@ -104,7 +104,8 @@ public class StepSensorMonitorTests
         // A rule any finite update-to-weight ratio trips: it is raised at the first step whose readings carry the
         // sensor's indicator (a step without the reading leaves the rule's level as it was), and never when off.
         var rule = new SpectralMonitor.Rules.AlertRule("u2w", Indicators.UpdateToWeight, SpectralMonitor.Rules.RuleComparison.Absolute, Warning: 0, Critical: 1e9);
-        var options = new StabilityMonitorOptions { StepSensorInterval = interval, Estimators = ProbeEstimators.None, Rules = [rule] };
+        // OverheadBudget 1: the nominal cadence (the budget's deferral of reads is tested on a manual clock in ProbeSchedulerTests).
+        var options = new StabilityMonitorOptions { StepSensorInterval = interval, OverheadBudget = 1, Estimators = ProbeEstimators.None, Rules = [rule] };
         using var monitor = optimizer.AttachSpectralMonitor(run.Model, run.Loss, new() { Monitor = options });
         var raised = new List<long>();
         monitor.AlertRaised += (_, alert) => raised.Add(alert.Step);

@@ -1,20 +1,32 @@
 namespace SpectralMonitor.Probing;
 
 /// <summary>
-/// Decides when the next probe runs: every <see cref="StabilityMonitorOptions.ProbeInterval"/> steps, stretched so that
-/// the probes' CUMULATIVE time stays under <see cref="StabilityMonitorOptions.OverheadBudget"/> of the run's time (so a
-/// costly cold first probe is paid back before the next one), halved once when an indicator trends up (a bounded,
-/// temporary overrun of the budget), doubled per consecutive failure (at most 64×). It counts in
-/// <see cref="StepTimeline"/> positions, which only increase, so restarts of the loop's numbering do not stall it;
-/// positions saturate at <see cref="long.MaxValue"/>.
+/// Decides when the next probe runs: its nominal step (every <see cref="StabilityMonitorOptions.ProbeInterval"/> steps
+/// after <see cref="StabilityMonitorOptions.FirstProbeStep"/>, halved once when an indicator trends up, doubled per
+/// consecutive failure up to 64× and <see cref="StabilityMonitorOptions.MaxProbeInterval"/>), and then the first step
+/// at or after it at which the <see cref="CostLedger"/> can pay for the probe within
+/// <see cref="StabilityMonitorOptions.OverheadBudget"/>: all monitor time so far plus the probe's estimated cost at
+/// most the budget times the training time so far. The estimate is the previous probe's duration; before the first
+/// probe, <see cref="ColdProbeSteps"/> training steps (54 at the defaults, from the measured step time). It counts in <see cref="StepTimeline"/>
+/// positions, which only increase, so restarts of the loop's numbering do not stall it; positions saturate at
+/// <see cref="long.MaxValue"/>.
 /// </summary>
 internal sealed class ProbeScheduler
 {
+    /// <summary>
+    /// The estimated cost of the first probe, in training steps: a cold probe runs up to <c>KrylovDimension</c> + 2
+    /// Hessian-vector products (the Lanczos basis and the probe's graph build; 18 at the defaults) of about
+    /// <see cref="ProbeTimeoutPolicy.StepsPerHvp"/> training steps each (an HVP is a double backward on the probe batch):
+    /// 54 steps at the defaults. On the benchmark's digits models and small GPT probes measured less (benchmarks/RESULTS.md,
+    /// "Overhead"); a 10⁶-parameter MLP with a probe batch eight times its training batch measured about 230. An
+    /// overestimate only delays the first probe; an underestimate overruns the budget by the difference once, and no
+    /// other probe runs until the training time has paid it back.
+    /// </summary>
+    public double ColdProbeSteps => ProbeTimeoutPolicy.StepsPerHvp * (_options.KrylovDimension + 2);
+
     private readonly StabilityMonitorOptions _options;
     private double _stepSeconds = double.NaN;
-    private double _probeSeconds;
-    private double _totalProbeSeconds;
-    private double _totalStepSeconds;
+    private double _probeSeconds = double.NaN;
     private int _consecutiveFailures;
     private bool _completedAny;
 
@@ -25,21 +37,30 @@ internal sealed class ProbeScheduler
         Interval = options.ProbeInterval;
     }
 
-    /// <summary>The timeline position at or after which the next probe runs (before the first step: <see cref="StabilityMonitorOptions.FirstProbeStep"/>).</summary>
+    /// <summary>
+    /// The timeline position at or after which the next probe runs when the budget can pay for it (before the first
+    /// step: <see cref="StabilityMonitorOptions.FirstProbeStep"/>).
+    /// </summary>
     public long NextProbeStep { get; private set; }
 
     /// <summary>The interval in force.</summary>
     public int Interval { get; private set; }
 
-    /// <summary>EMA of the training time per step (seconds, probes excluded).</summary>
+    /// <summary>EMA of the training time per step (seconds, monitor time excluded); NaN before a step was timed.</summary>
     public double StepSeconds => _stepSeconds;
 
-    /// <summary>Records the training time of one step (probe time excluded).</summary>
+    /// <summary>
+    /// The estimated cost of the next probe (seconds): the previous probe's duration; before the first,
+    /// <see cref="ColdProbeSteps"/> times the step time; 0 while no step has been timed.
+    /// </summary>
+    public double ProbeEstimate => _completedAny && !double.IsNaN(_probeSeconds) ? _probeSeconds
+        : _stepSeconds > 0 ? ColdProbeSteps * _stepSeconds : 0;
+
+    /// <summary>Records the training time of one step (monitor time excluded).</summary>
     public void RecordStep(double seconds)
     {
         if (seconds > 0 && double.IsFinite(seconds))
         {
-            _totalStepSeconds += seconds;
             _stepSeconds = double.IsNaN(_stepSeconds) ? seconds : (0.9 * _stepSeconds) + (0.1 * seconds);
         }
     }
@@ -57,33 +78,22 @@ internal sealed class ProbeScheduler
         }
     }
 
-    /// <summary>Whether a probe is due at timeline position <paramref name="position"/>.</summary>
-    public bool IsDue(long position) => position >= NextProbeStep;
+    /// <summary>Whether a probe is due at timeline position <paramref name="position"/> and <paramref name="ledger"/> can pay for it.</summary>
+    public bool IsDue(long position, CostLedger ledger) => position >= NextProbeStep && ledger.AffordsProbe(ProbeEstimate);
 
     /// <summary>Schedules the next probe after one that ran at timeline position <paramref name="position"/>.</summary>
     /// <returns>True when the interval widened because of repeated failures.</returns>
     public bool Completed(long position, double probeSeconds, bool succeeded, bool trendingUp)
     {
-        if (double.IsFinite(probeSeconds) && probeSeconds > 0)
+        if (double.IsFinite(probeSeconds) && probeSeconds >= 0)
         {
             _probeSeconds = probeSeconds;
-            _totalProbeSeconds += probeSeconds;
         }
 
         _completedAny = true;
         _consecutiveFailures = succeeded ? 0 : _consecutiveFailures + 1;
 
         double interval = _options.ProbeInterval;
-        if (_options.OverheadBudget < 1 && _stepSeconds > 0 && _probeSeconds > 0)
-        {
-            // All probe time, the next probe's (predicted by the last) included, over all time ≤ budget:
-            // (P + p) ≤ b·(S + T + P + p)  ⇔  T ≥ (P + p)(1 − b)/b − S, with T the training time until the next probe.
-            double b = _options.OverheadBudget;
-            double trainingNeeded = ((_totalProbeSeconds + _probeSeconds) * (1 - b) / b) - _totalStepSeconds;
-            interval = Math.Max(interval, Math.Ceiling(trainingNeeded / _stepSeconds));
-        }
-
-        interval = Math.Min(interval, _options.MaxProbeInterval);
         if (trendingUp && _options.BringForwardOnTrend && succeeded)
         {
             interval = Math.Max(1, Math.Floor(interval / 2));

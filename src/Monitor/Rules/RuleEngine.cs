@@ -19,6 +19,9 @@ internal sealed class RuleEngine
     private readonly AlertRule[] _rules;
     private readonly RuleState[] _states;
     private readonly Dictionary<string, Baseline> _baselines = new(StringComparer.Ordinal);
+
+    // The indicators some RatioToBaseline rule reads (Evaluate runs every step: no per-step search over the rules).
+    private readonly HashSet<string> _baselineIndicators;
     private readonly BaselineKind _baselineKind;
     private readonly int _baselineCount;
     private readonly double _ewmaAlpha;
@@ -27,6 +30,7 @@ internal sealed class RuleEngine
     {
         _rules = [.. rules];
         _states = [.. _rules.Select(r => new RuleState(Math.Max(r.TrendWindow, 1) + 1))];
+        _baselineIndicators = new HashSet<string>(_rules.Where(r => r.Comparison == RuleComparison.RatioToBaseline).Select(r => r.Indicator), StringComparer.Ordinal);
         _baselineKind = baselineKind;
         _baselineCount = baselineCount;
         _ewmaAlpha = ewmaAlpha;
@@ -72,7 +76,7 @@ internal sealed class RuleEngine
 
         foreach (var (indicator, value) in readings)
         {
-            if (double.IsFinite(value) && _rules.Any(r => r.Comparison == RuleComparison.RatioToBaseline && r.Indicator == indicator))
+            if (double.IsFinite(value) && _baselineIndicators.Contains(indicator))
             {
                 BaselineOf(indicator).Add(value);
             }

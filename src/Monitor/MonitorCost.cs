@@ -1,0 +1,28 @@
+namespace SpectralMonitor;
+
+/// <summary>
+/// What a <see cref="StabilityMonitor"/> has cost the training thread so far, on the monitor's clock. Every call into
+/// the monitor (<see cref="StabilityMonitor.OnStep"/>, <see cref="StabilityMonitor.BeforeUpdate"/>,
+/// <see cref="StabilityMonitor.ProbeNow"/>) counts as monitor time from its entry to its exit (step statistics, rules,
+/// step-sensor reads, probes, event handlers); the time between the exit of one call and the entry of the next counts
+/// as training time. <see cref="StabilityMonitorOptions.OverheadBudget"/> bounds <see cref="Overhead"/>.
+/// </summary>
+/// <param name="TrainingSeconds">Training time: the time between the monitor's calls.</param>
+/// <param name="MonitorSeconds">Time inside the monitor's calls, everything included.</param>
+/// <param name="ProbeSeconds">The part of <paramref name="MonitorSeconds"/> spent in probes.</param>
+/// <param name="SensorSeconds">The part of <paramref name="MonitorSeconds"/> spent reading the step sensor.</param>
+/// <param name="Steps">Steps reported (<see cref="StabilityMonitor.OnStep"/> calls); the loss and gradient-norm statistics are read at every one.</param>
+/// <param name="SensorReads">Step-sensor reads.</param>
+/// <param name="MaxSensorGap">The largest number of steps between consecutive step-sensor reads (the wait before the first read not included); 0 before the second read.</param>
+public sealed record MonitorCost(
+    double TrainingSeconds,
+    double MonitorSeconds,
+    double ProbeSeconds,
+    double SensorSeconds,
+    long Steps,
+    long SensorReads,
+    long MaxSensorGap)
+{
+    /// <summary>Monitor time over training time: what the run monitored costs over the run unmonitored, less one (NaN before any training time).</summary>
+    public double Overhead => TrainingSeconds > 0 ? MonitorSeconds / TrainingSeconds : double.NaN;
+}
