@@ -103,9 +103,13 @@ public sealed record RunTrace(
 /// </summary>
 public static class WorkloadRunner
 {
-    // Model construction reads torch's global generator; runs on parallel threads seed and build under this lock so
-    // that each run's initial weights depend on its seed only.
-    private static readonly object InitializationLock = new();
+    /// <summary>
+    /// Held while a run seeds torch's global generator and builds its model. Model construction reads that generator,
+    /// so runs on parallel threads build one at a time and each run's initial weights depend on its seed only. Code that
+    /// seeds or draws from the global generator while runs may be starting on other threads (tests, for example) must
+    /// hold it too, or it can change their weights.
+    /// </summary>
+    public static object GlobalGeneratorLock { get; } = new();
 
     /// <summary>Trains <paramref name="spec"/>.</summary>
     /// <param name="spec">The run.</param>
@@ -144,7 +148,7 @@ public static class WorkloadRunner
         using var runScope = torch.NewDisposeScope();
         nn.Module<Tensor, Tensor> model;
         IBatchSource batches;
-        lock (InitializationLock)
+        lock (GlobalGeneratorLock)
         {
             torch.manual_seed(spec.Seed);
             (model, batches) = Build(spec, data);

@@ -12,6 +12,7 @@ namespace SpectralMonitor.Benchmarks.Tests;
 /// (the training forward only, training left bit-identical), a digits model without attention, and the step-signal
 /// detector's transforms.
 /// </summary>
+[Collection(GlobalGeneratorTests.Name)]
 public sealed class LogitSensorTests
 {
     [Fact]
@@ -152,4 +153,14 @@ public sealed class LogitSensorTests
         Assert.Equal(new[] { 20 }, DetectionScoring.Onsets(below));
         Assert.True(below[29] && !below[30]);
     }
+}
+
+/// <summary>
+/// Tests that seed libtorch's global random generator and compare whole training trajectories: they run alone, never
+/// in parallel with tests that build models (model construction draws from the same generator).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GlobalGeneratorTests
+{
+    public const string Name = "Global generator";
 }

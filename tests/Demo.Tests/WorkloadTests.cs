@@ -89,6 +89,15 @@ public sealed class WorkloadTests
     [Fact]
     public void The_gpt_has_the_documented_size_and_is_causal()
     {
+        // The global generator is shared with the quick run's training threads in this process: hold their lock.
+        lock (WorkloadRunner.GlobalGeneratorLock)
+        {
+            GptSizeAndCausality();
+        }
+    }
+
+    private static void GptSizeAndCausality()
+    {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(5);
         var config = new GptConfig(VocabularySize: 75, Context: 32, Layers: 1, ModelWidth: 64, Heads: 4);
@@ -116,6 +125,14 @@ public sealed class WorkloadTests
 
     [Fact]
     public void Causal_attention_matches_torch_scaled_dot_product_attention()
+    {
+        lock (WorkloadRunner.GlobalGeneratorLock)
+        {
+            AttentionAgainstLibtorch();
+        }
+    }
+
+    private static void AttentionAgainstLibtorch()
     {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(11);

@@ -9,6 +9,7 @@ namespace SpectralMonitor.Torch.Tests;
 /// on a tiny model whose logits are known exactly (which forward is read, <c>call</c> against <c>forward</c>, bad
 /// names, disposal).
 /// </summary>
+[Collection(SerialTorchTests.Name)]
 public sealed class ForwardLogitHooksTests
 {
     // Reductions in float32 of float32 inputs of magnitude ≤ 3 (sums of at most 12 terms): a few float32 ulps
