@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 
 namespace SpectralMonitor.Examples.InstabilityDemo.Tests;
 
+[Collection(QuickRunGroup.Name)]
 public sealed partial class CommandLineTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("instability-demo-cli-").FullName;

@@ -5,6 +5,8 @@ using static TorchSharp.torch;
 namespace SpectralMonitor.Examples.InstabilityDemo.Tests;
 
 /// <summary>The shipped data, the batchers, the models and the runner of examples/Workloads.</summary>
+/// <remarks>In the quick run's collection: these tests train TorchSharp models too, and run after it, not beside it.</remarks>
+[Collection(QuickRunGroup.Name)]
 public sealed class WorkloadTests
 {
     private static readonly WorkloadData Data = new();
