@@ -108,7 +108,8 @@ public sealed partial class CommandLineTests : IDisposable
         using var stop = new CancellationTokenSource();
 
         // Port 0 picks a free port, printed at start. --hold keeps serving after the report; the test ends the hold.
-        var demo = Task.Run(() => DemoApp.Run(["--runs", "cnn-unstable", "--steps", "150", "--port", "0", "--hold", "120", "--output", _folder], synchronizedOutput, TextWriter.Synchronized(error), cancellationToken: stop.Token));
+        // 600 steps (a few seconds) and a 20 ms poll, so that at least one scrape lands while the run trains.
+        var demo = Task.Run(() => DemoApp.Run(["--runs", "cnn-unstable", "--steps", "600", "--port", "0", "--hold", "120", "--output", _folder], synchronizedOutput, TextWriter.Synchronized(error), cancellationToken: stop.Token));
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         string duringTraining = string.Empty, duringHold = string.Empty;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
@@ -129,13 +130,15 @@ public sealed partial class CommandLineTests : IDisposable
                 {
                     duringHold = scraped;
                 }
-                else if (OwnRun().IsMatch(scraped))
+                else if (OwnRun().IsMatch(scraped) && scraped.Contains("training_loss", StringComparison.Ordinal))
                 {
+                    // The run's series appear at its first step, its loss gauge once a step has been recorded: keep
+                    // scraping until one scrape during training has both.
                     duringTraining = scraped;
                 }
             }
 
-            await Task.Delay(100, TestContext.Current.CancellationToken);
+            await Task.Delay(20, TestContext.Current.CancellationToken);
         }
 
         await stop.CancelAsync();
