@@ -120,6 +120,31 @@ public sealed class ForwardLogitHooks : IDisposable
     public TimeSpan CaptureTime => _watch.Elapsed;
 
     /// <summary>
+    /// Discards anything captured since the last read and arms every hook for the next forward pass (what
+    /// <see cref="TryRead"/> does after reading). Together with <see cref="Disarm"/> it lets a caller pay for the
+    /// reductions only on the steps it reads: arm before the forward of a step to be read, read after it, disarm.
+    /// </summary>
+    public void Arm() => SetArmed(true);
+
+    /// <summary>
+    /// Discards anything captured since the last read and disarms every hook: forward passes cost nothing more than a
+    /// flag test until <see cref="Arm"/> or <see cref="TryRead"/>.
+    /// </summary>
+    public void Disarm() => SetArmed(false);
+
+    private void SetArmed(bool armed)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        DisposeCaptured();
+        _outputArmed = armed;
+        Array.Fill(_attentionArmed, armed);
+    }
+
+    /// <summary>
     /// The statistics of the forward passes the hooks took since the previous read (one host transfer), and re-arms
     /// the hooks for the next forward. Never throws.
     /// </summary>

@@ -118,6 +118,42 @@ public sealed class ForwardLogitHooksTests
     }
 
     [Fact]
+    public void DisarmedHooksTakeNothingAndArmDiscardsAnEarlierCapture()
+    {
+        using var model = new ScoresAndLogits();
+        using var hooks = new ForwardLogitHooks(model, outputModule: "", [ScoresAndLogits.ProbeName]);
+        using var x = torch.tensor(new float[] { 1, -1, 0.5f, 2, 0, -3 }).reshape(1, 2, 3);
+
+        hooks.Disarm();
+        using (model.call(x))
+        {
+        }
+
+        Assert.Equal(TimeSpan.Zero, hooks.CaptureTime); // a disarmed hook does no reduction
+        Assert.Null(hooks.TryRead());
+
+        // Armed again by that read; Arm discards the capture of x and the next forward, of 10x, is taken.
+        using (model.call(x))
+        {
+        }
+
+        hooks.Arm();
+        using (model.call(x * 10))
+        using (model.call(x))
+        {
+        }
+
+        var read = hooks.TryRead()!;
+        AssertClose(30, read.MaxAbsOutputLogit);
+        AssertClose(1300, read.MaxAttentionLogit);
+
+        hooks.Disarm();
+        hooks.Dispose();
+        hooks.Arm(); // after Dispose: nothing, no throw
+        Assert.Null(hooks.TryRead());
+    }
+
+    [Fact]
     public void OutputOnlyHooksReportNaNForAttentionAndAttentionOnlyHooksNaNForTheOutput()
     {
         using var model = new ScoresAndLogits();
@@ -182,7 +218,7 @@ public sealed class ForwardLogitHooksTests
     /// Known logits: the output is the input (times a scale, 1 unless trainable), and the "attention scores" are the
     /// input's rows against themselves, x·xᵀ with −∞ above the diagonal, passed through an Identity probe point.
     /// </summary>
-    private sealed class ScoresAndLogits : nn.Module<Tensor, Tensor>
+    internal sealed class ScoresAndLogits : nn.Module<Tensor, Tensor>
     {
         public const string ProbeName = "probe";
 
