@@ -88,6 +88,24 @@ public static class Indicators
     public const string MaxNormalizedUpdate = "max_normalized_update";
 
     /// <summary>
+    /// The largest pre-softmax attention score of a training forward pass over the hooked attention layers, read by the
+    /// step sensor when forward hooks are attached (TorchSharp: <c>TorchSharpProbeOptions.ForwardLogits</c>).
+    /// </summary>
+    public const string AttentionLogitMax = "attention_logit_max";
+
+    /// <summary>
+    /// The smallest attention entropy (nats) over heads and hooked layers of a training forward pass (the last query
+    /// row's, batch mean); it falls to 0 as attention collapses onto single keys. Read like <see cref="AttentionLogitMax"/>.
+    /// </summary>
+    public const string AttentionEntropyMin = "attention_entropy_min";
+
+    /// <summary>Mean log-partition log Σ exp z of the training forward's output logits z, read like <see cref="AttentionLogitMax"/>.</summary>
+    public const string OutputLogPartition = "output_log_partition";
+
+    /// <summary>max |z| of the training forward's output logits, read like <see cref="AttentionLogitMax"/>.</summary>
+    public const string OutputLogitMaxAbs = "output_logit_max_abs";
+
+    /// <summary>
     /// Share of the top curvature eigenvector's squared norm (the unit eigenvector y of P^½H̃P^½) on ε-dominated
     /// coordinates, √v̂ &lt; c·ε (Adam family; <see cref="ProbeEstimators.EpsilonModes"/>). One indicator per factor c,
     /// named by <see cref="AtEpsilonFactor"/>.
@@ -119,7 +137,8 @@ public static class Indicators
     public static IReadOnlyList<string> StepSensor { get; } =
     [
         UpdateNormOverLearningRate, UpdateToWeight, MaxLayerUpdateToWeight, EpsilonDominatedShare,
-        MaxLayerEpsilonDominatedShare, SaturatedUpdateShare, MaxNormalizedUpdate,
+        MaxLayerEpsilonDominatedShare, SaturatedUpdateShare, MaxNormalizedUpdate, AttentionLogitMax, AttentionEntropyMin,
+        OutputLogPartition, OutputLogitMaxAbs,
     ];
 
     /// <summary>Indicators known at every step, without a probe.</summary>

@@ -55,6 +55,8 @@ public sealed class StabilityMonitor : IDisposable
     private bool _guardEpisode;
     private readonly IStepSensor? _sensor;
     private bool _sensorDue;
+    private bool _sensorPrepared;
+    private readonly bool _sensorCapturesForward;
     private long _sensorReads;
     private long _lastSensorPosition;
     private long _maxSensorGap;
@@ -83,6 +85,7 @@ public sealed class StabilityMonitor : IDisposable
         _runner = runner;
         _logger = logger;
         _sensor = options.StepSensorInterval > 0 ? sensor : null;
+        _sensorCapturesForward = _sensor?.CapturesTrainingForward ?? false;
         string runName = UniqueRunName(options.RunName);
         if (runName != options.RunName)
         {
@@ -530,8 +533,9 @@ public sealed class StabilityMonitor : IDisposable
     /// <summary>
     /// Reads the step sensor into <paramref name="readings"/> when a read is due (at steps divisible by
     /// <see cref="StabilityMonitorOptions.StepSensorInterval"/>, or later while the budget defers it) and the cost ledger
-    /// can pay for it (<see cref="CostLedger.SensorEstimate"/>); its readings
-    /// alone, or null when not read. A failing sensor is logged and skipped.
+    /// can pay for it. A sensor that captures from the training forward (<see cref="IStepSensor.CapturesTrainingForward"/>)
+    /// is read only where the previous step prepared the read (<see cref="PrepareSensor"/>). Its readings alone, or null
+    /// when not read. A failing sensor is logged and skipped.
     /// </summary>
     private Dictionary<string, double>? ReadSensor(long step, long position, Dictionary<string, double> readings)
     {
@@ -541,29 +545,36 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         _sensorDue |= step % _options.StepSensorInterval == 0;
-        if (!_sensorDue || !_ledger.AffordsSensor(_ledger.SensorEstimate(_scheduler.StepSeconds)))
+        bool ready = _sensorPrepared
+            || (!_sensorCapturesForward && _sensorDue && _ledger.AffordsSensor(_ledger.SensorEstimate(_scheduler.StepSeconds)));
+        if (!ready)
         {
+            PrepareSensor(step);
             return null;
         }
 
         _sensorDue = false;
+        _sensorPrepared = false;
         var own = new Dictionary<string, double>(StringComparer.Ordinal);
         long started = _time.GetTimestamp();
+        bool read = false;
         try
         {
-            if (!_sensor.TryReadStep(step, own))
-            {
-                return null;
-            }
+            read = _sensor.TryReadStep(step, own);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Log.InternalError(_logger, step, ex);
-            return null;
         }
         finally
         {
-            _ledger.AddSensor(_time.GetElapsedTime(started).TotalSeconds);
+            _ledger.AddSensor(_time.GetElapsedTime(started).TotalSeconds, TakeSensorOutsideSeconds(step));
+            PrepareSensor(step);
+        }
+
+        if (!read)
+        {
+            return null;
         }
 
         if (_sensorReads++ > 0)
@@ -579,6 +590,61 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         return own;
+    }
+
+    /// <summary>
+    /// Decides, after a step, whether the sensor is read after the next one: when a read is due then (or was due and
+    /// deferred) and the cost ledger can pay for it (<see cref="CostLedger.SensorEstimate"/>). The sensor is told
+    /// (<see cref="IStepSensor.PrepareRead"/>), so that one reading the training forward pass arms itself for that pass
+    /// only; the read then happens whatever the ledger says at the next step.
+    /// </summary>
+    private void PrepareSensor(long step)
+    {
+        if (!_sensorCapturesForward)
+        {
+            return;
+        }
+
+        bool next = _sensorDue || (step + 1) % _options.StepSensorInterval == 0;
+        if (!next || !_ledger.AffordsSensor(_ledger.SensorEstimate(_scheduler.StepSeconds)))
+        {
+            return;
+        }
+
+        _sensorPrepared = true;
+        RearmSensor(step);
+    }
+
+    // Arms the sensor if a read is expected after the next step: also after a probe, whose forward passes a
+    // forward-hook sensor armed for the training forward would otherwise have taken instead.
+    private void RearmSensor(long step)
+    {
+        if (!_sensorPrepared)
+        {
+            return;
+        }
+
+        try
+        {
+            _sensor!.PrepareRead();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.InternalError(_logger, step, ex);
+        }
+    }
+
+    private double TakeSensorOutsideSeconds(long step)
+    {
+        try
+        {
+            return _sensor!.TakeOutsideSeconds();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.InternalError(_logger, step, ex);
+            return 0;
+        }
     }
 
     /// <summary>
@@ -635,6 +701,7 @@ public sealed class StabilityMonitor : IDisposable
         using var timeout = new CancellationTokenSource(limit, _time);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(_disposal.Token, timeout.Token);
         var probe = _runner.Run(step, _time, started, () => DescribeCancellation(limit, started), cancellation.Token);
+        RearmSensor(step);
         _timeouts.Record(probe);
         ProbeCount++;
         LatestProbe = probe;

@@ -95,11 +95,19 @@ internal sealed class CostLedger(TimeProvider time, double budget)
     /// <summary>Records a probe's duration (already inside the call's monitor time).</summary>
     public void AddProbe(double seconds) => ProbeSeconds += Positive(seconds);
 
-    /// <summary>Records a sensor read's duration (already inside the call's monitor time).</summary>
-    public void AddSensor(double seconds)
+    /// <summary>
+    /// Records a sensor read: its duration (already inside the call's monitor time) and the time the sensor spent on the
+    /// training thread outside the call since its previous read (forward hooks), which moves from training time to
+    /// monitor and sensor time. The next read's estimate is the sum.
+    /// </summary>
+    public void AddSensor(double seconds, double outsideSeconds = 0)
     {
-        SensorSeconds += Positive(seconds);
-        _sensorReads.Enqueue(Positive(seconds));
+        double outside = Math.Min(Positive(outsideSeconds), TrainingSeconds);
+        TrainingSeconds -= outside;
+        MonitorSeconds += outside;
+        double read = Positive(seconds) + outside;
+        SensorSeconds += read;
+        _sensorReads.Enqueue(read);
         if (_sensorReads.Count > SensorWindow)
         {
             _sensorReads.Dequeue();

@@ -15,4 +15,26 @@ public interface IStepSensor
     /// <param name="trainingStep">The step just taken.</param>
     /// <param name="readings">Where the readings go, keyed by indicator name.</param>
     bool TryReadStep(long trainingStep, IDictionary<string, double> readings);
+
+    /// <summary>
+    /// True when the sensor captures from the training forward pass (forward hooks) and must be armed a step ahead: the
+    /// monitor then reads it only after a step it prepared with <see cref="PrepareRead"/>. The default is false: the
+    /// sensor reads state the step left behind (the optimizer's), and is read at any due step the budget can pay for.
+    /// </summary>
+    bool CapturesTrainingForward => false;
+
+    /// <summary>
+    /// Called after a step when the monitor expects to read the sensor after the next step (the read is due and the
+    /// budget can pay for it), so that a sensor that captures from the training forward pass (forward hooks) can arm
+    /// itself for that forward and cost nothing on the other steps. The default does nothing.
+    /// </summary>
+    void PrepareRead()
+    {
+    }
+
+    /// <summary>
+    /// Seconds the sensor spent on the training thread outside <see cref="TryReadStep"/> since the previous call (inside
+    /// forward hooks, for example). The monitor charges them to the sensor, not to training. The default is 0.
+    /// </summary>
+    double TakeOutsideSeconds() => 0;
 }

@@ -40,6 +40,24 @@ public static class DefaultRules
         Critical: 10,
         Description: "Transient amplification of perturbations grew to 3× (Warning) or 10× (Critical) its early-training level.");
 
+    /// <summary>
+    /// Attention collapsing onto single keys: the smallest head entropy of the training forward at or below 0.01 nats
+    /// (Warning) or 0.001 (Critical). It reads <see cref="Indicators.AttentionEntropyMin"/>, which exists only where forward
+    /// hooks on the attention scores are attached (TorchSharp: <c>TorchSharpProbeOptions.ForwardLogits</c>); without them
+    /// the rule never fires. Wortsman et al. (2023) found attention-logit growth and entropy collapse to precede
+    /// transformer instabilities; on the detection benchmark's small GPT the entropy fell below 0.01 about 50 steps before
+    /// each held-out blow-up of a warm-up to too high a learning rate, and on no stable run (benchmarks/Detection/LOGITS.md,
+    /// threshold chosen on the tune seed).
+    /// </summary>
+    public static AlertRule AttentionEntropyCollapse { get; } = new(
+        "attention_entropy_collapse",
+        Indicators.AttentionEntropyMin,
+        RuleComparison.Absolute,
+        Warning: 0.01,
+        Critical: 0.001,
+        Above: false,
+        Description: "An attention head puts almost all its weight on one key (entropy ≤ 0.01 nats: Warning; ≤ 0.001: Critical): attention logits are running away.");
+
     /// <summary>Every default rule.</summary>
-    public static IReadOnlyList<AlertRule> All { get; } = [SharpnessNearEdge, OscillatoryRadius];
+    public static IReadOnlyList<AlertRule> All { get; } = [SharpnessNearEdge, OscillatoryRadius, AttentionEntropyCollapse];
 }
