@@ -46,6 +46,18 @@ public sealed record TorchSharpProbeOptions
 
     /// <summary>Finite-difference step (<see cref="HessianVectorProductOptions.FiniteDifferenceStep"/>); 0 (default) chooses it from the dtype.</summary>
     public double FiniteDifferenceStep { get; init; }
+
+    /// <summary>
+    /// Forward hooks on the model's output logits and attention scores (<see cref="Torch.ForwardLogitHooks"/>) for the
+    /// monitor's step sensor to read; null (the default) reads none. The monitor then arms them only for the training
+    /// forward of a step it reads (every <see cref="StabilityMonitorOptions.StepSensorInterval"/> steps, when the overhead
+    /// budget can pay), charges the time spent inside them to its budget, and reports
+    /// <see cref="Indicators.AttentionLogitMax"/>, <see cref="Indicators.AttentionEntropyMin"/>,
+    /// <see cref="Indicators.OutputLogPartition"/> and <see cref="Indicators.OutputLogitMaxAbs"/>, which the default rule
+    /// <see cref="Rules.DefaultRules.AttentionEntropyCollapse"/> reads. The caller creates the hooks (naming the attention
+    /// probe points) and disposes them after the monitor; the training forward must call the model with <c>call</c>.
+    /// </summary>
+    public ForwardLogitHooks? ForwardLogits { get; init; }
 }
 
 /// <summary>Builders of probe-loss closures.</summary>
@@ -140,6 +152,8 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
     private readonly TorchSharpProbeOptions _options;
     private FlatParameterView _view;
     private TensorVectorSpace _space;
+    private readonly ForwardLogitHooks? _hooks;
+    private TimeSpan _hookTime;
 
     /// <summary>Creates the target.</summary>
     /// <param name="model">The model being trained; its trainable parameters (<c>requires_grad</c>) are monitored.</param>
@@ -160,6 +174,9 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
         _space = _view.CreateVectorSpace();
         OptimizerName = NameOf(optimizer);
         LearningRates = _options.ControlLearningRate ? new ParamGroupLearningRateController(optimizer) : null;
+        _hooks = _options.ForwardLogits;
+        _hooks?.Disarm();
+        _hookTime = _hooks?.CaptureTime ?? TimeSpan.Zero;
     }
 
     /// <summary>The model.</summary>
@@ -178,16 +195,21 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
     /// <inheritdoc/>
     public IReadOnlyList<string> SensorIndicators => Indicators.StepSensor;
 
-    /// <summary>Reads the optimizer-state statistics (<see cref="OptimizerStepStatisticsReader"/>) into <paramref name="readings"/>.</summary>
+    /// <summary>
+    /// Reads the optimizer-state statistics (<see cref="OptimizerStepStatisticsReader"/>) and, with
+    /// <see cref="TorchSharpProbeOptions.ForwardLogits"/>, the forward hooks' statistics of the step's training forward
+    /// into <paramref name="readings"/>; the hooks are disarmed until the next <see cref="PrepareRead"/>.
+    /// </summary>
     /// <param name="trainingStep">The step just taken.</param>
     /// <param name="readings">Where the readings go.</param>
-    /// <returns>False when the optimizer holds no state yet or is not supported.</returns>
+    /// <returns>False when neither gave anything: the optimizer holds no state yet or is not supported, and no hook fired.</returns>
     public bool TryReadStep(long trainingStep, IDictionary<string, double> readings)
     {
         ArgumentNullException.ThrowIfNull(readings);
+        bool read = ReadForwardLogits(readings);
         if (OptimizerStepStatisticsReader.TryRead(Optimizer, out _) is not { } s)
         {
-            return false;
+            return read;
         }
 
         readings[Indicators.UpdateNormOverLearningRate] = s.UpdateNormOverLearningRate;
@@ -202,6 +224,65 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
         }
 
         return true;
+    }
+
+    /// <summary>True with <see cref="TorchSharpProbeOptions.ForwardLogits"/>: the hooks are armed a step ahead of a read.</summary>
+    public bool CapturesTrainingForward => _hooks is not null;
+
+    /// <summary>
+    /// Arms the forward hooks (<see cref="TorchSharpProbeOptions.ForwardLogits"/>) for the next training forward, and
+    /// restarts the count of <see cref="TakeOutsideSeconds"/> (what the hooks took from a probe's forward before it is
+    /// inside the probe's time).
+    /// </summary>
+    public void PrepareRead()
+    {
+        if (_hooks is not null)
+        {
+            _hooks.Arm();
+            _hookTime = _hooks.CaptureTime;
+        }
+    }
+
+    /// <summary>The time spent inside the forward hooks since the previous call or <see cref="PrepareRead"/>.</summary>
+    /// <returns>Seconds.</returns>
+    public double TakeOutsideSeconds()
+    {
+        if (_hooks is null)
+        {
+            return 0;
+        }
+
+        var total = _hooks.CaptureTime;
+        double seconds = (total - _hookTime).TotalSeconds;
+        _hookTime = total;
+        return seconds;
+    }
+
+    // A statistic is reported only where its hook fired (the others read NaN: not hooked, or disarmed on that forward).
+    private bool ReadForwardLogits(IDictionary<string, double> readings)
+    {
+        if (_hooks?.TryRead() is not { } logits)
+        {
+            _hooks?.Disarm();
+            return false;
+        }
+
+        _hooks.Disarm();
+        bool any = false;
+        void Put(string indicator, double value)
+        {
+            if (!double.IsNaN(value))
+            {
+                readings[indicator] = value;
+                any = true;
+            }
+        }
+
+        Put(Indicators.AttentionLogitMax, logits.MaxAttentionLogit);
+        Put(Indicators.AttentionEntropyMin, logits.MinAttentionEntropy);
+        Put(Indicators.OutputLogPartition, logits.OutputLogPartition);
+        Put(Indicators.OutputLogitMaxAbs, logits.MaxAbsOutputLogit);
+        return any;
     }
 
     /// <inheritdoc/>
