@@ -88,6 +88,11 @@ public sealed class CharGpt : nn.Module<Tensor, Tensor>
     /// <summary>The model's size.</summary>
     public GptConfig Config { get; }
 
+    /// <summary>The names (in <c>named_modules()</c>) of every attention layer's probe point (<see cref="AttentionScoresModule"/>).</summary>
+    public IReadOnlyList<string> AttentionScoreModuleNames =>
+        [.. named_modules().Select(m => m.name)
+            .Where(n => n == AttentionScoresModule || n.EndsWith("." + AttentionScoresModule, StringComparison.Ordinal))];
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {

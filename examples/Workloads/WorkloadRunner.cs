@@ -168,9 +168,23 @@ public static class WorkloadRunner
         var alerts = new List<StabilityAlert>();
         var stepAlerts = new List<StabilityAlert>();
         ProbeResult? stepProbe = null;
+        // A transformer's monitor reads its attention scores (the default attention_entropy_collapse rule), as the docs
+        // advise: hooks on the probe points, armed by the monitor for the steps it reads. Disposed after the monitor.
+        using var hooks = monitorOptions is not null && model is CharGpt gpt
+            ? new ForwardLogitHooks(gpt, outputModule: null, gpt.AttentionScoreModuleNames)
+            : null;
         using var monitor = monitorOptions is null
             ? null
-            : optimizer.AttachSpectralMonitor(model, probeLoss: () => Loss(model.forward(probe.Inputs), probe.Targets), new TorchSharpMonitorOptions { Monitor = monitorOptions, LoggerFactory = loggerFactory, MeterFactory = meterFactory });
+            : optimizer.AttachSpectralMonitor(
+                model,
+                probeLoss: () => Loss(model.forward(probe.Inputs), probe.Targets),
+                new TorchSharpMonitorOptions
+                {
+                    Monitor = monitorOptions,
+                    Probe = new TorchSharpProbeOptions { ForwardLogits = hooks },
+                    LoggerFactory = loggerFactory,
+                    MeterFactory = meterFactory,
+                });
         if (monitor is not null)
         {
             monitor.AlertRaised += (_, alert) => stepAlerts.Add(alert);
