@@ -27,7 +27,10 @@ public sealed record ForwardLogitStatistics(
 /// pre-softmax score and the smallest head entropy (see <see cref="ForwardLogitStatistics"/>). On the detection
 /// benchmark's small GPT the largest attention logit crossed 100 (and the attention entropy fell below 0.01) 50–60 steps
 /// before the loss blew up in runs warmed up to too high a learning rate, while healthy runs stayed below 100
-/// (benchmarks/Detection/LOGITS.md: 4 held-out spikes; no default rule reads these signals).
+/// (benchmarks/Detection/LOGITS.md: 4 held-out spikes). Given to the monitor (<see cref="TorchSharpProbeOptions.ForwardLogits"/>)
+/// they become part of its step sensor, armed only for the forward of a step it reads, and the default rule
+/// <see cref="Rules.DefaultRules.AttentionEntropyCollapse"/> reads the attention entropy; alone, the caller reads them
+/// with <see cref="TryRead"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Hooks fire only through <c>call</c>.</b> TorchSharp runs forward hooks when a module is invoked with

@@ -1,11 +1,13 @@
 namespace SpectralMonitor.Rules;
 
 /// <summary>
-/// The default rule set: the sharpness against its stability edge and the oscillatory branch of ρ(J). What they are
-/// worth is measured by the detection benchmark on TorchSharp workloads (benchmarks/RESULTS.md, "Detection"; the
-/// README quotes it): read by the sparse probes of the default options they warn almost nothing; read every few steps
-/// they warn a share of Adam/AdamW spikes at low precision, and none of the SGD-momentum collapses of those workloads,
-/// which come with the sharpness below its edge. Treat them as a diagnostic of where training sits against its edge.
+/// The default rule set: the sharpness against its stability edge, the oscillatory branch of ρ(J), and the collapse of
+/// the attention entropy where forward hooks on the attention scores are attached. What they are worth is measured by
+/// the detection benchmark on TorchSharp workloads (benchmarks/RESULTS.md, "Detection"; the README quotes it): the
+/// edge rules, read by the sparse probes of the default options, warn almost nothing; read every few steps they warn a
+/// share of Adam/AdamW spikes at low precision, and none of the SGD-momentum collapses of those workloads, which come
+/// with the sharpness below its edge: treat them as a diagnostic of where training sits against its edge. The attention
+/// rule warned the GPT blow-ups of a warm-up to too high a rate; it says nothing about models without attention.
 /// </summary>
 public static class DefaultRules
 {
