@@ -51,7 +51,7 @@ internal sealed class MonitorInstruments : IDisposable
         _meter.CreateObservableGauge("stability.loss_zscore", () => Step(s => s.LossZScore), description: "Loss z-score against its EMA.");
         foreach (string indicator in Indicators.StepSensor)
         {
-            _meter.CreateObservableGauge("stability." + indicator, () => Sensor(indicator), unit: "1", description: $"Step sensor reading '{indicator}' (optimizer-state statistics, latest read).");
+            _meter.CreateObservableGauge("stability." + indicator, () => Sensor(indicator), unit: "1", description: $"Step sensor reading '{indicator}' (latest read: optimizer-state statistics, or forward-hook statistics of a training forward).");
         }
 
         _meter.CreateObservableGauge("stability.alert_level", () => Step(s => (double)s.Level), description: "Highest current alert level: 0 OK, 1 Warning, 2 Critical.");

@@ -17,15 +17,19 @@ namespace SpectralMonitor.Tests.Prometheus;
 /// <param name="EdgeAlerts">How many times the sharpness-near-edge rule fired.</param>
 /// <param name="Backoffs">How many learning-rate backoffs were applied.</param>
 /// <param name="FailedProbes">How many probes failed.</param>
-internal sealed record TrainedRun(string Name, StabilityMonitor Monitor, double LastLoss, int EdgeAlerts, int Backoffs, int FailedProbes);
+/// <param name="SensorReadings">The step sensor's last readings (empty for runs without a sensor).</param>
+internal sealed record TrainedRun(string Name, StabilityMonitor Monitor, double LastLoss, int EdgeAlerts, int Backoffs, int FailedProbes, IReadOnlyDictionary<string, double> SensorReadings);
 
 /// <summary>
 /// The reference monitored runs behind the Prometheus tests: one MeterProvider with the endpoint on a free loopback
 /// port, and three small reference-backend runs (4→16→1 tanh MLP, 64 samples, full batch) that between them make the
 /// monitor export every series the dashboard and the alert rules use: heavy-ball SGD at an unstable learning rate
 /// (alerts fire from step ~185) with backoff, Adam with every estimator (the preconditioned sharpness, the commutator,
-/// and Arnoldi's transient growth and Kreiss constant), and SGD whose
-/// probe target fails once (the probe-failure counter).
+/// and Arnoldi's transient growth and Kreiss constant), SGD whose
+/// probe target fails once (the probe-failure counter), and Adam with a step sensor that reports every
+/// <see cref="Indicators.StepSensor"/> indicator (the optimizer-state and forward-hook gauges; its readings are made up,
+/// since this fixture pins names and labels: the TorchSharp sensor's values are tested in Torch.Tests), whose attention
+/// entropy falls through the default rule's thresholds.
 /// </summary>
 internal sealed class MonitoredReferenceRuns : IDisposable
 {
@@ -59,6 +63,7 @@ internal sealed class MonitoredReferenceRuns : IDisposable
             {
                 runs.Add(Train(prefix + "-adam", new AdamHyperparameters(0.05), steps: 120, backoff: null, failAtProbe: null, ProbeEstimators.All));
                 runs.Add(Train(prefix + "-failing", new SgdHyperparameters(0.1, 0.9), steps: 60, backoff: null, failAtProbe: 2));
+                runs.Add(Train(prefix + "-sensor", new AdamHyperparameters(0.01), steps: 60, backoff: null, failAtProbe: null, sensor: true));
             }
         }
         catch
@@ -84,7 +89,7 @@ internal sealed class MonitoredReferenceRuns : IDisposable
         this.Provider.Dispose();
     }
 
-    private static TrainedRun Train(string name, object hyperparameters, int steps, BackoffOptions? backoff, int? failAtProbe, ProbeEstimators estimators = ProbeEstimators.Default)
+    private static TrainedRun Train(string name, object hyperparameters, int steps, BackoffOptions? backoff, int? failAtProbe, ProbeEstimators estimators = ProbeEstimators.Default, bool sensor = false)
     {
         var data = SyntheticData.Regression(64, 4, 1, seed: 3);
         var architecture = new MlpArchitecture([4, 16, 1], HiddenActivation.Tanh);
@@ -95,6 +100,12 @@ internal sealed class MonitoredReferenceRuns : IDisposable
         if (failAtProbe is { } failing)
         {
             target = new FailingOnce(target, failing);
+        }
+
+        var readings = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (sensor)
+        {
+            target = new MadeUpSensor(target, readings);
         }
 
         var monitor = StabilityMonitor.Create(
@@ -113,7 +124,36 @@ internal sealed class MonitoredReferenceRuns : IDisposable
             backoffs += optimizer.LearningRate < rate ? 1 : 0;
         }
 
-        return new TrainedRun(name, monitor, loss, edgeAlerts, backoffs, failed);
+        return new TrainedRun(name, monitor, loss, edgeAlerts, backoffs, failed, readings);
+    }
+
+    /// <summary>
+    /// A step sensor whose readings follow the step, not the model: every sensor indicator, the attention entropy
+    /// 0.5/(step + 1), which falls below the default rule's Warning threshold (0.01) at the read of step 50 and stays
+    /// above its Critical one (0.001) for these 60 steps; the others constant.
+    /// </summary>
+    private sealed class MadeUpSensor(IProbeTarget<double[]> inner, Dictionary<string, double> last) : IProbeTarget<double[]>, IStepSensor
+    {
+        public string OptimizerName => inner.OptimizerName;
+
+        public ILearningRateController? LearningRates => inner.LearningRates;
+
+        public IReadOnlyList<string> SensorIndicators => Indicators.StepSensor;
+
+        public IProbeContext<double[]> BeginProbe(CancellationToken cancellationToken) => inner.BeginProbe(cancellationToken);
+
+        public bool TryReadStep(long trainingStep, IDictionary<string, double> readings)
+        {
+            for (int i = 0; i < Indicators.StepSensor.Count; i++)
+            {
+                string indicator = Indicators.StepSensor[i];
+                double value = indicator == Indicators.AttentionEntropyMin ? 0.5 / (trainingStep + 1) : (i + 1) * 0.125;
+                readings[indicator] = value;
+                last[indicator] = value;
+            }
+
+            return true;
+        }
     }
 
     /// <summary>A probe target whose <paramref name="failAt"/>-th probe (1-based) throws, as a broken probe loss would.</summary>

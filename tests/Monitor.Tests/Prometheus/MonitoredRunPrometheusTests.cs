@@ -39,7 +39,7 @@ public sealed partial class MonitoredRunPrometheusTests
     {
         var binary = PrometheusTools.Require("prometheus");
         using var runs = MonitoredReferenceRuns.Train("itest-stored");
-        var (sgd, adam, failing) = (runs.Runs[0], runs.Runs[1], runs.Runs[2]);
+        var (sgd, adam, failing, sensed) = (runs.Runs[0], runs.Runs[1], runs.Runs[2], runs.Runs[3]);
         var probe = sgd.Monitor.LatestProbe!;
         Assert.Equal(ProbeStatus.Succeeded, probe.Status);
         Assert.True(sgd.EdgeAlerts > 0, "the unstable run raised alerts");
@@ -68,6 +68,15 @@ public sealed partial class MonitoredRunPrometheusTests
             Token);
         await server.WaitForValueAsync("sum(stability_backoffs_total" + Selector(sgd) + ")", sgd.Backoffs.ToString(CultureInfo.InvariantCulture), Token);
         await server.WaitForValueAsync("stability_probe_failures_total" + Selector(failing), "1", Token);
+        await server.WaitForValueAsync(
+            "stability_attention_entropy_min" + Selector(sensed),
+            Format(sensed.SensorReadings[Indicators.AttentionEntropyMin]),
+            Token);
+        await server.WaitForValueAsync("stability_update_to_weight" + Selector(sensed), Format(sensed.SensorReadings[Indicators.UpdateToWeight]), Token);
+        await server.WaitForValueAsync(
+            "sum(stability_alerts_total" + Selector(sensed, $",rule=\"{DefaultRules.AttentionEntropyCollapse.Name}\"") + ")",
+            "1",
+            Token);
     }
 
     [Fact]
