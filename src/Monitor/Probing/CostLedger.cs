@@ -122,12 +122,14 @@ internal sealed class CostLedger(TimeProvider time, double budget)
     /// training step (<paramref name="stepSeconds"/>; a read makes a few element-wise passes over the parameters and the
     /// optimizer state, a training step a forward and a backward pass over a batch). A read that costs more than its
     /// estimate overruns the sensor's share by the difference once, and the next read waits until it is paid back; a
-    /// cold first read therefore does not stall the sensor for long. 0 when nothing has been timed.
+    /// cold first read therefore does not stall the sensor for long. Before the first read, 0: its cost is unknown
+    /// until it is made, so the first read comes at its first due step after training time has been seen (not after
+    /// the dozens of steps a guess of one training step would wait for) and is paid back before the next.
     /// </summary>
     public double SensorEstimate(double stepSeconds)
     {
         double step = stepSeconds > 0 && double.IsFinite(stepSeconds) ? stepSeconds : 0;
-        return _sensorReads.Count == 0 ? step : Math.Min(_sensorReads.Min(), step);
+        return _sensorReads.Count == 0 ? 0 : Math.Min(_sensorReads.Min(), step);
     }
 
     /// <summary>Whether a probe estimated at <paramref name="seconds"/> keeps all monitor time within the budget (less <see cref="Reserve"/>) of the training time so far.</summary>
