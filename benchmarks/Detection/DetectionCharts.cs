@@ -8,7 +8,7 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// <summary>
 /// The SVG charts of the benchmark (ScottPlot 5): recall against false alarms and against CPU overhead per detector
 /// (held-out seeds, material spikes, H = 100, one panel per optimizer family), and the trace of one Adam GPT run that
-/// spikes and one that does not (loss, sharpness over its edge, alarm states).
+/// spikes and one that does not (loss, sharpness over its edge, smallest attention entropy, alarm states).
 /// </summary>
 internal static class DetectionCharts
 {
@@ -149,6 +149,25 @@ internal static class DetectionCharts
 
         edge.YLabel("log10 λ / edge");
 
+        // The attention entropy the default attention rule reads (recorded every step by the benchmark's logit sensor).
+        var attention = new Plot();
+        if (run.StepSignals.TryGetValue(LogitSensor.MinAttentionEntropy, out var entropy) && entropy.Any(double.IsFinite))
+        {
+            var series = attention.Add.Scatter(steps, entropy.Select(v => double.IsFinite(v) ? Math.Log10(Math.Max(1e-6, v)) : double.NaN).ToArray());
+            series.MarkerSize = 0;
+            series.LegendText = "log10 smallest attention entropy (nats, every step)";
+            var warning = attention.Add.HorizontalLine(Math.Log10(DefaultRules.AttentionEntropyCollapse.Warning));
+            warning.LinePattern = LinePattern.Dotted;
+            warning.LegendText = "attention_entropy_collapse Warning";
+        }
+
+        foreach (int s in spikes)
+        {
+            attention.Add.VerticalLine(s).Color = Colors.Red;
+        }
+
+        attention.YLabel("log10 entropy");
+
         var alarms = new Plot();
         IDetector[] shown =
         [
@@ -177,13 +196,13 @@ internal static class DetectionCharts
 
         alarms.YLabel("alarm on");
         alarms.XLabel("step");
-        foreach (var p in new[] { loss, edge, alarms })
+        foreach (var p in new[] { loss, edge, attention, alarms })
         {
             p.ShowLegend(Alignment.UpperLeft);
             p.Axes.SetLimitsX(0, run.StepsRun);
         }
 
-        return [loss, edge, alarms];
+        return [loss, edge, attention, alarms];
     }
 
     /// <summary>One SVG of several panels, side by side or stacked, each rendered by ScottPlot at width × height.</summary>
