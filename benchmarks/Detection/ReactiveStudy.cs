@@ -16,27 +16,42 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// </summary>
 internal static class ReactiveStudy
 {
+    /// <summary>An intervention the study measures against the unmonitored pass and ZClip-style clipping.</summary>
+    /// <param name="Study">The study's command and output folder ("reactive", "backoff").</param>
+    /// <param name="Configuration">Its monitor configuration (<see cref="MonitorConfigurations"/>).</param>
+    /// <param name="Label">Its name in the tables and the chart.</param>
+    internal sealed record Treatment(string Study, string Configuration, string Label);
+
+    /// <summary>The spike guard: skip the onset's update, cut the learning rate (<c>detection reactive</c>).</summary>
+    internal static Treatment Guard { get; } = new("reactive", MonitorConfigurations.Reactive, "reactive save (spike guard: skip + learning-rate cut)");
+
+    /// <summary>The default rules' learning-rate backoff at default options (<c>detection backoff</c>).</summary>
+    internal static Treatment RuleBackoff { get; } = new("backoff", MonitorConfigurations.Backoff, "default rules with the learning-rate backoff");
+
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;
 
     /// <summary>A run whose final loss is at least this fraction of its first loss failed (it learned nothing, or blew up).</summary>
     public const double FailedFraction = 0.9;
 
-    private static readonly string[] Configurations = [MonitorConfigurations.Unmonitored, MonitorConfigurations.Reactive, MonitorConfigurations.ZClipped];
-
-    public static int Run(IReadOnlyList<string> args) =>
-        StudyArguments.Parse("reactive", "reactive", args) is { } parsed
-            ? parsed.TrainAndReport("reactive", Configurations, sensors: false, Report, "reactive.md", runs => ChartRun(runs) is { } run ? Chart(run).GetSvgXml(1000, 420) : null, "reactive-loss.svg")
+    public static int Run(IReadOnlyList<string> args, Treatment? treatment = null)
+    {
+        var t = treatment ?? Guard;
+        string[] configurations = [MonitorConfigurations.Unmonitored, t.Configuration, MonitorConfigurations.ZClipped];
+        return StudyArguments.Parse(t.Study, t.Study, args) is { } parsed
+            ? parsed.TrainAndReport(t.Study, configurations, sensors: false, (runs, elapsed, workers) => Report(t, runs, elapsed, workers), $"{t.Study}.md", runs => ChartRun(runs) is { } run ? Chart(t, run).GetSvgXml(1000, 420) : null, $"{t.Study}-loss.svg")
             : 2;
+    }
 
     /// <summary>What one pass of a run did.</summary>
     /// <param name="Spikes">Material spike onsets of its losses.</param>
     /// <param name="NonFinite">Its loss or gradient went non-finite (a divergence, whether or not the run went on).</param>
     /// <param name="FinalLoss">Mean loss of its last <see cref="FinalSteps"/> steps (NaN when it stopped early, diverged).</param>
     /// <param name="Skipped">Updates it skipped.</param>
+    /// <param name="ReducedRateSteps">Steps it trained at a lower learning rate than the unmonitored pass.</param>
     /// <param name="CpuSeconds">Process CPU time.</param>
     /// <param name="Failed">The run failed: it went non-finite, or its final loss is at least <see cref="FailedFraction"/> of its first loss (it ends about where it started or worse: a blow-up, or a collapse to chance, ln 10 ≈ 2.30 on the digits).</param>
-    internal sealed record PassOutcome(int Spikes, bool NonFinite, double FinalLoss, int Skipped, double CpuSeconds, bool Failed);
+    internal sealed record PassOutcome(int Spikes, bool NonFinite, double FinalLoss, int Skipped, int ReducedRateSteps, double CpuSeconds, bool Failed);
 
     /// <summary>The outcome of <paramref name="configuration"/>'s pass of <paramref name="run"/>, or null when it was not run.</summary>
     internal static PassOutcome? Outcome(RecordedRun run, string configuration)
@@ -51,30 +66,31 @@ internal static class ReactiveStudy
         bool nonFinite = pass.Diverged || losses.Any(l => !double.IsFinite(l));
         double final = losses.Length < run.Setting.Steps || pass.Diverged ? double.NaN : losses.TakeLast(FinalSteps).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
         bool failed = nonFinite || !(final < FailedFraction * losses[0]);
-        return new PassOutcome(SpikeDefinitions.Material(losses).Count, nonFinite, final, pass.SkippedUpdates, pass.CpuSeconds, failed);
+        return new PassOutcome(SpikeDefinitions.Material(losses).Count, nonFinite, final, pass.SkippedUpdates, pass.ReducedRateSteps, pass.CpuSeconds, failed);
     }
 
-    private static string Report(RecordedRun[] runs, TimeSpan elapsed, int workers)
+    private static string Report(Treatment t, RecordedRun[] runs, TimeSpan elapsed, int workers)
     {
+        string name = t.Study;
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"detection reactive: {runs.Length} runs, {workers} worker(s), wall {elapsed.TotalMinutes:F1} min, load average at end {DetectionBenchmark.LoadAverage()}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"detection {name}: {runs.Length} runs, {workers} worker(s), wall {elapsed.TotalMinutes:F1} min, load average at end {DetectionBenchmark.LoadAverage()}");
         text.AppendLine();
-        text.AppendLine("Per run: material spikes (count), non-finite (✗), failed (‼: non-finite, or the final loss is at least 0.9 × the first loss), final loss = mean of the last 100 steps (– when the run stopped on a non-finite step), updates skipped by the guard.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Per run: material spikes (count), non-finite (✗), failed (‼: non-finite, or the final loss is at least 0.9 × the first loss), final loss = mean of the last 100 steps (– when the run stopped on a non-finite step), {(t == Guard ? "updates skipped by the guard" : "steps at a backed-off learning rate")}.");
         text.AppendLine();
-        text.AppendLine("| run | role | unmonitored: spikes, final | reactive: spikes, final, skipped | ZClip: spikes, final | final ratio reactive / ZClip (to unmonitored) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| run | role | unmonitored: spikes, final | {name}: spikes, final, {(t == Guard ? "skipped" : "steps backed off")} | ZClip: spikes, final | final ratio {name} / ZClip (to unmonitored) |");
         text.AppendLine("|---|---|---|---|---|---|");
         foreach (var run in runs.OrderBy(r => r.Setting.Family).ThenBy(r => r.Name, StringComparer.Ordinal))
         {
             var u = Outcome(run, MonitorConfigurations.Unmonitored)!;
-            var r = Outcome(run, MonitorConfigurations.Reactive)!;
+            var r = Outcome(run, t.Configuration)!;
             var z = Outcome(run, MonitorConfigurations.ZClipped)!;
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {run.Name} | {run.Role} | {Cell(u)} | {Cell(r)}, {r.Skipped} | {Cell(z)} | {Ratio(r.FinalLoss, u.FinalLoss)} / {Ratio(z.FinalLoss, u.FinalLoss)} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {run.Name} | {run.Role} | {Cell(u)} | {Cell(r)}, {(t == Guard ? r.Skipped : r.ReducedRateSteps)} | {Cell(z)} | {Ratio(r.FinalLoss, u.FinalLoss)} / {Ratio(z.FinalLoss, u.FinalLoss)} |");
         }
 
         text.AppendLine();
-        text.AppendLine("Summary (spiking runs: the unmonitored pass has a material spike or goes non-finite; stable runs: neither). Final-loss ratio: median over the runs where both passes finished, of the pass's final loss over the unmonitored pass's. CPU: summed process CPU time of the pass over the unmonitored pass's, minus 1 (the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping).");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Summary (spiking runs: the unmonitored pass has a material spike or goes non-finite; stable runs: neither). Final-loss ratio: median over the runs where both passes finished, of the pass's final loss over the unmonitored pass's. CPU: summed process CPU time of the pass over the unmonitored pass's, minus 1 ({(t == Guard ? "the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping" : "the backoff pass runs the monitor at its default options")}).");
         text.AppendLine();
-        text.AppendLine("| family | seeds | runs | material spikes: unmonitored → reactive / ZClip | runs non-finite: unmonitored → reactive / ZClip | runs failed: unmonitored → reactive / ZClip | median final-loss ratio: reactive / ZClip | runs where the guard fired | updates skipped | CPU overhead: reactive / ZClip |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| family | seeds | runs | material spikes: unmonitored → {name} / ZClip | runs non-finite: unmonitored → {name} / ZClip | runs failed: unmonitored → {name} / ZClip | median final-loss ratio: {name} / ZClip | runs where the {(t == Guard ? "guard" : "backoff")} fired | {(t == Guard ? "updates skipped" : "steps backed off")} | CPU overhead: {name} / ZClip |");
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var family in runs.GroupBy(r => r.Setting.Family).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
@@ -89,10 +105,10 @@ internal static class ReactiveStudy
                     }
 
                     var u = group.Select(r => Outcome(r, MonitorConfigurations.Unmonitored)!).ToArray();
-                    var re = group.Select(r => Outcome(r, MonitorConfigurations.Reactive)!).ToArray();
+                    var re = group.Select(r => Outcome(r, t.Configuration)!).ToArray();
                     var z = group.Select(r => Outcome(r, MonitorConfigurations.ZClipped)!).ToArray();
                     string seeds = role.Key == SeedRole.Tune ? "1 (tune)" : "2–3 (report)";
-                    text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {u.Count(o => o.Failed)} → {re.Count(o => o.Failed)} / {z.Count(o => o.Failed)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => o.Skipped > 0)}/{group.Length} | {re.Sum(o => o.Skipped)} | {Overhead(re, u)} / {Overhead(z, u)} |");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {u.Count(o => o.Failed)} → {re.Count(o => o.Failed)} / {z.Count(o => o.Failed)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => (t == Guard ? o.Skipped : o.ReducedRateSteps) > 0)}/{group.Length} | {re.Sum(o => t == Guard ? o.Skipped : o.ReducedRateSteps)} | {Overhead(re, u)} / {Overhead(z, u)} |");
                 }
             }
         }
@@ -128,14 +144,14 @@ internal static class ReactiveStudy
             .ThenBy(r => r.Name, StringComparer.Ordinal)
             .FirstOrDefault();
 
-    private static Plot Chart(RecordedRun run)
+    private static Plot Chart(Treatment t, RecordedRun run)
     {
         var plot = new Plot();
         foreach (var (configuration, label, color) in new[]
         {
             (MonitorConfigurations.Unmonitored, "unmonitored", Colors.Gray),
             (MonitorConfigurations.ZClipped, "ZClip-style clipping (α 0.97, mean + 2.5 sd)", Colors.Orange),
-            (MonitorConfigurations.Reactive, "reactive save (spike guard: skip + learning-rate cut)", Colors.Blue),
+            (t.Configuration, t.Label, Colors.Blue),
         })
         {
             var pass = run.Pass(configuration);

@@ -41,6 +41,9 @@ internal sealed record PassRecord(
     /// <summary>Updates the pass skipped (the spike guard's skips; 0 otherwise).</summary>
     public int SkippedUpdates { get; init; }
 
+    /// <summary>Steps whose update used a lower learning rate than the unmonitored pass's (a backoff or the guard's cut in force).</summary>
+    public int ReducedRateSteps { get; init; }
+
     /// <summary>Whether the pass ended because its loss or gradient became non-finite on an applied update.</summary>
     public bool Diverged { get; init; }
 }
@@ -122,6 +125,12 @@ internal static class MonitorConfigurations
     /// </summary>
     public const string Reactive = "reactive";
 
+    /// <summary>
+    /// The monitor at its default options with the learning-rate backoff on (<see cref="BackoffOptions"/> at its
+    /// defaults): what the default rules' alerts do to a run when they act (the <c>detection backoff</c> study).
+    /// </summary>
+    public const string Backoff = "backoff";
+
     /// <summary>Unmonitored, with ZClip-style gradient clipping (<see cref="ZClip"/>): the reactive study's baseline.</summary>
     public const string ZClipped = "zclip";
 
@@ -138,6 +147,7 @@ internal static class MonitorConfigurations
         Default => new StabilityMonitorOptions { RunName = runName },
         Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1, Estimators = denseEstimators ?? ProbeEstimators.Default },
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
+        Backoff => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions() },
         ZClipped => null,
         _ => throw new ArgumentException($"Unknown monitor configuration '{configuration}'.", nameof(configuration)),
     };

@@ -38,6 +38,7 @@ internal static class Worker
         var passes = new List<PassRecord>();
         var signals = new Dictionary<string, double[]>(StringComparer.Ordinal);
         double[]? reference = null;
+        double[]? referenceRates = null;
         long parameterCount = 0;
         bool diverged = false;
         for (int k = 0; k < job.Configurations.Count; k++)
@@ -49,8 +50,10 @@ internal static class Worker
                 var (pass, trace, sensorValues) = Train(spec, configuration, job.DenseEstimators, sensors, data);
                 double[] losses = [.. trace.Losses];
                 reference ??= losses;
-                bool intervenes = configuration is MonitorConfigurations.Reactive or MonitorConfigurations.ZClipped;
-                passes.Add(pass with { SameLosses = losses.AsSpan().SequenceEqual(reference), Losses = intervenes ? losses : null, SkippedUpdates = trace.SkippedUpdates, Diverged = trace.Diverged });
+                referenceRates ??= [.. trace.LearningRates];
+                bool intervenes = configuration is MonitorConfigurations.Reactive or MonitorConfigurations.ZClipped or MonitorConfigurations.Backoff;
+                int reduced = trace.LearningRates.Take(referenceRates.Length).Where((rate, t) => rate < referenceRates[t] * (1 - 1e-9)).Count();
+                passes.Add(pass with { SameLosses = losses.AsSpan().SequenceEqual(reference), Losses = intervenes ? losses : null, SkippedUpdates = trace.SkippedUpdates, ReducedRateSteps = reduced, Diverged = trace.Diverged });
                 if (k == 0)
                 {
                     parameterCount = trace.ParameterCount;

@@ -122,6 +122,8 @@ public sealed class DetectionSmokeTests : IDisposable
     [InlineData("reactive", "--seeds", "0")]
     [InlineData("reactive", "--out")]
     [InlineData("reactive", "--filter", "no such run")]
+    [InlineData("backoff", "--bogus")]
+    [InlineData("backoff", "--filter", "no such run")]
     [InlineData("logits", "--bogus")]
     [InlineData("logits", "--workers", "0")]
     [InlineData("logits", "--seeds", "1,x")]
@@ -139,6 +141,16 @@ public sealed class DetectionSmokeTests : IDisposable
         Assert.True(DetectionBenchmark.TryParse([], out var plain, out _));
         Assert.Null(plain.DenseEstimators);
         Assert.Equal(ProbeEstimators.Default, MonitorConfigurations.Options(MonitorConfigurations.Dense, "r")!.Estimators);
+    }
+
+    [Fact]
+    public void TheBackoffStudyRunsTheDefaultOptionsWithTheBackoffOn()
+    {
+        var options = MonitorConfigurations.Options(MonitorConfigurations.Backoff, "r")!;
+        Assert.NotNull(options.Backoff);
+        Assert.Equal(new StabilityMonitorOptions { RunName = "r", Backoff = options.Backoff }, options);
+        Assert.Equal(MonitorConfigurations.Backoff, ReactiveStudy.RuleBackoff.Configuration);
+        Assert.Equal(MonitorConfigurations.Reactive, ReactiveStudy.Guard.Configuration);
     }
 
     private static string Scores(JsonElement root) => root.GetProperty("detectors").GetRawText();
