@@ -19,14 +19,32 @@ internal static class ReactiveStudy
     /// <summary>An intervention the study measures against the unmonitored pass and ZClip-style clipping.</summary>
     /// <param name="Study">The study's command and output folder ("reactive", "backoff").</param>
     /// <param name="Configuration">Its monitor configuration (<see cref="MonitorConfigurations"/>).</param>
-    /// <param name="Label">Its name in the tables and the chart.</param>
-    internal sealed record Treatment(string Study, string Configuration, string Label);
+    /// <param name="Label">Its name in the chart.</param>
+    /// <param name="Actor">What acts, in "runs where the … fired" ("guard", "backoff").</param>
+    /// <param name="Action">What is counted per pass, e.g. "updates skipped".</param>
+    /// <param name="Count">That count of a pass.</param>
+    /// <param name="CpuNote">What the pass's CPU overhead consists of.</param>
+    internal sealed record Treatment(string Study, string Configuration, string Label, string Actor, string Action, Func<PassOutcome, int> Count, string CpuNote);
 
     /// <summary>The spike guard: skip the onset's update, cut the learning rate (<c>detection reactive</c>).</summary>
-    internal static Treatment Guard { get; } = new("reactive", MonitorConfigurations.Reactive, "reactive save (spike guard: skip + learning-rate cut)");
+    internal static Treatment Guard { get; } = new(
+        "reactive",
+        MonitorConfigurations.Reactive,
+        "reactive save (spike guard: skip + learning-rate cut)",
+        "guard",
+        "updates skipped",
+        o => o.Skipped,
+        "the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping");
 
     /// <summary>The default rules' learning-rate backoff at default options (<c>detection backoff</c>).</summary>
-    internal static Treatment RuleBackoff { get; } = new("backoff", MonitorConfigurations.Backoff, "default rules with the learning-rate backoff");
+    internal static Treatment RuleBackoff { get; } = new(
+        "backoff",
+        MonitorConfigurations.Backoff,
+        "default rules with the learning-rate backoff",
+        "backoff",
+        "steps at a backed-off learning rate",
+        o => o.ReducedRateSteps,
+        "the backoff pass runs the monitor at its default options");
 
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;
@@ -75,22 +93,22 @@ internal static class ReactiveStudy
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"detection {name}: {runs.Length} runs, {workers} worker(s), wall {elapsed.TotalMinutes:F1} min, load average at end {DetectionBenchmark.LoadAverage()}");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Per run: material spikes (count), non-finite (✗), failed (‼: non-finite, or the final loss is at least 0.9 × the first loss), final loss = mean of the last 100 steps (– when the run stopped on a non-finite step), {(t == Guard ? "updates skipped by the guard" : "steps at a backed-off learning rate")}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Per run: material spikes (count), non-finite (✗), failed (‼: non-finite, or the final loss is at least 0.9 × the first loss), final loss = mean of the last 100 steps (– when the run stopped on a non-finite step), {t.Action}.");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"| run | role | unmonitored: spikes, final | {name}: spikes, final, {(t == Guard ? "skipped" : "steps backed off")} | ZClip: spikes, final | final ratio {name} / ZClip (to unmonitored) |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| run | role | unmonitored: spikes, final | {name}: spikes, final, {t.Action} | ZClip: spikes, final | final ratio {name} / ZClip (to unmonitored) |");
         text.AppendLine("|---|---|---|---|---|---|");
         foreach (var run in runs.OrderBy(r => r.Setting.Family).ThenBy(r => r.Name, StringComparer.Ordinal))
         {
             var u = Outcome(run, MonitorConfigurations.Unmonitored)!;
             var r = Outcome(run, t.Configuration)!;
             var z = Outcome(run, MonitorConfigurations.ZClipped)!;
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {run.Name} | {run.Role} | {Cell(u)} | {Cell(r)}, {(t == Guard ? r.Skipped : r.ReducedRateSteps)} | {Cell(z)} | {Ratio(r.FinalLoss, u.FinalLoss)} / {Ratio(z.FinalLoss, u.FinalLoss)} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {run.Name} | {run.Role} | {Cell(u)} | {Cell(r)}, {t.Count(r)} | {Cell(z)} | {Ratio(r.FinalLoss, u.FinalLoss)} / {Ratio(z.FinalLoss, u.FinalLoss)} |");
         }
 
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Summary (spiking runs: the unmonitored pass has a material spike or goes non-finite; stable runs: neither). Final-loss ratio: median over the runs where both passes finished, of the pass's final loss over the unmonitored pass's. CPU: summed process CPU time of the pass over the unmonitored pass's, minus 1 ({(t == Guard ? "the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping" : "the backoff pass runs the monitor at its default options")}).");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Summary (spiking runs: the unmonitored pass has a material spike or goes non-finite; stable runs: neither). Final-loss ratio: median over the runs where both passes finished, of the pass's final loss over the unmonitored pass's. CPU: summed process CPU time of the pass over the unmonitored pass's, minus 1 ({t.CpuNote}).");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"| family | seeds | runs | material spikes: unmonitored → {name} / ZClip | runs non-finite: unmonitored → {name} / ZClip | runs failed: unmonitored → {name} / ZClip | median final-loss ratio: {name} / ZClip | runs where the {(t == Guard ? "guard" : "backoff")} fired | {(t == Guard ? "updates skipped" : "steps backed off")} | CPU overhead: {name} / ZClip |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| family | seeds | runs | material spikes: unmonitored → {name} / ZClip | runs non-finite: unmonitored → {name} / ZClip | runs failed: unmonitored → {name} / ZClip | median final-loss ratio: {name} / ZClip | runs where the {t.Actor} fired | {t.Action} | CPU overhead: {name} / ZClip |");
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var family in runs.GroupBy(r => r.Setting.Family).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
@@ -108,7 +126,7 @@ internal static class ReactiveStudy
                     var re = group.Select(r => Outcome(r, t.Configuration)!).ToArray();
                     var z = group.Select(r => Outcome(r, MonitorConfigurations.ZClipped)!).ToArray();
                     string seeds = role.Key == SeedRole.Tune ? "1 (tune)" : "2–3 (report)";
-                    text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {u.Count(o => o.Failed)} → {re.Count(o => o.Failed)} / {z.Count(o => o.Failed)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => (t == Guard ? o.Skipped : o.ReducedRateSteps) > 0)}/{group.Length} | {re.Sum(o => t == Guard ? o.Skipped : o.ReducedRateSteps)} | {Overhead(re, u)} / {Overhead(z, u)} |");
+                    text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {u.Count(o => o.Failed)} → {re.Count(o => o.Failed)} / {z.Count(o => o.Failed)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => t.Count(o) > 0)}/{group.Length} | {re.Sum(t.Count)} | {Overhead(re, u)} / {Overhead(z, u)} |");
                 }
             }
         }

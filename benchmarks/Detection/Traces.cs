@@ -134,6 +134,10 @@ internal static class MonitorConfigurations
     /// <summary>Unmonitored, with ZClip-style gradient clipping (<see cref="ZClip"/>): the reactive study's baseline.</summary>
     public const string ZClipped = "zclip";
 
+    /// <summary>Whether <paramref name="configuration"/> changes training (its pass keeps its own losses): the spike guard, ZClip-style clipping and the backoff.</summary>
+    /// <param name="configuration">A configuration.</param>
+    public static bool Intervenes(string configuration) => configuration is Reactive or ZClipped or Backoff;
+
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
 

@@ -51,9 +51,8 @@ internal static class Worker
                 double[] losses = [.. trace.Losses];
                 reference ??= losses;
                 referenceRates ??= [.. trace.LearningRates];
-                bool intervenes = configuration is MonitorConfigurations.Reactive or MonitorConfigurations.ZClipped or MonitorConfigurations.Backoff;
                 int reduced = trace.LearningRates.Take(referenceRates.Length).Where((rate, t) => rate < referenceRates[t] * (1 - 1e-9)).Count();
-                passes.Add(pass with { SameLosses = losses.AsSpan().SequenceEqual(reference), Losses = intervenes ? losses : null, SkippedUpdates = trace.SkippedUpdates, ReducedRateSteps = reduced, Diverged = trace.Diverged });
+                passes.Add(pass with { SameLosses = losses.AsSpan().SequenceEqual(reference), Losses = MonitorConfigurations.Intervenes(configuration) ? losses : null, SkippedUpdates = trace.SkippedUpdates, ReducedRateSteps = reduced, Diverged = trace.Diverged });
                 if (k == 0)
                 {
                     parameterCount = trace.ParameterCount;

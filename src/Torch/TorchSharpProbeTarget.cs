@@ -261,13 +261,18 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
     // A statistic is reported only where its hook fired (the others read NaN: not hooked, or disarmed on that forward).
     private bool ReadForwardLogits(IDictionary<string, double> readings)
     {
-        if (_hooks?.TryRead() is not { } logits)
+        if (_hooks is null)
         {
-            _hooks?.Disarm();
             return false;
         }
 
-        _hooks.Disarm();
+        var logits = _hooks.TryRead();
+        _hooks.Disarm(); // until the monitor prepares the next read
+        if (logits is null)
+        {
+            return false;
+        }
+
         bool any = false;
         void Put(string indicator, double value)
         {
