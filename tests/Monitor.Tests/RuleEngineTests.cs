@@ -37,6 +37,25 @@ public class RuleEngineTests
         Assert.False(cleared.IsRaised);
     }
 
+    [Theory]
+    [InlineData(0.9, 3.0)]
+    [InlineData(0.95, 3.5)]
+    public void OscillatoryRuleClearsWhenTheModeFallsBackToTheMomentumCircle(double momentum, double rateTimesCurvature)
+    {
+        // Heavy ball's 2×2 block for curvature λ: z² − (1 + μ − ηλ)z + μ = 0. With (1 + μ − ηλ)² < 4μ the roots are a
+        // conjugate pair, |z|² = μ, and with ηλ > 1 + μ their real part is negative: the oscillatory radius is √μ.
+        double b = 1 + momentum - rateTimesCurvature;
+        Assert.True(b < 0 && (b * b) < 4 * momentum);
+        var pair = new System.Numerics.Complex(b / 2, Math.Sqrt((4 * momentum) - (b * b)) / 2);
+        double radius = pair.Magnitude;
+        Assert.Equal(Math.Sqrt(momentum), radius, 1e-12);
+
+        var engine = new RuleEngine([DefaultRules.OscillatoryRadius], BaselineKind.Median, 3, 0.9);
+        Assert.Equal(AlertLevel.Warning, Assert.Single(engine.Evaluate(1, Reading(Indicators.OscillatoryRadius, 0.995))).Level);
+        var cleared = Assert.Single(engine.Evaluate(2, Reading(Indicators.OscillatoryRadius, radius)));
+        Assert.Equal(AlertLevel.Ok, cleared.Level);
+    }
+
     [Fact]
     public void CooldownSuppressesRepeatedAlertsButNotEscalation()
     {
