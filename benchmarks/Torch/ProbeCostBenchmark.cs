@@ -20,6 +20,9 @@ internal static class ProbeCostBenchmark
 {
     private const double Accuracy = 1e-3;
 
+    /// <summary>A tolerance a decision-sized stopping rule could use far from every rule threshold.</summary>
+    private const double LooseTolerance = 1e-2;
+
     public static int Run(string[] args)
     {
         var size = args.Contains("--tiny") ? ModelSize.Tiny : ModelSize.Million;
@@ -88,6 +91,9 @@ internal static class ProbeCostBenchmark
         using var selectiveChain = space0.CreateBasis(1);
         using var fullChain = space0.CreateBasis(1);
         var chains = new List<string>();
+        using var previousReference = space0.CreateBasis(1);
+        var reach = new List<string>();
+        var reachStats = new List<(double Overlap, long Rule, int Oracle, long Loose, double LooseError)>();
         var chainShares = new List<(double Selective, double Full, double Speedup)>();
         int seen = 0;
         double trainingSeconds = 0;
@@ -111,6 +117,11 @@ internal static class ProbeCostBenchmark
             double lambda = probe.Indicators.TryGetValue(Indicators.Sharpness, out double s) ? s : double.NaN;
             double error = Math.Abs(lambda - reference.Value) / Math.Abs(reference.Value);
             var old = OldRule(target, oldChain, reference.Value);
+            // What any stopping rule could do from the monitor's warm start (the selective chain is the monitor's solve).
+            double overlap = previousReference.Count > 0 ? Math.Pow(space0.Dot(previousReference[0], referenceVector[0]), 2) : double.NaN;
+            previousReference.Truncate(0);
+            previousReference.Append(referenceVector[0]);
+            var bound = Reach(target, selectiveChain, reference.Value, seen);
             double total = probe.Duration.TotalSeconds;
             double outside = (total - cost.HvpSeconds - cost.BuildSeconds) / total;
             double outsideWithBuild = (total - cost.HvpSeconds) / total;
@@ -135,8 +146,10 @@ internal static class ProbeCostBenchmark
                 chainShares.Add((selOutside, fulOutside, (ful.Seconds - ful.HvpSeconds) / ful.Hvps / ((sel.Seconds - sel.HvpSeconds) / sel.Hvps)));
             }
 
+            reach.Add($"| {probe.Step} | {(seen == 1 ? "cold" : "warm")} | {F(overlap, "F3")} | {sel.Hvps} | {bound.Oracle} | {bound.Loose} | {F(bound.LooseError, "0.0E+0")} |");
             if (seen > 1)
             {
+                reachStats.Add((overlap, sel.Hvps, bound.Oracle, bound.Loose, bound.LooseError));
                 warm.Add((probe.HvpCount, error, total, outside, outsideWithBuild, cost.HostReads / (double)Math.Max(1, cost.Hvps), old.Hvps, old.Error, cost.HostUploads / (double)Math.Max(1, cost.Hvps), outsideSolve));
             }
         }
@@ -156,6 +169,14 @@ internal static class ProbeCostBenchmark
         chains.ForEach(Console.WriteLine);
         Console.WriteLine();
         Console.WriteLine($"Warm solves: median outside share selective {F(100 * Median(chainShares.Select(c => c.Selective)), "F1")}%, full {F(100 * Median(chainShares.Select(c => c.Full)), "F1")}%; median ratio of the time outside the HVPs per HVP, full over selective, {F(Median(chainShares.Select(c => c.Speedup)), "F2")}.");
+        Console.WriteLine();
+        Console.WriteLine($"What any stopping rule could do from the monitor's warm start: overlap² of the top eigenvector (reference) with the previous probe's; HVPs of the monitor's solve (eigenvalue rule {Accuracy:0E+0}); the oracle: the fewest HVPs after which the same Lanczos (same start and seed, stopped early) is within {Accuracy:0E+0} of the reference; the same rule at a looser tolerance {LooseTolerance:0E+0} (what a decision-sized rule would spend far from every threshold) and its true error.");
+        Console.WriteLine();
+        Console.WriteLine($"| step | probe | overlap² with the previous top eigenvector | HVPs, rule {Accuracy:0E+0} | oracle HVPs to {Accuracy:0E+0} | HVPs, rule {LooseTolerance:0E+0} | its rel. error |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        reach.ForEach(Console.WriteLine);
+        Console.WriteLine();
+        Console.WriteLine($"Warm probes: median overlap² {F(Median(reachStats.Select(r => r.Overlap)), "F3")}, median HVPs: rule {F(Median(reachStats.Select(r => (double)r.Rule)))}, oracle {F(Median(reachStats.Select(r => (double)r.Oracle)))}, rule at {LooseTolerance:0E+0} {F(Median(reachStats.Select(r => (double)r.Loose)))} (max error {F(reachStats.Max(r => r.LooseError), "0.0E+0")}).");
         if (warmOnly)
         {
             return;
@@ -194,6 +215,34 @@ internal static class ProbeCostBenchmark
 
         var cost = target.Last!;
         return (result.Item1, cost.HvpSeconds, result.Item3, result.Item4);
+    }
+
+    /// <summary>
+    /// From the chain's current start vector (not updating it): the fewest HVPs after which Lanczos is within
+    /// <see cref="Accuracy"/> of the reference (Lanczos stopped after j products is a prefix of the same Krylov sequence,
+    /// so the scan is exact), and what the eigenvalue rule spends at <see cref="LooseTolerance"/>, with its true error.
+    /// </summary>
+    private static (int Oracle, long Loose, double LooseError) Reach(TorchSharpProbeTarget target, TensorBasis chain, double reference, int seed)
+    {
+        using var context = target.BeginProbe(CancellationToken.None);
+        var op = Curvature(context.Hessian, context.Optimizer, out var owned);
+        using (owned)
+        {
+            var start = chain.Count > 0 ? new[] { chain[0] } : null;
+            var options = new LanczosOptions { Count = 1, KrylovDimension = 16, StoppingRule = LanczosStoppingRule.EigenvalueError, Seed = seed };
+            double ErrorOf(SymmetricEigenResult r) => r.Eigenvalues.Count > 0 ? Math.Abs(r.Eigenvalues[0] - reference) / Math.Abs(reference) : double.NaN;
+            int oracle = -1;
+            for (int j = 1; j <= 60 && oracle < 0; j++)
+            {
+                if (ErrorOf(Lanczos.Solve(op, options with { Tolerance = 1e-12, MaxApplications = j }, start)) <= Accuracy)
+                {
+                    oracle = j;
+                }
+            }
+
+            var loose = Lanczos.Solve(op, options with { Tolerance = LooseTolerance, MaxApplications = 120 }, start);
+            return (oracle, loose.Convergence.OperatorApplications, ErrorOf(loose));
+        }
     }
 
     /// <summary>Lanczos with the old rule (relative residual 1e-3) and full reorthogonalization, warm-started from its own previous Ritz vector.</summary>
