@@ -49,11 +49,21 @@ public static class OptimizerStepStatisticsReader
     /// <summary>The level of |m̂|/(√v̂+ε) counted as saturated.</summary>
     public const double SaturationLevel = 1;
 
+    /// <summary>Parameter tensors of at most this many elements are reduced together with others of the same settings.</summary>
+    internal const long SmallTensor = 1 << 16;
+
+    /// <summary>The most elements reduced together (a bound on the batch's temporary copies).</summary>
+    internal const long BatchElements = 1 << 20;
+
     /// <summary>Reads the statistics of the optimizer's current state; null with a reason when it cannot.</summary>
     /// <param name="optimizer">The optimizer.</param>
     /// <param name="reason">Why the result is null; otherwise null.</param>
     /// <returns>The statistics, or null (unsupported optimizer, no state yet, or a non-finite value in the state is reported as NaN fields, not null).</returns>
-    public static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, out string? reason)
+    public static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, out string? reason) =>
+        TryRead(optimizer, SmallTensor, BatchElements, out reason);
+
+    /// <summary><see cref="TryRead(optim.Optimizer, out string?)"/> with the batching limits given (tests: 0 reduces every tensor alone).</summary>
+    internal static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, long smallTensor, long batchElements, out string? reason)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         if (optimizer is not (SGD or Adam or AdamW or RMSProp))
@@ -66,7 +76,7 @@ public static class OptimizerStepStatisticsReader
         var groups = optimizer.ParamGroups.OfType<ParamGroup>().ToArray();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var rows = Rows(dictionary, groups, out long step);
+        var rows = Rows(dictionary, groups, smallTensor, batchElements, out long step);
         if (rows.Count == 0)
         {
             reason = "The optimizer holds no state yet (no step taken).";
@@ -74,15 +84,21 @@ public static class OptimizerStepStatisticsReader
         }
 
         // One host transfer: per tensor [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count].
-        double[] values = torch.stack([.. rows]).to(float64).cpu().data<double>().ToArray();
+        double[] values = torch.cat(rows, 0).to(float64).cpu().data<double>().ToArray();
         reason = null;
         return Summarize(values, step, adaptive: optimizer is not SGD);
     }
 
-    /// <summary>One row of per-tensor sums for every parameter with state (in the current dispose scope), and the optimizer's step count.</summary>
-    private static List<Tensor> Rows(OptimizerHelper.StateDictionary dictionary, ParamGroup[] groups, out long step)
+    /// <summary>
+    /// Per-tensor sums for every parameter with state, as rows of seven (in the current dispose scope), and the
+    /// optimizer's step count. Tensors of up to <paramref name="smallTensor"/> elements that share their hyperparameters,
+    /// dtype and device are reduced together (<see cref="BatchRows"/>): a per-tensor pass costs about twenty small
+    /// tensor operations, whose fixed cost, not the arithmetic, dominates a read of a small model.
+    /// </summary>
+    private static List<Tensor> Rows(OptimizerHelper.StateDictionary dictionary, ParamGroup[] groups, long smallTensor, long batchElements, out long step)
     {
         var rows = new List<Tensor>();
+        var batches = new Dictionary<BatchKey, List<Entry>>();
         step = -1;
         int entry = 0;
         for (int g = 0; g < groups.Length && g < dictionary.Options.Count; g++)
@@ -95,12 +111,42 @@ public static class OptimizerStepStatisticsReader
                     break;
                 }
 
-                var state = dictionary.State[entry++];
-                var row = Row(parameter, state, options, ref step);
-                if (row is not null)
+                if (Describe(parameter, dictionary.State[entry++], options, ref step) is not { } described)
                 {
-                    rows.Add(row);
+                    continue;
                 }
+
+                if (described.Key is { } key && parameter.numel() <= smallTensor)
+                {
+                    if (!batches.TryGetValue(key, out var list))
+                    {
+                        batches[key] = list = [];
+                    }
+
+                    list.Add(described);
+                }
+                else
+                {
+                    rows.Add(Row(described));
+                }
+            }
+        }
+
+        foreach (var (key, entries) in batches)
+        {
+            for (int first = 0; first < entries.Count;)
+            {
+                // Chunks of at most batchElements elements bound the batch's temporary copies.
+                int count = 0;
+                long elements = 0;
+                while (first + count < entries.Count && (count == 0 || elements + entries[first + count].Parameter.numel() <= batchElements))
+                {
+                    elements += entries[first + count].Parameter.numel();
+                    count++;
+                }
+
+                rows.Add(count == 1 ? Row(entries[first]) : BatchRows(key, entries.GetRange(first, count)));
+                first += count;
             }
         }
 
@@ -144,66 +190,38 @@ public static class OptimizerStepStatisticsReader
     // NaN-aware max: NaN only when both are NaN.
     private static double Max(double a, double b) => double.IsNaN(a) ? b : double.IsNaN(b) ? a : Math.Max(a, b);
 
-    private static Tensor? Row(Parameter parameter, OptimizerState state, OptimizerOptions options, ref long step)
+    /// <summary>What a parameter's state holds: the tensors its statistics are computed from, or null without state.</summary>
+    private static Entry? Describe(Parameter parameter, OptimizerState state, OptimizerOptions options, ref long step)
     {
         double lr = options.LearningRate ?? double.NaN;
-        Tensor? direction;
-        Tensor? denominator = null;
-        double eps = 0;
         switch (state)
         {
             case SGD.State sgd:
-                direction = sgd.momentum_buffer is { IsInvalid: false } b ? b : null;
-                break;
+                return sgd.momentum_buffer is { IsInvalid: false } b
+                    ? new Entry(parameter, b, null, 0, 1, 1, lr, new BatchKey(false, lr, 0, 1, 1, b.dtype, b.device.ToString()))
+                    : null;
             case Adam.State adam:
-                (direction, denominator, eps) = AdamDirection(adam.exp_avg, adam.exp_avg_sq, adam.step, (Adam.Options)options);
                 step = adam.step;
-                break;
+                return AdamEntry(parameter, adam.exp_avg, adam.exp_avg_sq, adam.step, options, lr);
             case AdamW.State adamW:
-                (direction, denominator, eps) = AdamDirection(adamW.exp_avg, adamW.exp_avg_sq, adamW.step, (AdamW.Options)options);
                 step = adamW.step;
-                break;
+                return AdamEntry(parameter, adamW.exp_avg, adamW.exp_avg_sq, adamW.step, options, lr);
             case RMSProp.State rms when rms.square_avg is { IsInvalid: false } sq:
-                eps = ((RMSProp.Options)options).eps ?? 1e-8;
-                denominator = sq.sqrt();
-                direction = rms.momentum_buffer is { IsInvalid: false } mb ? mb : parameter.grad is { } grad ? grad / (denominator + eps) : null;
                 step = rms.step;
-                break;
+                double eps = ((RMSProp.Options)options).eps ?? 1e-8;
+                var denominator = sq.sqrt();
+                var direction = rms.momentum_buffer is { IsInvalid: false } mb ? mb : parameter.grad is { } grad ? grad / (denominator + eps) : null;
+                return direction is null ? null : new Entry(parameter, direction, denominator, eps, 1, 1, lr, null);
             default:
-                direction = null;
-                break;
+                return null;
         }
-
-        if (direction is null)
-        {
-            return null;
-        }
-
-        var u = direction.to(float32);
-        var updateSquared = u.square().sum();
-        var weightSquared = parameter.detach().to(float32).square().sum();
-        var n = torch.tensor((double)u.numel(), float32);
-        Tensor epsilonCount, saturatedCount, maxAbs;
-        if (denominator is not null)
-        {
-            epsilonCount = denominator.le(EpsilonFactor * eps).sum().to(float32);
-            var absolute = u.abs();
-            saturatedCount = absolute.ge(SaturationLevel).sum().to(float32);
-            maxAbs = absolute.max();
-        }
-        else
-        {
-            epsilonCount = saturatedCount = maxAbs = torch.tensor(0f);
-        }
-
-        return torch.stack([updateSquared, updateSquared * (float)(lr * lr), weightSquared, epsilonCount, saturatedCount, maxAbs, n]);
     }
 
-    private static (Tensor? Direction, Tensor? Denominator, double Eps) AdamDirection(Tensor? expAvg, Tensor? expAvgSq, long step, OptimizerOptions options)
+    private static Entry? AdamEntry(Parameter parameter, Tensor? expAvg, Tensor? expAvgSq, long step, OptimizerOptions options, double lr)
     {
         if (expAvg is null || expAvgSq is null || expAvg.IsInvalid || expAvgSq.IsInvalid || step <= 0)
         {
-            return (null, null, 0);
+            return null;
         }
 
         var (beta1, beta2, eps) = options switch
@@ -213,10 +231,99 @@ public static class OptimizerStepStatisticsReader
             _ => (0.9, 0.999, 1e-8),
         };
         double c1 = 1 - Math.Pow(beta1, step), c2 = 1 - Math.Pow(beta2, step);
-
-        // √v̂ = √(v/c₂); the update direction m̂/(√v̂+ε), exactly as torch.optim.Adam takes its step (amsgrad aside).
-        var root = (expAvgSq / c2).sqrt();
-        var direction = (expAvg / c1) / (root + eps);
-        return (direction, root, eps);
+        return new Entry(parameter, expAvg, expAvgSq, eps, c1, c2, lr, new BatchKey(true, lr, eps, c1, c2, expAvg.dtype, expAvg.device.ToString()));
     }
+
+    /// <summary>
+    /// The Adam direction m̂/(√v̂+ε) and √v̂ = √(v/c₂), exactly as torch.optim.Adam takes its step (amsgrad aside), from
+    /// the first moment <paramref name="m"/> and the second <paramref name="v"/> (one tensor or several flattened together).
+    /// </summary>
+    private static (Tensor Direction, Tensor Root) AdamDirection(Tensor m, Tensor v, double eps, double c1, double c2)
+    {
+        var root = (v / c2).sqrt();
+        return ((m / c1) / (root + eps), root);
+    }
+
+    /// <summary>One parameter's row of seven: [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count].</summary>
+    private static Tensor Row(Entry entry)
+    {
+        var (direction, denominator) = entry.Key is { Adaptive: true }
+            ? AdamDirection(entry.First, entry.Second!, entry.Eps, entry.C1, entry.C2)
+            : (entry.First, entry.Second);
+        var u = direction.to(float32);
+        var updateSquared = u.square().sum();
+        var weightSquared = entry.Parameter.detach().to(float32).square().sum();
+        var n = torch.tensor((double)u.numel(), float32);
+        Tensor epsilonCount, saturatedCount, maxAbs;
+        if (denominator is not null)
+        {
+            epsilonCount = denominator.le(EpsilonFactor * entry.Eps).sum().to(float32);
+            var absolute = u.abs();
+            saturatedCount = absolute.ge(SaturationLevel).sum().to(float32);
+            maxAbs = absolute.max();
+        }
+        else
+        {
+            epsilonCount = saturatedCount = maxAbs = torch.tensor(0f);
+        }
+
+        return torch.stack([updateSquared, updateSquared * (float)(entry.LearningRate * entry.LearningRate), weightSquared, epsilonCount, saturatedCount, maxAbs, n]);
+    }
+
+    /// <summary>
+    /// The rows of several parameters that share <paramref name="key"/>, computed on their flattened concatenation: the
+    /// element-wise work once, the per-tensor sums from one split of the stacked squares and ε-indicators. The bucket's
+    /// saturated count and max |u| go in its first row (the summary only adds and maximizes them over rows).
+    /// </summary>
+    private static Tensor BatchRows(BatchKey key, List<Entry> entries)
+    {
+        var sizes = entries.Select(e => e.Parameter.numel()).ToArray();
+        var first = torch.cat(entries.Select(e => e.First.reshape(-1)).ToList(), 0);
+        var theta = torch.cat(entries.Select(e => e.Parameter.detach().reshape(-1)).ToList(), 0).to(float32);
+        Tensor direction;
+        Tensor? root = null;
+        if (key.Adaptive)
+        {
+            var second = torch.cat(entries.Select(e => e.Second!.reshape(-1)).ToList(), 0);
+            (direction, root) = AdamDirection(first, second, key.Eps, key.C1, key.C2);
+        }
+        else
+        {
+            direction = first;
+        }
+
+        var u = direction.to(float32);
+        var columns = new List<Tensor> { u.square(), theta.square() };
+        if (root is not null)
+        {
+            columns.Add(root.le(EpsilonFactor * key.Eps).to(float32));
+        }
+
+        // (segments × columns): each tensor's sums.
+        var sums = torch.stack(torch.stack(columns).split(sizes, 1).Select(part => part.sum(1)).ToList(), 0);
+        int segments = sizes.Length;
+        var updateSquared = sums[TensorIndex.Colon, 0];
+        var zeros = torch.zeros(segments, float32);
+        Tensor epsilonCount = zeros, saturatedCount = zeros, maxAbs = zeros;
+        if (root is not null)
+        {
+            epsilonCount = sums[TensorIndex.Colon, 2];
+            var absolute = u.abs();
+            saturatedCount = torch.cat([absolute.ge(SaturationLevel).sum().to(float32).reshape(1), torch.zeros(segments - 1, float32)], 0);
+            maxAbs = torch.cat([absolute.max().reshape(1), torch.zeros(segments - 1, float32)], 0);
+        }
+
+        var counts = torch.tensor(sizes.Select(n => (float)n).ToArray());
+        return torch.stack([updateSquared, updateSquared * (float)(key.LearningRate * key.LearningRate), sums[TensorIndex.Colon, 1], epsilonCount, saturatedCount, maxAbs, counts], 1).reshape(-1);
+    }
+
+
+    /// <summary>What tensors share to be reduced together: the update rule and every hyperparameter the row uses, dtype and device.</summary>
+    private sealed record BatchKey(bool Adaptive, double LearningRate, double Eps, double C1, double C2, ScalarType Type, string Device);
+
+    /// <summary>
+    /// One parameter's state: for Adam the moments (<paramref name="First"/> m, <paramref name="Second"/> v) with their
+    /// bias corrections; for SGD the momentum buffer; for RMSprop its step direction and the denominator √v (never batched: a null key).
+    /// </summary>
+    private sealed record Entry(Parameter Parameter, Tensor First, Tensor? Second, double Eps, double C1, double C2, double LearningRate, BatchKey? Key);
 }

@@ -15,10 +15,15 @@ public class OptimizerStepStatisticsTests
     private static void Close(double expected, double actual, string what) =>
         Assert.True(Math.Abs(expected - actual) <= Relative * Math.Abs(expected) + 1e-12, $"{what}: expected {expected}, got {actual}");
 
-    [Fact]
-    public void AdamStatisticsMatchTheStepActuallyTaken()
+    // Sizes: every tensor small (reduced together); a 76,800-element weight above SmallTensor (reduced alone) beside
+    // three small ones.
+    [Theory]
+    [InlineData(3, 4)]
+    [InlineData(256, 300)]
+    public void AdamStatisticsMatchTheStepActuallyTaken(int inputs, int hidden)
     {
-        using var mlp = new TinyMlp(ScalarType.Float64, seed: 3);
+        using var mlp = new TinyMlp(ScalarType.Float64, seed: 3, inputs: inputs, hidden: hidden);
+        Assert.Equal(inputs > 200, mlp.Model.parameters().Any(p => p.numel() > OptimizerStepStatisticsReader.SmallTensor));
         const double lr = 0.01, eps = 1e-2;
         using var optimizer = torch.optim.Adam(mlp.Model.parameters(), lr, beta1: 0.9, beta2: 0.999, eps: eps);
         Assert.Null(OptimizerStepStatisticsReader.TryRead(optimizer, out string? none));
@@ -66,6 +71,48 @@ public class OptimizerStepStatisticsTests
         Assert.Equal(epsilonShare, s.EpsilonDominatedShare, 12);
         Assert.Equal(normalized.Count(v => v >= OptimizerStepStatisticsReader.SaturationLevel) / (double)normalized.Length, s.SaturatedShare, 12);
         Assert.InRange(s.MaxLayerEpsilonDominatedShare, s.EpsilonDominatedShare, 1);
+    }
+
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("sgd")]
+    public void ReducingTensorsTogetherOrAloneGivesTheSameStatistics(string kind)
+    {
+        // Twelve 64×64 layers: read tensor by tensor, all together, and in chunks of about two layers.
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        for (int i = 0; i < 12; i++)
+        {
+            layers.Add(($"fc{i}", nn.Linear(64, 64, dtype: ScalarType.Float64)));
+            layers.Add(($"act{i}", nn.Tanh()));
+        }
+
+        torch.manual_seed(11);
+        using var model = nn.Sequential(layers);
+        using optim.Optimizer optimizer = kind == "adam" ? torch.optim.Adam(model.parameters(), 1e-3, eps: 1e-6) : torch.optim.SGD(model.parameters(), 0.05, momentum: 0.9);
+        var generator = new torch.Generator(5);
+        using var inputs = torch.randn(new long[] { 16, 64 }, ScalarType.Float64, generator: generator);
+        for (int step = 0; step < 3; step++)
+        {
+            optimizer.zero_grad();
+            using var loss = model.forward(inputs).square().mean();
+            loss.backward();
+            optimizer.step();
+        }
+
+        var alone = OptimizerStepStatisticsReader.TryRead(optimizer, smallTensor: 0, batchElements: 0, out _)!;
+        var together = OptimizerStepStatisticsReader.TryRead(optimizer, out _)!;
+        var chunked = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, batchElements: 2 * 64 * 65, out _)!;
+        foreach (var read in new[] { together, chunked })
+        {
+            Assert.Equal(alone.Step, read.Step);
+            Close(alone.UpdateNormOverLearningRate, read.UpdateNormOverLearningRate, "‖u‖");
+            Close(alone.UpdateToWeight, read.UpdateToWeight, "update to weight");
+            Close(alone.MaxLayerUpdateToWeight, read.MaxLayerUpdateToWeight, "worst layer");
+            Assert.Equal(alone.EpsilonDominatedShare, read.EpsilonDominatedShare);
+            Assert.Equal(alone.MaxLayerEpsilonDominatedShare, read.MaxLayerEpsilonDominatedShare);
+            Assert.Equal(alone.SaturatedShare, read.SaturatedShare);
+            Assert.Equal(alone.MaxNormalizedUpdate, read.MaxNormalizedUpdate);
+        }
     }
 
     [Fact]
