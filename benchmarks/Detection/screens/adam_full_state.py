@@ -113,6 +113,7 @@ def main():
     print(f"  after step 100: rho(full state) median {np.median(rows[late, 1]):.3f}, rho(frozen P) median "
           f"{np.median(rows[late, 2]):.3f}; full / frozen median {np.median(ratio):.3f}, 90th percentile "
           f"{np.quantile(ratio, 0.9):.3f}, max {ratio.max():.2f}")
+    print(f"  before step 100: rho(full state) max {rows[~late, 1].max():.1f}, rho(frozen P) max {rows[~late, 2].max():.2f}")
 
 
 if __name__ == "__main__":
