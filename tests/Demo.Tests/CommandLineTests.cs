@@ -142,7 +142,8 @@ public sealed partial class CommandLineTests : IDisposable
         }
 
         await stop.CancelAsync();
-        Assert.Equal(0, await demo);
+        int code = await demo;
+        Assert.True(code == 0, $"exit code {code}; stderr: {error}");
         Assert.Contains("training_loss", duringTraining, StringComparison.Ordinal);
         Assert.Matches(OwnRun(), duringTraining);
 
