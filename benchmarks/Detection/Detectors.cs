@@ -154,6 +154,54 @@ internal sealed record StepZScoreDetector(string Signal, double Value, DetectorC
     }
 }
 
+/// <summary>
+/// Two per-step signals that agree: on at step t when the EMA z-scores of both (<see cref="StepZScoreDetector"/>'s
+/// statistic) have reached x within the last <see cref="Window"/> steps, t included. One signal alone crosses its bar
+/// on mini-batch noise; the question is whether the two cross together mostly before spikes (issue 15's "combining
+/// signals").
+/// </summary>
+internal sealed record CoincidenceDetector(string First, string Second, double Value, DetectorCost Cost) : IDetector
+{
+    /// <summary>Steps within which both z-scores must have crossed.</summary>
+    public const int Window = 5;
+
+    public string Family => $"{First} and {Second} z-scores within {Window} steps of each other ≥ x";
+
+    public string Name => Family[..^1] + Value.ToString("G4", CultureInfo.InvariantCulture);
+
+    public double? Threshold => Value;
+
+    public bool Applies(RecordedRun run) =>
+        run is not null && new[] { First, Second }.All(s => run.StepSignals.TryGetValue(s, out var values) && values.Any(double.IsFinite));
+
+    public bool[] Alarm(RecordedRun run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var a = Recent(run, First);
+        var b = Recent(run, Second);
+        return [.. a.Zip(b, (x, y) => x && y)];
+    }
+
+    // Whether the signal's z-score reached the bar at some step in [t − Window + 1, t], for every step t.
+    private bool[] Recent(RecordedRun run, string signal)
+    {
+        var z = DetectionScoring.EmaZScores(run.StepSignals[signal], StepZScoreDetector.Alpha, StepZScoreDetector.Warmup);
+        var recent = new bool[run.StepsRun];
+        int last = int.MinValue / 2;
+        for (int t = 0; t < recent.Length; t++)
+        {
+            if (t < z.Length && z[t] >= Value)
+            {
+                last = t;
+            }
+
+            recent[t] = t - last < Window;
+        }
+
+        return recent;
+    }
+}
+
 /// <summary>Every detector of the benchmark.</summary>
 internal static class DetectorCatalog
 {
@@ -205,6 +253,11 @@ internal static class DetectorCatalog
             OptionalProbe(Indicators.AtEpsilonFactor(Indicators.CappedSharpnessToEdge, c), SeriesTransform.Value, true, 0.5, 0.8, 1, 1.5, 2, 5);
             OptionalProbe(Indicators.AtEpsilonFactor(Indicators.CappedSharpnessToEdge, c), SeriesTransform.RatioToBaseline, true, 1.5, 2, 3, 5);
         }
+        void Both(string first, string second, DetectorCost cost) =>
+            detectors.AddRange(new[] { 2, 2.5, 3, 4 }.Select(t => new CoincidenceDetector(first, second, t, cost)));
+        Both(StepSignalNames.Loss, StepSignalNames.GradientNorm, DetectorCost.Free);
+        Both(StepSignalNames.Loss, OptimizerStateSensor.SaturatedShare, DetectorCost.StepSensor);
+        Both(StepSignalNames.GradientNorm, OptimizerStateSensor.SaturatedShare, DetectorCost.StepSensor);
         Step(StepSignalNames.GradientNorm, DetectorCost.Free, 2.5, 3, 4, 6);
         Step(StepSignalNames.Loss, DetectorCost.Free, 2, 2.5, 3, 4, 6);
         foreach (string signal in StepSensors.DetectableSignalNames())

@@ -12,6 +12,9 @@ internal sealed class OptimizerStateSensor : IStepSensor
     /// <summary>The signal with each read's own wall time in milliseconds (the sensor's cost, per step).</summary>
     public const string ReadMilliseconds = "state_read_ms";
 
+    /// <summary>The signal with the share of coordinates whose |m̂|/(√v̂+ε) is at least 1.</summary>
+    public const string SaturatedShare = "state_saturated_share";
+
     private readonly System.Diagnostics.Stopwatch _watch = new();
     private optim.Optimizer? _optimizer;
 
@@ -19,7 +22,7 @@ internal sealed class OptimizerStateSensor : IStepSensor
     public IReadOnlyList<string> Signals { get; } =
     [
         "state_update_norm_over_lr", "state_update_to_weight", "state_max_layer_update_to_weight",
-        "state_epsilon_share", "state_max_layer_epsilon_share", "state_saturated_share", "state_max_normalized_update", ReadMilliseconds,
+        "state_epsilon_share", "state_max_layer_epsilon_share", SaturatedShare, "state_max_normalized_update", ReadMilliseconds,
     ];
 
     public void Attach(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer) => _optimizer = optimizer;

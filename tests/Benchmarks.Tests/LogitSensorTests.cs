@@ -153,6 +153,25 @@ public sealed class LogitSensorTests
         Assert.Equal(new[] { 20 }, DetectionScoring.Onsets(below));
         Assert.True(below[29] && !below[30]);
     }
+
+    [Fact]
+    public void CoincidenceIsOnWhileBothZScoresCrossedWithinTheWindow()
+    {
+        // Two alternating series (z-scores about ±1 after the warm-up) with one jump each: "a" at step 40, "b" at step 43
+        // in one run and at step 50 in the other. Each jump alone is a z-score far above 3.
+        static double[] Series(int jump) => [.. Enumerable.Range(0, 80).Select(t => (t % 2 == 0 ? 1.0 : -1.0) + (t == jump ? 100 : 0))];
+        RecordedRun Run(int jumpB) => new("r", DetectionPlan.Smoke()[0].Setting, 1, SeedRole.Tune, 1, 80, false,
+            new Dictionary<string, double[]>(StringComparer.Ordinal) { ["a"] = Series(40), ["b"] = Series(jumpB) }, []);
+        var detector = new CoincidenceDetector("a", "b", 3, DetectorCost.Free);
+        Assert.True(DetectionScoring.EmaZScores(Series(40), StepZScoreDetector.Alpha, StepZScoreDetector.Warmup)[40] >= 3);
+
+        // b crosses 3 steps after a: on from step 43 (both within the last 5 steps) to step 44 (a's crossing leaves the window at 45).
+        var close = detector.Alarm(Run(43));
+        Assert.Equal(new[] { 43, 44 }, Enumerable.Range(0, 80).Where(t => close[t]));
+
+        // 10 steps apart: never both within 5 steps.
+        Assert.DoesNotContain(true, detector.Alarm(Run(50)));
+    }
 }
 
 /// <summary>
