@@ -317,7 +317,8 @@ public static class OptimizerStepStatisticsReader
             maxAbs = torch.cat([absolute.max().reshape(1), torch.zeros(segments - 1, float32)], 0);
         }
 
-        var counts = torch.tensor(sizes.Select(n => (float)n).ToArray());
+        // Scalar tensors, as in Row: torch.tensor(float[]) would wrap a pinned managed array in the native tensor.
+        var counts = torch.stack(sizes.Select(n => torch.tensor((double)n, float32)).ToList(), 0);
         return torch.stack([updateSquared, updateSquared * (float)(key.LearningRate * key.LearningRate), sums[TensorIndex.Colon, 1], epsilonCount, saturatedCount, maxAbs, counts], 1).reshape(-1);
     }
 
