@@ -42,7 +42,7 @@ public sealed record OptimizerStepStatistics(
 /// which is small next to a training step's forward and backward passes. Small tensors (biases, norms, the layers of
 /// a small model) that share their settings are flattened together and reduced in one pass, so that a read of a model
 /// with many small tensors is not dominated by the fixed cost of per-tensor operations (on the detection benchmark's
-/// 61,835-parameter GPT with Adam, 18 tensors: 1.27 ms tensor by tensor, 0.65 ms batched; benchmarks/RESULTS.md,
+/// 61,835-parameter GPT with Adam, 18 tensors: 1.09 ms tensor by tensor, 0.61 ms batched; benchmarks/RESULTS.md,
 /// "Overhead"); the batch copies at most 2²⁰ elements at a time.
 /// </summary>
 public static class OptimizerStepStatisticsReader
