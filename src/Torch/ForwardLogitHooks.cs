@@ -224,7 +224,7 @@ public sealed class ForwardLogitHooks : IDisposable
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var z = logits.detach().reshape(-1, logits.shape[^1]);
-        return torch.stack([z.logsumexp(-1).mean(), z.abs().max(), z.square().mean().sqrt()]).to_type(ScalarType.Float64).MoveToOuterDisposeScope();
+        return torch.stack([z.logsumexp(-1).mean(), z.abs().max(), z.mul(z).mean().sqrt()]).to_type(ScalarType.Float64).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -347,13 +347,17 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
     private void ApplyFiniteDifference(Tensor x, Tensor y)
     {
         using var scope = torch.NewDisposeScope();
+        using var tiny = 1e-30.ToScalar();
+        using var step = _step.ToScalar();
+        using var half = 0.5.ToScalar();
+        using var one = 1.ToScalar();
         Tensor scale;
         Tensor perturbed;
         using (torch.no_grad())
         {
             // s = h / max(‖x‖, tiny): a zero x gives a zero product.
-            scale = x.norm().clamp_min(1e-30).reciprocal().mul_(_step);
-            perturbed = x.mul(scale).add_(_theta!);
+            scale = x.norm().clamp_min(tiny).reciprocal().mul_(step);
+            perturbed = x.mul(scale).add_(_theta!, one);
         }
 
         try
@@ -367,10 +371,10 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
                 return;
             }
 
-            perturbed.sub_(_theta!).neg_().add_(_theta!);
+            perturbed.sub_(_theta!).neg_().add_(_theta!, one);
             _view.CopyToParameters(perturbed);
             GradientAt(perturbed);
-            y.sub_(perturbed).div_(scale).mul_(0.5);
+            y.sub_(perturbed).div_(scale).mul_(half);
         }
         finally
         {

@@ -223,8 +223,13 @@ public static class OptimizerStepStatisticsReader
                 step = rms.step;
                 double eps = ((RMSProp.Options)options).eps ?? 1e-8;
                 var denominator = sq.sqrt();
-                var direction = rms.momentum_buffer is { IsInvalid: false } mb ? mb : parameter.grad is { } grad ? grad / (denominator + eps) : null;
-                return direction is null ? null : new Entry(parameter, direction, denominator, eps, 1, 1, lr, null);
+                using (var epsilon = eps.ToScalar())
+                using (var one = 1.ToScalar())
+                {
+                    var direction = rms.momentum_buffer is { IsInvalid: false } mb ? mb : parameter.grad is { } grad ? grad.div(denominator.add(epsilon, one)) : null;
+                    return direction is null ? null : new Entry(parameter, direction, denominator, eps, 1, 1, lr, null);
+                }
+
             default:
                 return null;
         }
@@ -253,8 +258,12 @@ public static class OptimizerStepStatisticsReader
     /// </summary>
     private static (Tensor Direction, Tensor Root) AdamDirection(Tensor m, Tensor v, double eps, double c1, double c2)
     {
-        var root = (v / c2).sqrt();
-        return ((m / c1) / (root + eps), root);
+        using var c1Scalar = c1.ToScalar();
+        using var c2Scalar = c2.ToScalar();
+        using var epsScalar = eps.ToScalar();
+        using var one = 1.ToScalar();
+        var root = v.div(c2Scalar).sqrt();
+        return (m.div(c1Scalar).div(root.add(epsScalar, one)), root);
     }
 
     /// <summary>One parameter's row of seven: [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count].</summary>
@@ -264,15 +273,19 @@ public static class OptimizerStepStatisticsReader
             ? AdamDirection(entry.First, entry.Second!, entry.Eps, entry.C1, entry.C2)
             : (entry.First, entry.Second);
         var u = direction.to(float32);
-        var updateSquared = u.square().sum();
-        var weightSquared = entry.Parameter.detach().to(float32).square().sum();
+        var updateSquared = u.mul(u).sum();
+        var weight = entry.Parameter.detach().to(float32);
+        var weightSquared = weight.mul(weight).sum();
         var n = torch.tensor((double)u.numel(), float32);
         Tensor epsilonCount, saturatedCount, maxAbs;
+        using var epsilonLevel = (EpsilonFactor * entry.Eps).ToScalar();
+        using var saturationLevel = SaturationLevel.ToScalar();
+        using var learningRateSquared = ((float)(entry.LearningRate * entry.LearningRate)).ToScalar();
         if (denominator is not null)
         {
-            epsilonCount = denominator.le(EpsilonFactor * entry.Eps).sum().to(float32);
+            epsilonCount = denominator.le(epsilonLevel).sum().to(float32);
             var absolute = u.abs();
-            saturatedCount = absolute.ge(SaturationLevel).sum().to(float32);
+            saturatedCount = absolute.ge(saturationLevel).sum().to(float32);
             maxAbs = absolute.max();
         }
         else
@@ -280,7 +293,7 @@ public static class OptimizerStepStatisticsReader
             epsilonCount = saturatedCount = maxAbs = torch.tensor(0f);
         }
 
-        return torch.stack([updateSquared, updateSquared * (float)(entry.LearningRate * entry.LearningRate), weightSquared, epsilonCount, saturatedCount, maxAbs, n]);
+        return torch.stack([updateSquared, updateSquared.mul(learningRateSquared), weightSquared, epsilonCount, saturatedCount, maxAbs, n]);
     }
 
     /// <summary>
@@ -305,11 +318,14 @@ public static class OptimizerStepStatisticsReader
             direction = first;
         }
 
+        using var epsilonLevel = (EpsilonFactor * key.Eps).ToScalar();
+        using var saturationLevel = SaturationLevel.ToScalar();
+        using var learningRateSquared = ((float)(key.LearningRate * key.LearningRate)).ToScalar();
         var u = direction.to(float32);
-        var columns = new List<Tensor> { u.square(), theta.square() };
+        var columns = new List<Tensor> { u.mul(u), theta.mul(theta) };
         if (root is not null)
         {
-            columns.Add(root.le(EpsilonFactor * key.Eps).to(float32));
+            columns.Add(root.le(epsilonLevel).to(float32));
         }
 
         // (segments × columns): each tensor's sums.
@@ -322,13 +338,13 @@ public static class OptimizerStepStatisticsReader
         {
             epsilonCount = sums[TensorIndex.Colon, 2];
             var absolute = u.abs();
-            saturatedCount = torch.cat([absolute.ge(SaturationLevel).sum().to(float32).reshape(1), torch.zeros(segments - 1, float32)], 0);
+            saturatedCount = torch.cat([absolute.ge(saturationLevel).sum().to(float32).reshape(1), torch.zeros(segments - 1, float32)], 0);
             maxAbs = torch.cat([absolute.max().reshape(1), torch.zeros(segments - 1, float32)], 0);
         }
 
         // Scalar tensors, as in Row: torch.tensor(float[]) would wrap a pinned managed array in the native tensor.
         var counts = torch.stack(sizes.Select(n => torch.tensor((double)n, float32)).ToList(), 0);
-        return torch.stack([updateSquared, updateSquared * (float)(key.LearningRate * key.LearningRate), sums[TensorIndex.Colon, 1], epsilonCount, saturatedCount, maxAbs, counts], 1).reshape(-1);
+        return torch.stack([updateSquared, updateSquared.mul(learningRateSquared), sums[TensorIndex.Colon, 1], epsilonCount, saturatedCount, maxAbs, counts], 1).reshape(-1);
     }
 
 

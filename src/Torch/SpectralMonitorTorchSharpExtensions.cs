@@ -231,7 +231,13 @@ public sealed class MonitoredOptimizer : IDisposable
             // the gradients), the per-tensor norms combined in float64, one host read for all of them. A norm past the
             // dtype's range reads +∞, which the guard treats like a non-finite gradient.
             var norms = optimizer.parameters().Select(p => p.grad).OfType<Tensor>().Select(g => g.norm().to_type(ScalarType.Float64)).ToArray();
-            return norms.Length == 0 ? 0 : torch.stack(norms).square().sum().sqrt().ToDouble();
+            if (norms.Length == 0)
+            {
+                return 0;
+            }
+
+            var stacked = torch.stack(norms);
+            return stacked.mul(stacked).sum().sqrt().ToDouble();
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

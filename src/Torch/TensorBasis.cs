@@ -120,11 +120,12 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
         {
             // Across blocks: row by row (modified Gram–Schmidt), each coefficient a 0-d tensor applied with addcmul_.
             var parts = new List<Tensor>();
+            using var minusOne = (-1).ToScalar();
             for (int i = first; i < Count; i++)
             {
                 var row = Row(i);
                 var c = row.dot(vector);
-                vector.addcmul_(row, c, -1);
+                vector.addcmul_(row, c, minusOne);
                 parts.Add(c.reshape(1));
             }
 

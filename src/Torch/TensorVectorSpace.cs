@@ -156,7 +156,8 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         Check(x, nameof(x));
         Check(y, nameof(y));
         using var noGrad = torch.no_grad();
-        y.add_(x, alpha);
+        using var a = alpha.ToScalar();
+        y.add_(x, a);
     }
 
     /// <inheritdoc/>
@@ -164,7 +165,8 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
     {
         Check(x, nameof(x));
         using var noGrad = torch.no_grad();
-        x.mul_(alpha);
+        using var a = alpha.ToScalar();
+        x.mul_(a);
     }
 
     /// <inheritdoc/>
@@ -214,7 +216,8 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         Check(x, nameof(x));
         Check(destination, nameof(destination));
         using var noGrad = torch.no_grad();
-        using var below = x.lt(threshold);
+        using var t = threshold.ToScalar();
+        using var below = x.lt(t);
         destination.copy_(below);
     }
 
@@ -244,7 +247,10 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         }
 
         // Same order of operations as Adam's denominator: √(scale·x) + ε, then the reciprocal.
-        destination.mul_(scale).sqrt_().add_(epsilon).reciprocal_();
+        using var s = scale.ToScalar();
+        using var e = epsilon.ToScalar();
+        using var one = 1.ToScalar();
+        destination.mul_(s).sqrt_().add_(e, one).reciprocal_();
     }
 
     /// <summary>
@@ -298,7 +304,9 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         if (kind == RandomKind.Rademacher)
         {
             // Bernoulli(½) ∈ {0, 1} mapped to {−1, +1} in place.
-            destination.bernoulli_(0.5, generator).mul_(2).sub_(1);
+            using var two = 2.ToScalar();
+            using var one = 1.ToScalar();
+            destination.bernoulli_(0.5, generator).mul_(two).sub_(one);
             return;
         }
 

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace SpectralMonitor.Benchmarks.Torch;
+
+/// <summary>
+/// Reproduces TorchSharp 0.107's early release of temporary Scalars: <c>t.add_(u, alpha: 1e-9)</c> converts the double
+/// to a Scalar that nothing keeps alive during the native call, so a garbage collection started by another thread can
+/// run its finalizer (which frees the native Scalar) while libtorch still reads it. Four loops of the same call: the
+/// number converted implicitly or through a disposed <c>using Scalar</c>, each with and without a second thread that
+/// allocates. Each loop stops at its first failure. See docs/reliability.md.
+/// </summary>
+internal static class ScalarLifetime
+{
+    private const double Alpha = 1e-9;
+
+    public static int Run(string[] args, TextWriter output)
+    {
+        int calls = 2_000_000;
+        if (args.Length == 2 && args[0] == "--calls" && int.TryParse(args[1], CultureInfo.InvariantCulture, out int parsed) && parsed > 0)
+        {
+            calls = parsed;
+        }
+        else if (args.Length > 0)
+        {
+            Console.Error.WriteLine("usage: scalar-lifetime [--calls N]");
+            return 2;
+        }
+
+        output.WriteLine($"scalar-lifetime: {calls} calls of t.add_(u, alpha) per loop; TorchSharp {typeof(Scalar).Assembly.GetName().Version}, .NET {Environment.Version}, {Environment.ProcessorCount} cores");
+        output.WriteLine($"{"alpha",-22} {"other thread",-14} {"outcome",-60} {"calls",10} {"collections",12} {"seconds",8}");
+        foreach (bool explicitScalar in new[] { false, true })
+        {
+            foreach (bool allocate in new[] { false, true })
+            {
+                var (outcome, done, collections, seconds) = Loop(calls, explicitScalar, allocate);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{(explicitScalar ? "using Scalar" : "implicit (double)"),-22} {(allocate ? "allocates" : "idle"),-14} {outcome,-60} {done,10} {collections,12} {seconds,8:F1}"));
+            }
+        }
+
+        return 0;
+    }
+
+    private static (string Outcome, int Calls, int Collections, double Seconds) Loop(int calls, bool explicitScalar, bool allocate)
+    {
+        using var stop = new CancellationTokenSource();
+        var allocator = new Thread(() =>
+        {
+            var keep = new List<byte[]>();
+            while (!stop.IsCancellationRequested)
+            {
+                keep.Add(new byte[256]);
+                if (keep.Count > 20_000)
+                {
+                    keep.Clear();
+                }
+            }
+        }) { IsBackground = true };
+
+        using var t = torch.zeros(4, dtype: float32);
+        using var u = torch.ones(4, dtype: float32);
+        int before = GC.CollectionCount(0);
+        var watch = Stopwatch.StartNew();
+        if (allocate)
+        {
+            allocator.Start();
+        }
+
+        int done = 0;
+        string outcome;
+        try
+        {
+            for (; done < calls; done++)
+            {
+                if (explicitScalar)
+                {
+                    using Scalar alpha = Alpha.ToScalar();
+                    t.add_(u, alpha);
+                }
+                else
+                {
+                    t.add_(u, Alpha);
+                }
+            }
+
+            // Every call added (float)1e-9 to each element, in float32: a freed Scalar read as another number shows here.
+            float expected = 0;
+            for (int i = 0; i < calls; i++)
+            {
+                expected += (float)Alpha;
+            }
+
+            float actual = t[0].ToSingle();
+            outcome = actual == expected ? "ok, sum bit for bit as expected" : FormattableString.Invariant($"WRONG SUM {actual:G9} (expected {expected:G9})");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            outcome = "FAILED: " + e.Message.Split('\n')[0].Trim();
+            outcome = outcome.Length > 60 ? outcome[..57] + "..." : outcome;
+        }
+        finally
+        {
+            stop.Cancel();
+            if (allocate)
+            {
+                allocator.Join();
+            }
+        }
+
+        return (outcome, done, GC.CollectionCount(0) - before, watch.Elapsed.TotalSeconds);
+    }
+}
