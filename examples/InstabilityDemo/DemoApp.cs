@@ -18,8 +18,7 @@ namespace SpectralMonitor.Examples.InstabilityDemo;
 /// <param name="Serve">Serve metrics for Prometheus while training.</param>
 /// <param name="Port">Port of the Prometheus endpoint (0: any free port).</param>
 /// <param name="HoldSeconds">Seconds to keep serving metrics after the report is written.</param>
-/// <param name="Jobs">Runs trained at the same time (one torch thread each).</param>
-internal sealed record DemoSettings(int Seed, int? Steps, string Output, IReadOnlyList<DemoRunDefinition> Runs, bool Quick, bool Serve, int Port, int HoldSeconds = 0, int Jobs = 1)
+internal sealed record DemoSettings(int Seed, int? Steps, string Output, IReadOnlyList<DemoRunDefinition> Runs, bool Quick, bool Serve, int Port, int HoldSeconds = 0)
 {
     /// <summary>Steps of <paramref name="run"/> under these settings.</summary>
     public int StepsOf(DemoRunDefinition run) => Steps ?? (Quick ? run.QuickSteps : run.FullSteps);
@@ -61,7 +60,6 @@ internal static class DemoApp
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
 
-        int defaultJobs = Math.Clamp(Environment.ProcessorCount, 1, 2);
         var seed = new Option<int>("--seed") { Description = $"Seed of the initial weights, batch order and probe batch (the runs were tuned for {DemoCatalog.DefaultSeed}).", DefaultValueFactory = _ => DemoCatalog.DefaultSeed };
         var steps = new Option<int?>("--steps") { Description = $"Steps of every run (default {DemoCatalog.GptFullSteps}; with --quick {DemoCatalog.GptQuickSteps} for the GPT, {DemoCatalog.CnnQuickSteps} for the CNN)." };
         var outputFolder = new Option<string>("--output") { Description = "Folder for report.html and summary.json.", DefaultValueFactory = _ => "artifacts" };
@@ -74,12 +72,10 @@ internal static class DemoApp
         var noServe = new Option<bool>("--no-serve") { Description = "Do not serve metrics for Prometheus." };
         var port = new Option<int>("--port") { Description = "Port of the Prometheus endpoint on 127.0.0.1 (0: any free port).", DefaultValueFactory = _ => PrometheusEndpointOptions.DefaultPort };
         var hold = new Option<int>("--hold") { Description = "Keep serving metrics this many seconds after training (Ctrl+C ends it early).", DefaultValueFactory = _ => 0 };
-        var jobs = new Option<int>("--jobs") { Description = $"Runs trained at the same time, one torch thread each (default {defaultJobs}: the cores, at most 2).", DefaultValueFactory = _ => defaultJobs };
 
         steps.Validators.Add(result => RangeCheck(result, "--steps", MinSteps, MaxSteps, $" (the spike definition ignores the first {LossSpikes.DefaultBurnIn} steps)"));
         port.Validators.Add(result => RangeCheck(result, "--port", 0, 65535, string.Empty));
         hold.Validators.Add(result => RangeCheck(result, "--hold", 0, MaxHoldSeconds, string.Empty));
-        jobs.Validators.Add(result => RangeCheck(result, "--jobs", 1, 16, string.Empty));
         runs.Validators.Add(result =>
         {
             DemoCatalog.Select(SplitRuns(result.GetValueOrDefault<string[]>()), out string? unknown);
@@ -98,7 +94,7 @@ internal static class DemoApp
 
         var root = new RootCommand("Trains a character-level GPT and a digits CNN (TorchSharp) into and out of instability with SpectralMonitor attached; writes report.html and summary.json.")
         {
-            seed, steps, outputFolder, runs, quick, noServe, port, hold, jobs,
+            seed, steps, outputFolder, runs, quick, noServe, port, hold,
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -120,8 +116,7 @@ internal static class DemoApp
                 result.GetValue(quick),
                 !result.GetValue(noServe),
                 result.GetValue(port),
-                result.GetValue(hold),
-                result.GetValue(jobs));
+                result.GetValue(hold));
             return Task.FromResult(Execute(settings, output, error, liveConsole, cancellationToken));
         });
         return parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken).GetAwaiter().GetResult();
@@ -153,41 +148,29 @@ internal static class DemoApp
 
         var data = new WorkloadData();
         var results = new DemoRunResult?[settings.Runs.Count];
-        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var failures = new List<string>();
         RunView view = liveConsole is null ? new PlainRunView(output) : new LiveRunView(liveConsole, output);
+        // The runs train one after another on this thread. TorchSharp 0.107 passes temporary Scalars (an optimizer's
+        // learning rate, say) to native code without keeping them alive; a garbage collection started by another
+        // thread can run their finalizers while the native call still reads them, which corrupts the Scalar (see
+        // docs/reliability.md, "Other threads that allocate"). Two runs on two threads crashed that way inside AdamW and SGD, so there is no --jobs.
         view.Execute(settings, () =>
         {
-            int next = -1;
-            void Worker()
+            for (int index = 0; index < settings.Runs.Count && !cancellationToken.IsCancellationRequested; index++)
             {
-                int index;
-                while (!cancellationToken.IsCancellationRequested && (index = Interlocked.Increment(ref next)) < settings.Runs.Count)
+                try
                 {
-                    try
-                    {
-                        results[index] = Train(settings, index, view, data, meters, cancellationToken);
-                    }
-                    catch (Exception e) when (e is not OutOfMemoryException)
-                    {
-                        // A run that fails (a libtorch error, say) is reported; the other runs go on.
-                        failures.Enqueue($"run {settings.Runs[index].Id} failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
-                    }
+                    results[index] = Train(settings, index, view, data, meters, cancellationToken);
                 }
-            }
-
-            var workers = Enumerable.Range(0, Math.Min(settings.Jobs, settings.Runs.Count)).Select(_ => new Thread(Worker) { IsBackground = true, Name = "demo-run" }).ToArray();
-            foreach (var worker in workers)
-            {
-                worker.Start();
-            }
-
-            foreach (var worker in workers)
-            {
-                worker.Join();
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // A run that fails (a libtorch error, say) is reported; the other runs go on.
+                    failures.Add($"run {settings.Runs[index].Id} failed: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+                }
             }
         });
 
-        if (!failures.IsEmpty)
+        if (failures.Count > 0)
         {
             foreach (string failure in failures)
             {

@@ -7,7 +7,7 @@ using Spectre.Console.Rendering;
 
 namespace SpectralMonitor.Examples.InstabilityDemo;
 
-/// <summary>Shows the runs while they train. Called from the training threads; implementations serialize.</summary>
+/// <summary>Shows the runs while they train. Called from the training thread; implementations serialize.</summary>
 internal abstract class RunView
 {
     /// <summary>Serializes the calls of the training threads.</summary>

@@ -40,7 +40,6 @@ internal static class SummaryWriter
             writer.WriteString("format", Format);
             writer.WriteNumber("seed", report.Settings.Seed);
             writer.WriteBoolean("quick", report.Settings.Quick);
-            writer.WriteNumber("jobs", report.Settings.Jobs);
             writer.WriteString("spikeDefinition", LossSpikes.Describe());
             writer.WriteNumber("warningHorizon", DemoRunResult.WarningHorizon);
             writer.WriteString("nonFinite", "absent values are null; non-finite measured values are the strings \"NaN\", \"Infinity\", \"-Infinity\"");

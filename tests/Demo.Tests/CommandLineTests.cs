@@ -27,7 +27,7 @@ public sealed partial class CommandLineTests : IDisposable
     [InlineData("--seed", "x")]
     [InlineData("--runs", "cnn,nonsense")]
     [InlineData("--hold", "-1")]
-    [InlineData("--jobs", "0")]
+    [InlineData("--jobs", "2")]
     [InlineData("--frobnicate")]
     [InlineData("--output", "")]
     public void Bad_options_are_usage_errors_with_exit_code_2_and_one_error_line(params string[] args)

@@ -8,7 +8,7 @@ public sealed class SummaryTests(QuickRun run)
 {
     private static readonly string[] TopFields =
     [
-        "format", "seed", "quick", "jobs", "spikeDefinition", "warningHorizon", "nonFinite", "elapsedSeconds", "invariantsHold", "invariants", "runs",
+        "format", "seed", "quick", "spikeDefinition", "warningHorizon", "nonFinite", "elapsedSeconds", "invariantsHold", "invariants", "runs",
     ];
 
     private static readonly string[] RunFields =
