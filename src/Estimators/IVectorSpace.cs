@@ -174,6 +174,22 @@ public interface IGramSchmidtBasis<TVec> : IBasis<TVec>
     /// <param name="coefficients">Receives the coefficients along the window's vectors (length <c>Count − first</c>).</param>
     /// <returns>The norms of <paramref name="vector"/> before and after the pass.</returns>
     GramSchmidtNorms ProjectOut(TVec vector, int first, Span<double> coefficients);
+
+    /// <summary>
+    /// Two <see cref="ProjectOut(TVec, int, Span{double})"/> passes in a row (the local step of a Lanczos recurrence:
+    /// the second removes what rounding left behind), with the scalars of both brought to the host in one transfer.
+    /// The default makes the two calls.
+    /// </summary>
+    /// <param name="vector">Updated in place.</param>
+    /// <param name="first">The first basis vector of the window, in <c>[0, Count)</c>.</param>
+    /// <param name="firstPass">Receives the first pass's coefficients (length <c>Count − first</c>).</param>
+    /// <param name="secondPass">Receives the second pass's coefficients (length <c>Count − first</c>).</param>
+    /// <returns>The norm of <paramref name="vector"/> before the first pass and after the second.</returns>
+    GramSchmidtNorms ProjectOutTwice(TVec vector, int first, Span<double> firstPass, Span<double> secondPass)
+    {
+        var before = ProjectOut(vector, first, firstPass);
+        return new GramSchmidtNorms(before.Before, ProjectOut(vector, first, secondPass).After);
+    }
 }
 
 /// <summary>

@@ -107,31 +107,7 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var before = vector.dot(vector).reshape(1);
-        Tensor coefficientsOnDevice;
-        int block = first / BlockRows;
-        if ((Count - 1) / BlockRows == block)
-        {
-            // The window lies in one storage block: one matrix-vector product each way (classical Gram–Schmidt).
-            var rows = _blocks[block].narrow(0, first % BlockRows, Count - first);
-            coefficientsOnDevice = rows.mv(vector);
-            vector.addmv_(rows.t(), coefficientsOnDevice, 1, -1);
-        }
-        else
-        {
-            // Across blocks: row by row (modified Gram–Schmidt), each coefficient a 0-d tensor applied with addcmul_.
-            var parts = new List<Tensor>();
-            using var minusOne = (-1).ToScalar();
-            for (int i = first; i < Count; i++)
-            {
-                var row = Row(i);
-                var c = row.dot(vector);
-                vector.addcmul_(row, c, minusOne);
-                parts.Add(c.reshape(1));
-            }
-
-            coefficientsOnDevice = torch.cat(parts, 0);
-        }
-
+        var coefficientsOnDevice = ProjectWindowOnDevice(vector, first);
         var onHost = torch.cat(new[] { coefficientsOnDevice, before, vector.dot(vector).reshape(1) }, 0).to(ScalarType.Float64, torch.CPU);
         _space.CountHostRead();
         int window = Count - first;
@@ -143,6 +119,72 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
 
         values[..window].CopyTo(coefficients);
         return new GramSchmidtNorms(Math.Sqrt(values[window]), Math.Sqrt(values[window + 1]));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>The same device operations as two <see cref="ProjectOut(Tensor, int, Span{double})"/> calls, less the norm
+    /// between them (nobody reads it), and one host transfer of both passes' coefficients and the two norms.</remarks>
+    public GramSchmidtNorms ProjectOutTwice(Tensor vector, int first, Span<double> firstPass, Span<double> secondPass)
+    {
+        ThrowIfDisposed();
+        CheckVector(vector, nameof(vector));
+        if (first < 0 || first >= Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), first, $"first must be in [0, {Count}) (the basis count).");
+        }
+
+        int window = Count - first;
+        if (firstPass.Length != window || secondPass.Length != window)
+        {
+            throw new ArgumentException($"Expected {window} coefficients per pass (Count − first), got {firstPass.Length} and {secondPass.Length}.", nameof(firstPass));
+        }
+
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var before = vector.dot(vector).reshape(1);
+        var c1 = ProjectWindowOnDevice(vector, first);
+        var c2 = ProjectWindowOnDevice(vector, first);
+        var onHost = torch.cat(new[] { c1, c2, before, vector.dot(vector).reshape(1) }, 0).to(ScalarType.Float64, torch.CPU);
+        _space.CountHostRead();
+        Span<double> values = (2 * window) + 2 <= 258 ? stackalloc double[(2 * window) + 2] : new double[(2 * window) + 2];
+        using (var accessor = onHost.data<double>())
+        {
+            accessor.CopyTo(values);
+        }
+
+        values[..window].CopyTo(firstPass);
+        values.Slice(window, window).CopyTo(secondPass);
+        return new GramSchmidtNorms(Math.Sqrt(values[2 * window]), Math.Sqrt(values[(2 * window) + 1]));
+    }
+
+    /// <summary>
+    /// Subtracts from <paramref name="vector"/> its projection on basis vectors <paramref name="first"/> … Count − 1 on
+    /// the device; returns the coefficients, still on the device (in the caller's dispose scope). One matrix-vector
+    /// product each way when the window lies in one storage block (classical Gram–Schmidt), else row by row (modified
+    /// Gram–Schmidt, each coefficient a 0-d tensor applied with <c>addcmul_</c>).
+    /// </summary>
+    private Tensor ProjectWindowOnDevice(Tensor vector, int first)
+    {
+        int block = first / BlockRows;
+        if ((Count - 1) / BlockRows == block)
+        {
+            var rows = _blocks[block].narrow(0, first % BlockRows, Count - first);
+            var coefficients = rows.mv(vector);
+            vector.addmv_(rows.t(), coefficients, 1, -1);
+            return coefficients;
+        }
+
+        var parts = new List<Tensor>();
+        using var minusOne = (-1).ToScalar();
+        for (int i = first; i < Count; i++)
+        {
+            var row = Row(i);
+            var c = row.dot(vector);
+            vector.addcmul_(row, c, minusOne);
+            parts.Add(c.reshape(1));
+        }
+
+        return torch.cat(parts, 0);
     }
 
     /// <inheritdoc/>

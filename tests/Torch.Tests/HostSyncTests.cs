@@ -51,6 +51,49 @@ public class HostSyncTests
         }
     }
 
+    [Theory]
+    [InlineData(5)] // the window (rows 3 and 4) spans two storage blocks of TensorBasis.BlockRows = 4
+    [InlineData(4)] // the window (rows 2 and 3) lies in one block
+    public void TwoWindowedPassesAtOnceAreTwoSeparatePassesWithOneRead(int count)
+    {
+        // A Lanczos local step: the fused call must do exactly what two ProjectOut calls do (the same device operations,
+        // so the same bits), reading the host once instead of twice.
+        using var scope = TensorProbeScope.Begin();
+        const int n = 4000;
+        var space = new TensorVectorSpace(n, ScalarType.Float32);
+        using var basis = (TensorBasis)space.CreateBasis(8);
+        for (int i = 0; i < count; i++)
+        {
+            var v = space.CreateVector();
+            space.FillRandom(v, RandomKind.Gaussian, 20 + i);
+            basis.ProjectOut(v, new double[basis.Count]);
+            space.Scale(v, 1 / space.Norm(v));
+            basis.Append(v);
+        }
+
+        var w = space.CreateVector();
+        space.FillRandom(w, RandomKind.Gaussian, 7);
+        space.Axpy(3, basis[count - 1], w); // a sizeable component in the window, as Aq_j has
+        var twice = space.CreateVector();
+        space.Copy(w, twice);
+
+        int first = count - 2;
+        var (c1, c2, d1, d2) = (new double[2], new double[2], new double[2], new double[2]);
+        var one = basis.ProjectOut(w, first, c1);
+        var two = basis.ProjectOut(w, first, c2);
+        long reads = space.HostReads;
+        var fused = basis.ProjectOutTwice(twice, first, d1, d2);
+        Assert.Equal(reads + 1, space.HostReads);
+
+        Assert.Equal(c1, d1);
+        Assert.Equal(c2, d2);
+        Assert.Equal(one.Before, fused.Before);
+        Assert.Equal(two.After, fused.After);
+        Assert.Equal(w.data<float>().ToArray(), twice.data<float>().ToArray());
+        Assert.True(Math.Abs(c2[1]) < 1e-3 * Math.Abs(c1[1]), "the second pass removes only rounding");
+        Assert.Throws<ArgumentException>("firstPass", () => basis.ProjectOutTwice(twice, first, new double[3], d2));
+    }
+
     [Fact]
     public void AWholeSolveReadsAtMostTwicePerOperatorApplicationPlusItsStartAndFinish()
     {

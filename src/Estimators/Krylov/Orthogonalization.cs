@@ -18,7 +18,9 @@ internal enum OrthogonalizationOutcome
 /// criterion): each pass is two bulk basis calls (<see cref="IBasis{TVec}.Project"/> and
 /// <see cref="IBasis{TVec}.SubtractProjection"/>), so a full reorthogonalization is one read of the basis per pass.
 /// When the basis implements <see cref="IGramSchmidtBasis{TVec}"/> each pass is one fused call instead, with one host
-/// transfer: a step then synchronises with the device once, or twice when the DGKS test asks for the second pass.
+/// transfer: a step then synchronises with the device once, or twice when the DGKS test asks for the second pass. A
+/// local (Lanczos) step makes both its window passes in one fused call
+/// (<see cref="IGramSchmidtBasis{TVec}.ProjectOutTwice"/>): one synchronisation.
 /// </summary>
 internal static class Orthogonalization
 {
@@ -107,19 +109,31 @@ internal static class Orthogonalization
         int count = basis.Count;
         int first = Math.Max(0, count - 2);
         coefficients.Clear();
+        int window = count - first;
         Span<double> correction = stackalloc double[2];
-        var pass = WindowPass(space, basis, vector, first, correction[..(count - first)]);
-        initialNorm = pass.Before;
-        norm = pass.After;
+        Span<double> second = stackalloc double[2];
+        GramSchmidtNorms passes;
+        if (basis is IGramSchmidtBasis<TVec> fused)
+        {
+            // Both passes with one host transfer (a device synchronisation) instead of one per pass.
+            passes = fused.ProjectOutTwice(vector, first, correction[..window], second[..window]);
+        }
+        else
+        {
+            var pass = WindowPass(space, basis, vector, first, correction[..window]);
+            passes = double.IsFinite(pass.Before) ? new(pass.Before, WindowPass(space, basis, vector, first, second[..window]).After) : pass;
+        }
+
+        initialNorm = passes.Before;
+        norm = passes.After;
         if (!double.IsFinite(initialNorm))
         {
             norm = initialNorm;
             return OrthogonalizationOutcome.NonFinite;
         }
 
-        Accumulate(coefficients[first..], correction[..(count - first)]);
-        norm = WindowPass(space, basis, vector, first, correction[..(count - first)]).After;
-        Accumulate(coefficients[first..], correction[..(count - first)]);
+        Accumulate(coefficients[first..], correction[..window]);
+        Accumulate(coefficients[first..], second[..window]);
         if (double.IsFinite(norm) && norm < Math.Sqrt(Precision.SingleEpsilon) * Math.Max(scale, initialNorm))
         {
             Span<double> full = count <= 256 ? stackalloc double[count] : new double[count];
