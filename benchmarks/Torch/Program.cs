@@ -4,7 +4,7 @@ using SpectralMonitor.Benchmarks.Torch;
 //   dotnet run -c Release --project benchmarks/Torch -- probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K]
 //   dotnet run -c Release --project benchmarks/Torch -- gpu-check [--device cuda|cpu] [--size small|full] [--steps N]
 //   (on a machine with only PyTorch's CUDA libtorch: benchmarks/Torch/gpu-check.sh)
-//   dotnet run -c Release --project benchmarks/Torch -- scalar-lifetime [--calls N]
+//   dotnet run -c Release --project benchmarks/Torch -- scalar-lifetime [--calls N] [--repetitions R]
 try
 {
     return args.FirstOrDefault() switch
@@ -23,6 +23,6 @@ catch (Exception ex) when (ex is not OutOfMemoryException)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: SpectralMonitor.Benchmarks.Torch probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K] | gpu-check [--device cuda|cpu] [--size small|full] [--steps N] | scalar-lifetime [--calls N]");
+    Console.Error.WriteLine("usage: SpectralMonitor.Benchmarks.Torch probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K] | gpu-check [--device cuda|cpu] [--size small|full] [--steps N] | scalar-lifetime [--calls N] [--repetitions R]");
     return 2;
 }

@@ -10,7 +10,7 @@ namespace SpectralMonitor.Benchmarks.Torch;
 /// to a Scalar that nothing keeps alive during the native call, so a garbage collection started by another thread can
 /// run its finalizer (which frees the native Scalar) while libtorch still reads it. Four loops of the same call: the
 /// number converted implicitly or through a disposed <c>using Scalar</c>, each with and without a second thread that
-/// allocates. Each loop stops at its first failure. See docs/reliability.md.
+/// allocates, each repeated. A loop stops at its first failure; one that ends checks its sum bit for bit. See docs/reliability.md.
 /// </summary>
 internal static class ScalarLifetime
 {
@@ -18,33 +18,44 @@ internal static class ScalarLifetime
 
     public static int Run(string[] args, TextWriter output)
     {
-        int calls = 2_000_000;
-        if (args.Length == 2 && args[0] == "--calls" && int.TryParse(args[1], CultureInfo.InvariantCulture, out int parsed) && parsed > 0)
+        int calls = 2_000_000, repetitions = 5;
+        for (int i = 0; i < args.Length; i += 2)
         {
-            calls = parsed;
-        }
-        else if (args.Length > 0)
-        {
-            Console.Error.WriteLine("usage: scalar-lifetime [--calls N]");
-            return 2;
+            bool ok = i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int value) && value > 0;
+            if (ok && args[i] == "--calls")
+            {
+                calls = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            }
+            else if (ok && args[i] == "--repetitions")
+            {
+                repetitions = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                Console.Error.WriteLine("usage: scalar-lifetime [--calls N] [--repetitions R]");
+                return 2;
+            }
         }
 
-        output.WriteLine($"scalar-lifetime: {calls} calls of t.add_(u, alpha) per loop; TorchSharp {typeof(Scalar).Assembly.GetName().Version}, .NET {Environment.Version}, {Environment.ProcessorCount} cores");
-        output.WriteLine($"{"alpha",-22} {"other thread",-14} {"outcome",-60} {"calls",10} {"collections",12} {"seconds",8}");
+        output.WriteLine($"scalar-lifetime: {repetitions} loops of at most {calls} calls of t.add_(u, alpha) per row, each stopped at its first failure; TorchSharp {typeof(Scalar).Assembly.GetName().Version}, .NET {Environment.Version}, {Environment.ProcessorCount} cores");
+        output.WriteLine($"{"alpha",-20} {"other thread",-13} {"failed",7} {"calls before each failure",-28} {"collections",12} {"seconds",8}  first failure");
         foreach (bool explicitScalar in new[] { false, true })
         {
             foreach (bool allocate in new[] { false, true })
             {
-                var (outcome, done, collections, seconds) = Loop(calls, explicitScalar, allocate);
+                var loops = Enumerable.Range(0, repetitions).Select(_ => Loop(calls, explicitScalar, allocate)).ToArray();
+                var failures = loops.Where(l => l.Outcome is not null).ToArray();
+                string before = failures.Length == 0 ? "–" : string.Join(", ", failures.Select(f => f.Calls.ToString(CultureInfo.InvariantCulture)));
+                string first = failures.FirstOrDefault().Outcome ?? string.Empty;
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{(explicitScalar ? "using Scalar" : "implicit (double)"),-22} {(allocate ? "allocates" : "idle"),-14} {outcome,-60} {done,10} {collections,12} {seconds,8:F1}"));
+                    $"{(explicitScalar ? "using Scalar" : "implicit (double)"),-20} {(allocate ? "allocates" : "idle"),-13} {failures.Length,3} of {repetitions,-2} {before,-28} {loops.Sum(l => l.Collections),12} {loops.Sum(l => l.Seconds),8:F1}  {first}"));
             }
         }
 
         return 0;
     }
 
-    private static (string Outcome, int Calls, int Collections, double Seconds) Loop(int calls, bool explicitScalar, bool allocate)
+    private static (string? Outcome, int Calls, int Collections, double Seconds) Loop(int calls, bool explicitScalar, bool allocate)
     {
         using var stop = new CancellationTokenSource();
         var allocator = new Thread(() =>
@@ -70,7 +81,7 @@ internal static class ScalarLifetime
         }
 
         int done = 0;
-        string outcome;
+        string? outcome;
         try
         {
             for (; done < calls; done++)
@@ -94,11 +105,11 @@ internal static class ScalarLifetime
             }
 
             float actual = t[0].ToSingle();
-            outcome = actual == expected ? "ok, sum bit for bit as expected" : FormattableString.Invariant($"WRONG SUM {actual:G9} (expected {expected:G9})");
+            outcome = actual == expected ? null : FormattableString.Invariant($"wrong sum {actual:G9} (expected {expected:G9})");
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            outcome = "FAILED: " + e.Message.Split('\n')[0].Trim();
+            outcome = e.Message.Split('\n')[0].Trim();
             outcome = outcome.Length > 60 ? outcome[..57] + "..." : outcome;
         }
         finally
