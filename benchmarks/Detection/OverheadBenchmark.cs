@@ -152,8 +152,8 @@ internal static class OverheadBenchmark
 
     /// <summary>
     /// The optimizer-state statistics read (<see cref="SpectralMonitor.Torch.OptimizerStepStatisticsReader"/>) at the
-    /// last step of an unmonitored run, tensor by tensor (the monitor's read) and with small tensors reduced together
-    /// (the internal overload, off by default), 50 times each, alternating; median milliseconds of each.
+    /// last step of an unmonitored run, tensor by tensor (as before the reader batched small tensors) and batched, 50
+    /// times each, alternating; median milliseconds of each.
     /// </summary>
     private static (double PerTensor, double Batched) StateReadSideBySide(RunSpec spec, WorkloadData data)
     {
@@ -172,8 +172,8 @@ internal static class OverheadBenchmark
                 bool alone = i % 2 == 0;
                 var clock = Stopwatch.StartNew();
                 _ = alone
-                    ? SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, out _)
-                    : SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, SpectralMonitor.Torch.OptimizerStepStatisticsReader.SmallTensor, SpectralMonitor.Torch.OptimizerStepStatisticsReader.BatchElements, out _);
+                    ? SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, smallTensor: 0, batchElements: 0, out _)
+                    : SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, out _);
                 (alone ? perTensor : batched).Add(clock.Elapsed.TotalMilliseconds);
             }
         }, data: data, onStart: (_, o) => optimizer = o);

@@ -39,10 +39,10 @@ public sealed record OptimizerStepStatistics(
 /// Reads <see cref="OptimizerStepStatistics"/> from a TorchSharp optimizer (SGD, Adam, AdamW, RMSProp) through its
 /// public <c>state_dict()</c> (which hands out the optimizer's own state tensors; nothing is written). Cost per read:
 /// about eight element-wise passes over the parameters and one host transfer of a few numbers per parameter tensor,
-/// which is small next to a training step's forward and backward passes; on a model with many small tensors the fixed
-/// cost of those operations dominates (the detection benchmark's 61,835-parameter GPT with Adam, 18 tensors: 1.09 ms
-/// per read; 0.61 ms with small tensors reduced together, which is not on by default: see
-/// <see cref="TryRead(optim.Optimizer, out string?)"/>).
+/// which is small next to a training step's forward and backward passes. Small tensors (biases, norms, the layers of
+/// a small model) that share their settings are flattened together and reduced in one pass, so that a read of a model
+/// with many small tensors is not dominated by the fixed cost of per-tensor operations (benchmarks/RESULTS.md,
+/// "Overhead", times both side by side); the batch copies at most 2²⁰ elements at a time.
 /// </summary>
 public static class OptimizerStepStatisticsReader
 {
@@ -52,7 +52,7 @@ public static class OptimizerStepStatisticsReader
     /// <summary>The level of |m̂|/(√v̂+ε) counted as saturated.</summary>
     public const double SaturationLevel = 1;
 
-    /// <summary>The batching limit the overhead benchmark and the tests use: tensors of at most this many elements.</summary>
+    /// <summary>Parameter tensors of at most this many elements are reduced together with others of the same settings.</summary>
     internal const long SmallTensor = 1 << 16;
 
     /// <summary>The most elements reduced together (a bound on the batch's temporary copies).</summary>
@@ -62,19 +62,13 @@ public static class OptimizerStepStatisticsReader
     /// <param name="optimizer">The optimizer.</param>
     /// <param name="reason">Why the result is null; otherwise null.</param>
     /// <returns>The statistics, or null (unsupported optimizer, no state yet, or a non-finite value in the state is reported as NaN fields, not null).</returns>
-    /// <remarks>
-    /// Reads tensor by tensor. Reducing small tensors together (the internal overload with <see cref="SmallTensor"/>)
-    /// is about 1.8× faster on small models, but with it on by default the demo's parallel training runs failed
-    /// intermittently inside AdamW's own <c>addcmul_</c> with a corrupted TorchSharp Scalar (benchmarks/RESULTS.md,
-    /// "Overhead"); until that is understood the monitor does not use it.
-    /// </remarks>
     public static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, out string? reason) =>
-        TryRead(optimizer, smallTensor: 0, batchElements: 0, out reason);
+        TryRead(optimizer, SmallTensor, BatchElements, out reason);
 
     /// <summary>
     /// <see cref="TryRead(optim.Optimizer, out string?)"/> with the batching limits given: tensors of at most
     /// <paramref name="smallTensor"/> elements (0: none) that share their settings are reduced together, at most
-    /// <paramref name="batchElements"/> elements at a time (tests and the overhead benchmark).
+    /// <paramref name="batchElements"/> elements at a time (tests and the overhead benchmark: 0 reduces every tensor alone).
     /// </summary>
     internal static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, long smallTensor, long batchElements, out string? reason)
     {

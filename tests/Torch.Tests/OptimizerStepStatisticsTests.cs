@@ -15,8 +15,8 @@ public class OptimizerStepStatisticsTests
     private static void Close(double expected, double actual, string what) =>
         Assert.True(Math.Abs(expected - actual) <= Relative * Math.Abs(expected) + 1e-12, $"{what}: expected {expected}, got {actual}");
 
-    // Sizes: every tensor small; a 76,800-element weight above SmallTensor beside three small ones (the batched read,
-    // compared with this default one in ReducingTensorsTogetherOrAloneGivesTheSameStatistics, reduces it alone).
+    // Sizes: every tensor small (reduced together); a 76,800-element weight above SmallTensor (reduced alone) beside
+    // three small ones.
     [Theory]
     [InlineData(3, 4)]
     [InlineData(256, 300)]
@@ -99,8 +99,8 @@ public class OptimizerStepStatisticsTests
             optimizer.step();
         }
 
-        var alone = OptimizerStepStatisticsReader.TryRead(optimizer, out _)!; // the default: tensor by tensor
-        var together = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, OptimizerStepStatisticsReader.BatchElements, out _)!;
+        var alone = OptimizerStepStatisticsReader.TryRead(optimizer, smallTensor: 0, batchElements: 0, out _)!;
+        var together = OptimizerStepStatisticsReader.TryRead(optimizer, out _)!;
         var chunked = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, batchElements: 2 * 64 * 65, out _)!;
         foreach (var read in new[] { together, chunked })
         {
