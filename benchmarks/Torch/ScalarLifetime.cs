@@ -57,28 +57,11 @@ internal static class ScalarLifetime
 
     private static (string? Outcome, int Calls, int Collections, double Seconds) Loop(int calls, bool explicitScalar, bool allocate)
     {
-        using var stop = new CancellationTokenSource();
-        var allocator = new Thread(() =>
-        {
-            var keep = new List<byte[]>();
-            while (!stop.IsCancellationRequested)
-            {
-                keep.Add(new byte[256]);
-                if (keep.Count > 20_000)
-                {
-                    keep.Clear();
-                }
-            }
-        }) { IsBackground = true };
-
         using var t = torch.zeros(4, dtype: float32);
         using var u = torch.ones(4, dtype: float32);
         int before = GC.CollectionCount(0);
         var watch = Stopwatch.StartNew();
-        if (allocate)
-        {
-            allocator.Start();
-        }
+        var storm = AllocationStorm.StartIf(allocate);
 
         int done = 0;
         string? outcome;
@@ -114,11 +97,7 @@ internal static class ScalarLifetime
         }
         finally
         {
-            stop.Cancel();
-            if (allocate)
-            {
-                allocator.Join();
-            }
+            storm?.Dispose();
         }
 
         return (outcome, done, GC.CollectionCount(0) - before, watch.Elapsed.TotalSeconds);

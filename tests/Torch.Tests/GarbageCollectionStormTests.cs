@@ -1,3 +1,4 @@
+using SpectralMonitor.Benchmarks.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,25 +40,8 @@ public class GarbageCollectionStormTests
         }
 
         using var monitor = optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss);
-        using var stop = new CancellationTokenSource();
-        var allocator = new Thread(() =>
-        {
-            var keep = new List<byte[]>();
-            while (!stop.IsCancellationRequested)
-            {
-                keep.Add(new byte[512]);
-                if (keep.Count > 10_000)
-                {
-                    keep.Clear();
-                }
-            }
-        }) { IsBackground = true };
-
         int before = GC.CollectionCount(0);
-        if (storm)
-        {
-            allocator.Start();
-        }
+        var allocations = AllocationStorm.StartIf(storm);
 
         var probes = new List<string>();
         var reads = new List<string>();
@@ -80,11 +64,7 @@ public class GarbageCollectionStormTests
         }
         finally
         {
-            stop.Cancel();
-            if (storm)
-            {
-                allocator.Join();
-            }
+            allocations?.Dispose();
         }
 
         return (probes, reads, GC.CollectionCount(0) - before);

@@ -54,7 +54,7 @@ public class ScalarLifetimeTests
                 if (method.RelativeVirtualAddress != 0)
                 {
                     var il = pe.GetMethodBody(method.RelativeVirtualAddress).GetILReader();
-                    offenders.AddRange(Calls(il, forbidden.Keys).Select(h => $"{metadata.GetString(type.Name)}.{metadata.GetString(method.Name)} → {forbidden[h]}"));
+                    offenders.AddRange(Calls(il).Where(forbidden.ContainsKey).Select(h => $"{metadata.GetString(type.Name)}.{metadata.GetString(method.Name)} → {forbidden[h]}"));
                 }
             }
         }
@@ -62,7 +62,10 @@ public class ScalarLifetimeTests
         Assert.True(forbidden.Count == 0, $"calls that convert a number to a Scalar implicitly: {string.Join("; ", offenders.Distinct())}");
     }
 
-    /// <summary>"Type.name(parameters)" of every method in TorchSharp.dll whose IL calls one of Scalar's implicit operators, and of those operators.</summary>
+    /// <summary>
+    /// "Type.name(parameters)" of Scalar's implicit operators and of every method in TorchSharp.dll whose IL calls one,
+    /// directly or through other TorchSharp methods (static targets; an override reached by a virtual call is not followed).
+    /// </summary>
     private static HashSet<string> ConvertingTorchSharpMethods()
     {
         using var stream = File.OpenRead(typeof(TorchSharp.Scalar).Assembly.Location);
@@ -88,16 +91,41 @@ public class ScalarLifetimeTests
         }
 
         Assert.NotEmpty(conversions);
+        var callees = new Dictionary<MethodDefinitionHandle, (string Key, HashSet<EntityHandle> Calls)>();
         foreach (var typeHandle in metadata.TypeDefinitions)
         {
             var type = metadata.GetTypeDefinition(typeHandle);
             foreach (var methodHandle in type.GetMethods())
             {
                 var method = metadata.GetMethodDefinition(methodHandle);
-                if (method.RelativeVirtualAddress != 0 && Calls(pe.GetMethodBody(method.RelativeVirtualAddress).GetILReader(), conversions).Count > 0)
+                if (method.RelativeVirtualAddress != 0)
                 {
-                    result.Add(Key(metadata.GetString(type.Name), metadata.GetString(method.Name), method.DecodeSignature(new TypeNames(), null)));
+                    var calls = Calls(pe.GetMethodBody(method.RelativeVirtualAddress).GetILReader()).Where(h => h.Kind == HandleKind.MethodDefinition).ToHashSet();
+                    callees[methodHandle] = (Key(metadata.GetString(type.Name), metadata.GetString(method.Name), method.DecodeSignature(new TypeNames(), null)), calls);
                 }
+            }
+        }
+
+        // Fixed point: a method converts if it calls a method that converts.
+        bool grew = true;
+        while (grew)
+        {
+            grew = false;
+            foreach (var (handle, (_, calls)) in callees)
+            {
+                if (!conversions.Contains(handle) && calls.Overlaps(conversions))
+                {
+                    conversions.Add(handle);
+                    grew = true;
+                }
+            }
+        }
+
+        foreach (var (handle, (key, _)) in callees)
+        {
+            if (conversions.Contains(handle))
+            {
+                result.Add(key);
             }
         }
 
@@ -138,10 +166,9 @@ public class ScalarLifetimeTests
         public string GetModifiedType(string modifier, string unmodifiedType, bool isRequired) => unmodifiedType;
     }
 
-    /// <summary>The targets of the call instructions (static calls: 0x28) in <paramref name="il"/> that are in <paramref name="targets"/>.</summary>
-    private static List<EntityHandle> Calls(BlobReader il, IEnumerable<EntityHandle> targets)
+    /// <summary>The targets of the call and callvirt instructions in <paramref name="il"/>.</summary>
+    private static List<EntityHandle> Calls(BlobReader il)
     {
-        var wanted = targets as ISet<EntityHandle> ?? new HashSet<EntityHandle>(targets);
         var found = new List<EntityHandle>();
         while (il.RemainingBytes > 0)
         {
@@ -162,12 +189,7 @@ public class ScalarLifetimeTests
             if (op is 0x28 or 0x6F)
             {
                 // call, callvirt: a conversion is a static call, but a converting instance method is called with callvirt.
-                var target = MetadataTokens.EntityHandle(il.ReadInt32());
-                if (wanted.Contains(target))
-                {
-                    found.Add(target);
-                }
-
+                found.Add(MetadataTokens.EntityHandle(il.ReadInt32()));
                 continue;
             }
 
