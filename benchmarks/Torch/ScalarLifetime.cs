@@ -10,7 +10,8 @@ namespace SpectralMonitor.Benchmarks.Torch;
 /// to a Scalar that nothing keeps alive during the native call, so a garbage collection started by another thread can
 /// run its finalizer (which frees the native Scalar) while libtorch still reads it. Four loops of the same call: the
 /// number converted implicitly or through a disposed <c>using Scalar</c>, each with and without a second thread that
-/// allocates, each repeated. A loop stops at its first failure; one that ends checks its sum bit for bit. See docs/reliability.md.
+/// allocates, each repeated. A loop stops at its first failure; one that ends checks its sum bit for bit. See
+/// docs/reliability.md.
 /// </summary>
 internal static class ScalarLifetime
 {

@@ -152,8 +152,9 @@ internal static class DemoApp
         RunView view = liveConsole is null ? new PlainRunView(output) : new LiveRunView(liveConsole, output);
         // The runs train one after another on this thread. TorchSharp 0.107 passes temporary Scalars (an optimizer's
         // learning rate, say) to native code without keeping them alive; a garbage collection started by another
-        // thread can run their finalizers while the native call still reads them, which corrupts the Scalar (see
-        // docs/reliability.md, "Other threads that allocate"). Two runs on two threads crashed that way inside AdamW and SGD, so there is no --jobs.
+        // thread can run their finalizers while the native call still reads them, which corrupts the Scalar
+        // (docs/reliability.md, "Other threads that allocate"). Two runs on two threads crashed that way inside AdamW
+        // and SGD, so there is no --jobs.
         view.Execute(settings, () =>
         {
             for (int index = 0; index < settings.Runs.Count && !cancellationToken.IsCancellationRequested; index++)

@@ -8,10 +8,10 @@ namespace SpectralMonitor.Torch.Tests;
 /// TorchSharp 0.107 hands an implicitly converted <c>Scalar</c> (<c>x.mul_(0.5)</c>) to native code without keeping the
 /// managed object alive. When a garbage collection started by another thread runs during the native call, the
 /// Scalar's finalizer frees the native value that the call is still reading: the call then fails with "Expected false
-/// to be true ... toFloat" or silently uses another number. A two-thread reproduction failed within 0.2 s; the same loop
-/// with an explicitly disposed Scalar ran 2·10⁶ calls through 3,300 collections (docs/reliability.md, "Other threads that allocate"). The adapter runs
-/// on the user's training thread inside processes that may serve HTTP or train other models, so it must never convert
-/// implicitly: every Scalar it makes is created and disposed by a <c>using</c> that outlives the call.
+/// to be true ... toFloat" or silently uses another number (benchmarks/Torch scalar-lifetime reproduces it; RESULTS.md
+/// "scalar-lifetime"; docs/reliability.md, "Other threads that allocate"). The adapter runs on the user's training
+/// thread inside processes that may serve HTTP or train other models, so it must never convert implicitly: every
+/// Scalar it makes is created and disposed by a <c>using</c> that outlives the call.
 /// </summary>
 public class ScalarLifetimeTests
 {
