@@ -30,6 +30,47 @@ public class BackoffTests
     }
 
     [Fact]
+    public void A_persisting_Critical_cuts_again_every_EscalationSteps_down_to_the_floor_and_only_then()
+    {
+        var options = new BackoffOptions { CriticalFactor = 0.25, MinimumFactor = 0.01, CooldownSteps = 5, RecoveryRate = 2, EscalationSteps = 10 };
+        var policy = new MultiplicativeBackoffPolicy(options);
+        double f = policy.NextFactor(new BackoffContext(0, AlertLevel.Critical, [Alert(0, AlertLevel.Critical)], 1));
+        var cuts = new List<(long Step, double Factor)> { (0, f) };
+        for (long step = 1; step <= 45; step++)
+        {
+            double next = policy.NextFactor(new BackoffContext(step, AlertLevel.Critical, [], f));
+            if (next != f)
+            {
+                cuts.Add((step, next));
+            }
+
+            f = next;
+        }
+
+        // 0.25 at the alert, then 0.25² and 0.25³ = 0.015625 ten and twenty steps on, then the floor 0.01 and no more.
+        Assert.Equal([(0, 0.25), (10, 0.0625), (20, 0.015625), (30, 0.01)], cuts);
+
+        // The level drops to Warning: no escalation (only a persisting Critical escalates), no recovery (not OK).
+        Assert.Equal(0.01, policy.NextFactor(new BackoffContext(60, AlertLevel.Warning, [], 0.01)));
+
+        // OK: the cooldown counts from the last cut (step 30), so recovery starts at once.
+        Assert.Equal(0.02, policy.NextFactor(new BackoffContext(61, AlertLevel.Ok, [], 0.01)), 15);
+    }
+
+    [Fact]
+    public void Without_EscalationSteps_a_persisting_Critical_cuts_once()
+    {
+        var policy = new MultiplicativeBackoffPolicy(new BackoffOptions());
+        double f = policy.NextFactor(new BackoffContext(0, AlertLevel.Critical, [Alert(0, AlertLevel.Critical)], 1));
+        for (long step = 1; step <= 1000; step++)
+        {
+            f = policy.NextFactor(new BackoffContext(step, AlertLevel.Critical, [], f));
+        }
+
+        Assert.Equal(0.25, f);
+    }
+
+    [Fact]
     public void GovernorMultipliesWhateverTheSchedulerSetsAndRespectsTheFloor()
     {
         var rates = new FakeLearningRates(1.0, 0.1);

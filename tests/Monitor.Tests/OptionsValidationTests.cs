@@ -53,6 +53,17 @@ public class OptionsValidationTests
         Assert.Contains("BackoffOptions." + field, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    [InlineData(1_000_001)]
+    public void EscalationStepsOutsideItsRangeAreRejected(int steps)
+    {
+        var options = new StabilityMonitorOptions { Backoff = new BackoffOptions { EscalationSteps = steps } };
+        var error = Assert.Throws<ArgumentException>(() => StabilityMonitor.Create(new FakeTarget([1.0]), options));
+        Assert.Contains($"BackoffOptions.EscalationSteps is {steps}; allowed: null or [1, 1000000]", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void FloorAboveTheBaseRateIsRejected()
     {

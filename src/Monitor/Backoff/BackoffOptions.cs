@@ -24,6 +24,14 @@ public sealed record BackoffOptions
     /// <summary>Per-step multiplicative recovery of the factor towards 1 while every rule is OK. Range (1, 2].</summary>
     public double RecoveryRate { get; init; } = 1.02;
 
+    /// <summary>
+    /// While a Critical alert stays raised, cut again by <see cref="CriticalFactor"/> every this many steps after the
+    /// previous cut, down to <see cref="MinimumFactor"/>; null (the default) cuts once per raised alert. Range null or
+    /// [1, 1 000 000]. A rule that stays Critical after a cut says the cut was not enough: on the detection benchmark a
+    /// GPT run held at 0.25× of its rate blew up 800 steps after the alert (benchmarks/Detection/BACKOFF.md).
+    /// </summary>
+    public int? EscalationSteps { get; init; }
+
     /// <summary>Checks every option; the message names the option, its value and the allowed range.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public void Validate()
@@ -34,6 +42,7 @@ public sealed record BackoffOptions
         Require(MinimumLearningRate is null || (MinimumLearningRate > 0 && double.IsFinite(MinimumLearningRate.Value)), nameof(MinimumLearningRate), MinimumLearningRate, "null or a positive finite rate");
         Require(CooldownSteps is >= 0 and <= 1_000_000, nameof(CooldownSteps), CooldownSteps, "[0, 1000000]");
         Require(RecoveryRate > 1 && RecoveryRate <= 2, nameof(RecoveryRate), RecoveryRate, "(1, 2]");
+        Require(EscalationSteps is null or (>= 1 and <= 1_000_000), nameof(EscalationSteps), EscalationSteps, "null or [1, 1000000]");
     }
 
     private static void Require(bool condition, string option, object? value, string allowed)

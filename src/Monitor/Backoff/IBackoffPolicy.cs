@@ -36,8 +36,9 @@ public interface IBackoffPolicy
 /// <summary>
 /// The default policy: on a raised Warning multiply the factor by <see cref="BackoffOptions.WarningFactor"/>, on a
 /// raised Critical by <see cref="BackoffOptions.CriticalFactor"/>, never below <see cref="BackoffOptions.MinimumFactor"/>;
-/// hold for <see cref="BackoffOptions.CooldownSteps"/>; then, while every rule is OK, recover by
-/// <see cref="BackoffOptions.RecoveryRate"/> per step back to 1.
+/// with <see cref="BackoffOptions.EscalationSteps"/>, again by the Critical factor each time that many steps pass after
+/// a cut with the level still Critical; hold for <see cref="BackoffOptions.CooldownSteps"/> after the last cut; then,
+/// while every rule is OK, recover by <see cref="BackoffOptions.RecoveryRate"/> per step back to 1.
 /// </summary>
 public sealed class MultiplicativeBackoffPolicy : IBackoffPolicy
 {
@@ -62,6 +63,14 @@ public sealed class MultiplicativeBackoffPolicy : IBackoffPolicy
             _lastBackoffPosition = context.Position;
             double cut = worst == AlertLevel.Critical ? _options.CriticalFactor : _options.WarningFactor;
             return Math.Max(_options.MinimumFactor, context.CurrentFactor * cut);
+        }
+
+        if (_options.EscalationSteps is int every && context.Level == AlertLevel.Critical
+            && _lastBackoffPosition is long lastCut && context.Position - lastCut >= every && context.CurrentFactor > _options.MinimumFactor)
+        {
+            // Still Critical after a cut: the cut was not enough.
+            _lastBackoffPosition = context.Position;
+            return Math.Max(_options.MinimumFactor, context.CurrentFactor * _options.CriticalFactor);
         }
 
         bool holding = _lastBackoffPosition is long last && context.Position - last < _options.CooldownSteps;
