@@ -46,6 +46,16 @@ internal static class ReactiveStudy
         o => o.ReducedRateSteps,
         "the backoff pass runs the monitor at its default options");
 
+    /// <summary>The same backoff with a persisting Critical cutting again every 100 steps (<c>detection backoff-escalating</c>).</summary>
+    internal static Treatment EscalatingBackoff { get; } = new(
+        "backoff-escalating",
+        MonitorConfigurations.BackoffEscalating,
+        "default rules with the escalating learning-rate backoff",
+        "backoff",
+        "steps at a backed-off learning rate",
+        o => o.ReducedRateSteps,
+        "the backoff pass runs the monitor at its default options");
+
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;
 
@@ -125,7 +135,8 @@ internal static class ReactiveStudy
                     var u = group.Select(r => Outcome(r, MonitorConfigurations.Unmonitored)!).ToArray();
                     var re = group.Select(r => Outcome(r, t.Configuration)!).ToArray();
                     var z = group.Select(r => Outcome(r, MonitorConfigurations.ZClipped)!).ToArray();
-                    string seeds = role.Key == SeedRole.Tune ? "1 (tune)" : "2–3 (report)";
+                    var numbers = role.Select(r => r.Seed).Distinct().Order().ToArray();
+                    string seeds = $"{string.Join(", ", numbers)} ({(role.Key == SeedRole.Tune ? "tune" : "report")})";
                     text.AppendLine(CultureInfo.InvariantCulture, $"| {family.Key} | {seeds} | {group.Length} {(spiking ? "spiking" : "stable")} | {u.Sum(o => o.Spikes)} → {re.Sum(o => o.Spikes)} / {z.Sum(o => o.Spikes)} | {u.Count(o => o.NonFinite)} → {re.Count(o => o.NonFinite)} / {z.Count(o => o.NonFinite)} | {u.Count(o => o.Failed)} → {re.Count(o => o.Failed)} / {z.Count(o => o.Failed)} | {MedianRatio(re, u)} / {MedianRatio(z, u)} | {re.Count(o => t.Count(o) > 0)}/{group.Length} | {re.Sum(t.Count)} | {Overhead(re, u)} / {Overhead(z, u)} |");
                 }
             }

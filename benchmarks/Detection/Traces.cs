@@ -131,12 +131,21 @@ internal static class MonitorConfigurations
     /// </summary>
     public const string Backoff = "backoff";
 
+    /// <summary>
+    /// As <see cref="Backoff"/>, with <see cref="BackoffOptions.EscalationSteps"/> = <see cref="EscalationSteps"/>: a
+    /// Critical that persists cuts again (the <c>detection backoff-escalating</c> study).
+    /// </summary>
+    public const string BackoffEscalating = "backoff-escalating";
+
+    /// <summary>The escalating backoff's period: the default cooldown, so a rule still Critical after it cuts again (not tuned).</summary>
+    public const int EscalationSteps = 100;
+
     /// <summary>Unmonitored, with ZClip-style gradient clipping (<see cref="ZClip"/>): the reactive study's baseline.</summary>
     public const string ZClipped = "zclip";
 
     /// <summary>Whether <paramref name="configuration"/> changes training (its pass keeps its own losses): the spike guard, ZClip-style clipping and the backoff.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool Intervenes(string configuration) => configuration is Reactive or ZClipped or Backoff;
+    public static bool Intervenes(string configuration) => configuration is Reactive or ZClipped or Backoff or BackoffEscalating;
 
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
@@ -152,6 +161,7 @@ internal static class MonitorConfigurations
         Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1, Estimators = denseEstimators ?? ProbeEstimators.Default },
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
         Backoff => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions() },
+        BackoffEscalating => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions { EscalationSteps = EscalationSteps } },
         ZClipped => null,
         _ => throw new ArgumentException($"Unknown monitor configuration '{configuration}'.", nameof(configuration)),
     };

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Xml.Linq;
+using SpectralMonitor.Backoff;
 using SpectralMonitor.Benchmarks.Detection;
 
 namespace SpectralMonitor.Benchmarks.Tests;
@@ -151,6 +152,18 @@ public sealed class DetectionSmokeTests : IDisposable
         Assert.Equal(new StabilityMonitorOptions { RunName = "r", Backoff = options.Backoff }, options);
         Assert.Equal(MonitorConfigurations.Backoff, ReactiveStudy.RuleBackoff.Configuration);
         Assert.Equal(MonitorConfigurations.Reactive, ReactiveStudy.Guard.Configuration);
+    }
+
+    [Fact]
+    public void TheEscalatingBackoffStudyDiffersFromTheBackoffStudyOnlyInEscalationSteps()
+    {
+        var plain = MonitorConfigurations.Options(MonitorConfigurations.Backoff, "r")!;
+        var escalating = MonitorConfigurations.Options(MonitorConfigurations.BackoffEscalating, "r")!;
+        Assert.Null(plain.Backoff!.EscalationSteps);
+        Assert.Equal(plain with { Backoff = plain.Backoff with { EscalationSteps = MonitorConfigurations.EscalationSteps } }, escalating);
+        Assert.Equal(MonitorConfigurations.EscalationSteps, new BackoffOptions().CooldownSteps);
+        Assert.True(MonitorConfigurations.Intervenes(MonitorConfigurations.BackoffEscalating));
+        Assert.Equal(MonitorConfigurations.BackoffEscalating, ReactiveStudy.EscalatingBackoff.Configuration);
     }
 
     private static string Scores(JsonElement root) => root.GetProperty("detectors").GetRawText();
