@@ -22,7 +22,7 @@ internal sealed record DetectionCommand(string Mode, int Workers, string Output,
 /// </summary>
 internal static class DetectionBenchmark
 {
-    public const string Usage = "usage: detection [--smoke | --rescore | sweep | warnings | reactive | backoff | backoff-escalating | logits] [--resume] [--filter TEXT] [--dense-estimators FLAGS] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
+    public const string Usage = "usage: detection [--smoke | --rescore | sweep | warnings | reactive | backoff | backoff-escalating | backoff-dense | backoff-dense-escalating | logits] [--resume] [--filter TEXT] [--dense-estimators FLAGS] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
 
     public static int Run(string[] args)
     {
@@ -44,6 +44,16 @@ internal static class DetectionBenchmark
         if (args.Length > 0 && args[0] == "backoff-escalating")
         {
             return ReactiveStudy.Run(args[1..], ReactiveStudy.EscalatingBackoff);
+        }
+
+        if (args.Length > 0 && args[0] == "backoff-dense")
+        {
+            return ReactiveStudy.Run(args[1..], ReactiveStudy.DenseBackoff);
+        }
+
+        if (args.Length > 0 && args[0] == "backoff-dense-escalating")
+        {
+            return ReactiveStudy.Run(args[1..], ReactiveStudy.DenseEscalatingBackoff);
         }
 
         if (args.Length > 0 && args[0] == "logits")

@@ -56,6 +56,26 @@ internal static class ReactiveStudy
         o => o.ReducedRateSteps,
         "the backoff pass runs the monitor at its default options");
 
+    /// <summary>Dense probing with the backoff (<c>detection backoff-dense</c>): the edge rules act too.</summary>
+    internal static Treatment DenseBackoff { get; } = new(
+        "backoff-dense",
+        MonitorConfigurations.DenseBackoff,
+        "dense probing with the learning-rate backoff",
+        "backoff",
+        "steps at a backed-off learning rate",
+        o => o.ReducedRateSteps,
+        "the pass probes every 10 steps with no budget");
+
+    /// <summary>Dense probing with the escalating backoff (<c>detection backoff-dense-escalating</c>).</summary>
+    internal static Treatment DenseEscalatingBackoff { get; } = new(
+        "backoff-dense-escalating",
+        MonitorConfigurations.DenseBackoffEscalating,
+        "dense probing with the escalating learning-rate backoff",
+        "backoff",
+        "steps at a backed-off learning rate",
+        o => o.ReducedRateSteps,
+        "the pass probes every 10 steps with no budget");
+
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;
 

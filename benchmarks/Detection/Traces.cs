@@ -137,6 +137,15 @@ internal static class MonitorConfigurations
     /// </summary>
     public const string BackoffEscalating = "backoff-escalating";
 
+    /// <summary>
+    /// Dense probing (<see cref="Dense"/>) with the backoff on: what the backoff does where the edge rules fire in healthy
+    /// Adam runs (the <c>detection backoff-dense</c> study).
+    /// </summary>
+    public const string DenseBackoff = "dense-backoff";
+
+    /// <summary>As <see cref="DenseBackoff"/>, with the escalating backoff (the <c>detection backoff-dense-escalating</c> study).</summary>
+    public const string DenseBackoffEscalating = "dense-backoff-escalating";
+
     /// <summary>The escalating backoff's period: the default cooldown, so a rule still Critical after it cuts again (not tuned).</summary>
     public const int EscalationSteps = 100;
 
@@ -145,7 +154,7 @@ internal static class MonitorConfigurations
 
     /// <summary>Whether <paramref name="configuration"/> changes training (its pass keeps its own losses): the spike guard, ZClip-style clipping and the backoff.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool Intervenes(string configuration) => configuration is Reactive or ZClipped or Backoff or BackoffEscalating;
+    public static bool Intervenes(string configuration) => configuration is Reactive or ZClipped or Backoff or BackoffEscalating or DenseBackoff or DenseBackoffEscalating;
 
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
@@ -162,6 +171,8 @@ internal static class MonitorConfigurations
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
         Backoff => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions() },
         BackoffEscalating => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions { EscalationSteps = EscalationSteps } },
+        DenseBackoff => Options(Dense, runName)! with { Backoff = new BackoffOptions() },
+        DenseBackoffEscalating => Options(Dense, runName)! with { Backoff = new BackoffOptions { EscalationSteps = EscalationSteps } },
         ZClipped => null,
         _ => throw new ArgumentException($"Unknown monitor configuration '{configuration}'.", nameof(configuration)),
     };

@@ -166,5 +166,19 @@ public sealed class DetectionSmokeTests : IDisposable
         Assert.Equal(MonitorConfigurations.BackoffEscalating, ReactiveStudy.EscalatingBackoff.Configuration);
     }
 
+    [Fact]
+    public void TheDenseBackoffStudiesAreDenseProbingWithTheBackoffPlainOrEscalating()
+    {
+        var dense = MonitorConfigurations.Options(MonitorConfigurations.Dense, "r")!;
+        var plain = MonitorConfigurations.Options(MonitorConfigurations.DenseBackoff, "r")!;
+        var escalating = MonitorConfigurations.Options(MonitorConfigurations.DenseBackoffEscalating, "r")!;
+        Assert.Equal(dense with { Backoff = new BackoffOptions() }, plain);
+        Assert.Equal(dense with { Backoff = new BackoffOptions { EscalationSteps = MonitorConfigurations.EscalationSteps } }, escalating);
+        Assert.True(MonitorConfigurations.Intervenes(MonitorConfigurations.DenseBackoff));
+        Assert.True(MonitorConfigurations.Intervenes(MonitorConfigurations.DenseBackoffEscalating));
+        Assert.Equal(MonitorConfigurations.DenseBackoff, ReactiveStudy.DenseBackoff.Configuration);
+        Assert.Equal(MonitorConfigurations.DenseBackoffEscalating, ReactiveStudy.DenseEscalatingBackoff.Configuration);
+    }
+
     private static string Scores(JsonElement root) => root.GetProperty("detectors").GetRawText();
 }
