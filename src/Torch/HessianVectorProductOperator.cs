@@ -350,14 +350,13 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
         using var tiny = 1e-30.ToScalar();
         using var step = _step.ToScalar();
         using var half = 0.5.ToScalar();
-        using var one = 1.ToScalar();
         Tensor scale;
         Tensor perturbed;
         using (torch.no_grad())
         {
             // s = h / max(‖x‖, tiny): a zero x gives a zero product.
             scale = x.norm().clamp_min(tiny).reciprocal().mul_(step);
-            perturbed = x.mul(scale).add_(_theta!, one);
+            perturbed = x.mul(scale).PlusInPlace(_theta!);
         }
 
         try
@@ -371,7 +370,7 @@ public sealed class HessianVectorProductOperator : LinearOperator<Tensor>, IDisp
                 return;
             }
 
-            perturbed.sub_(_theta!).neg_().add_(_theta!, one);
+            perturbed.sub_(_theta!).neg_().PlusInPlace(_theta!);
             _view.CopyToParameters(perturbed);
             GradientAt(perturbed);
             y.sub_(perturbed).div_(scale).mul_(half);

@@ -217,13 +217,8 @@ public static class OptimizerStepStatisticsReader
                 step = rms.step;
                 double eps = ((RMSProp.Options)options).eps ?? 1e-8;
                 var denominator = sq.sqrt();
-                using (var epsilon = eps.ToScalar())
-                using (var one = 1.ToScalar())
-                {
-                    var direction = rms.momentum_buffer is { IsInvalid: false } mb ? mb : parameter.grad is { } grad ? grad.div(denominator.add(epsilon, one)) : null;
-                    return direction is null ? null : new Entry(parameter, direction, denominator, eps, 1, 1, lr, null);
-                }
-
+                var direction = rms.momentum_buffer is { IsInvalid: false } mb ? mb : parameter.grad is { } grad ? grad.div(denominator.Plus(eps)) : null;
+                return direction is null ? null : new Entry(parameter, direction, denominator, eps, 1, 1, lr, null);
             default:
                 return null;
         }
@@ -254,10 +249,8 @@ public static class OptimizerStepStatisticsReader
     {
         using var c1Scalar = c1.ToScalar();
         using var c2Scalar = c2.ToScalar();
-        using var epsScalar = eps.ToScalar();
-        using var one = 1.ToScalar();
         var root = v.div(c2Scalar).sqrt();
-        return (m.div(c1Scalar).div(root.add(epsScalar, one)), root);
+        return (m.div(c1Scalar).div(root.Plus(eps)), root);
     }
 
     /// <summary>One parameter's row of seven: [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count].</summary>

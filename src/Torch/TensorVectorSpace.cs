@@ -248,9 +248,7 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
 
         // Same order of operations as Adam's denominator: √(scale·x) + ε, then the reciprocal.
         using var s = scale.ToScalar();
-        using var e = epsilon.ToScalar();
-        using var one = 1.ToScalar();
-        destination.mul_(s).sqrt_().add_(e, one).reciprocal_();
+        destination.mul_(s).sqrt_().PlusInPlace(epsilon).reciprocal_();
     }
 
     /// <summary>

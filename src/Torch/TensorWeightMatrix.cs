@@ -96,14 +96,13 @@ public sealed class TensorWeightMatrix : IWeightMatrix, IDisposable
         // take twice its size, and its square as much again, while the probe's other vectors are live).
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var one = 1.ToScalar();
         long rowsPerBlock = Math.Max(1, FrobeniusBlockElements / Columns);
         var total = torch.zeros(1, ScalarType.Float64, _matrix.device);
         for (long start = 0; start < Rows; start += rowsPerBlock)
         {
             using var blockScope = torch.NewDisposeScope();
             var block = _matrix.narrow(0, start, Math.Min(rowsPerBlock, Rows - start)).to(ScalarType.Float64);
-            total.add_(block.mul(block).sum(), one);
+            total.PlusInPlace(block.mul(block).sum());
         }
 
         return total.ToDouble();
