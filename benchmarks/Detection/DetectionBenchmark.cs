@@ -31,29 +31,9 @@ internal static class DetectionBenchmark
             return WarningStudy.Run(args[1..]);
         }
 
-        if (args.Length > 0 && args[0] == "reactive")
+        if (args.Length > 0 && ReactiveStudy.Treatments.FirstOrDefault(t => t.Study == args[0]) is { } treatment)
         {
-            return ReactiveStudy.Run(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "backoff")
-        {
-            return ReactiveStudy.Run(args[1..], ReactiveStudy.RuleBackoff);
-        }
-
-        if (args.Length > 0 && args[0] == "backoff-escalating")
-        {
-            return ReactiveStudy.Run(args[1..], ReactiveStudy.EscalatingBackoff);
-        }
-
-        if (args.Length > 0 && args[0] == "backoff-dense")
-        {
-            return ReactiveStudy.Run(args[1..], ReactiveStudy.DenseBackoff);
-        }
-
-        if (args.Length > 0 && args[0] == "backoff-dense-escalating")
-        {
-            return ReactiveStudy.Run(args[1..], ReactiveStudy.DenseEscalatingBackoff);
+            return ReactiveStudy.Run(args[1..], treatment);
         }
 
         if (args.Length > 0 && args[0] == "logits")

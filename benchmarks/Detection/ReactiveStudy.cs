@@ -37,50 +37,32 @@ internal static class ReactiveStudy
         "the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping");
 
     /// <summary>The default rules' learning-rate backoff at default options (<c>detection backoff</c>).</summary>
-    internal static Treatment RuleBackoff { get; } = new(
-        "backoff",
-        MonitorConfigurations.Backoff,
-        "default rules with the learning-rate backoff",
-        "backoff",
-        "steps at a backed-off learning rate",
-        o => o.ReducedRateSteps,
-        "the backoff pass runs the monitor at its default options");
+    internal static Treatment RuleBackoff { get; } = BackoffTreatment(
+        "backoff", MonitorConfigurations.Backoff, "default rules with the learning-rate backoff", "the backoff pass runs the monitor at its default options");
 
     /// <summary>The same backoff with a persisting Critical cutting again every 100 steps (<c>detection backoff-escalating</c>).</summary>
-    internal static Treatment EscalatingBackoff { get; } = new(
-        "backoff-escalating",
-        MonitorConfigurations.BackoffEscalating,
-        "default rules with the escalating learning-rate backoff",
-        "backoff",
-        "steps at a backed-off learning rate",
-        o => o.ReducedRateSteps,
-        "the backoff pass runs the monitor at its default options");
+    internal static Treatment EscalatingBackoff { get; } = BackoffTreatment(
+        "backoff-escalating", MonitorConfigurations.BackoffEscalating, "default rules with the escalating learning-rate backoff", "the backoff pass runs the monitor at its default options");
 
     /// <summary>Dense probing with the backoff (<c>detection backoff-dense</c>): the edge rules act too.</summary>
-    internal static Treatment DenseBackoff { get; } = new(
-        "backoff-dense",
-        MonitorConfigurations.DenseBackoff,
-        "dense probing with the learning-rate backoff",
-        "backoff",
-        "steps at a backed-off learning rate",
-        o => o.ReducedRateSteps,
-        "the pass probes every 10 steps with no budget");
+    internal static Treatment DenseBackoff { get; } = BackoffTreatment(
+        "backoff-dense", MonitorConfigurations.DenseBackoff, "dense probing with the learning-rate backoff", "the pass probes every 10 steps with no budget");
 
     /// <summary>Dense probing with the escalating backoff (<c>detection backoff-dense-escalating</c>).</summary>
-    internal static Treatment DenseEscalatingBackoff { get; } = new(
-        "backoff-dense-escalating",
-        MonitorConfigurations.DenseBackoffEscalating,
-        "dense probing with the escalating learning-rate backoff",
-        "backoff",
-        "steps at a backed-off learning rate",
-        o => o.ReducedRateSteps,
-        "the pass probes every 10 steps with no budget");
+    internal static Treatment DenseEscalatingBackoff { get; } = BackoffTreatment(
+        "backoff-dense-escalating", MonitorConfigurations.DenseBackoffEscalating, "dense probing with the escalating learning-rate backoff", "the pass probes every 10 steps with no budget");
+
+    /// <summary>Every treatment, by its study command.</summary>
+    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, RuleBackoff, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
 
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;
 
     /// <summary>A run whose final loss is at least this fraction of its first loss failed (it learned nothing, or blew up).</summary>
     public const double FailedFraction = 0.9;
+
+    private static Treatment BackoffTreatment(string study, string configuration, string label, string cpuNote) =>
+        new(study, configuration, label, "backoff", "steps at a backed-off learning rate", o => o.ReducedRateSteps, cpuNote);
 
     public static int Run(IReadOnlyList<string> args, Treatment? treatment = null)
     {
