@@ -144,10 +144,16 @@ public sealed class StabilityMonitor : IDisposable
     /// <summary>The learning-rate backoff factor in force (1 = none).</summary>
     public double BackoffFactor => _backoff?.Factor ?? 1;
 
-    /// <summary>Updates the spike guard told the loop to skip so far (0 without <see cref="StabilityMonitorOptions.SpikeGuard"/>).</summary>
+    /// <summary>
+    /// Updates the spike guard told the loop to skip so far (0 without <see cref="StabilityMonitorOptions.SpikeGuard"/>);
+    /// exported as the <c>stability.spike_guard.triggers</c> counter with <c>decision=skipped</c>.
+    /// </summary>
     public long SkippedUpdates => _guard?.Skipped ?? 0;
 
-    /// <summary>Steps the spike guard judged spike onsets so far, skipped or not (0 without <see cref="StabilityMonitorOptions.SpikeGuard"/>).</summary>
+    /// <summary>
+    /// Steps the spike guard judged spike onsets so far, skipped or not (0 without <see cref="StabilityMonitorOptions.SpikeGuard"/>);
+    /// exported as the <c>stability.spike_guard.triggers</c> counter, tagged <c>decision</c> = <c>skipped</c> or <c>applied</c>.
+    /// </summary>
     public long SpikeGuardTriggers => _guard?.Triggers ?? 0;
 
     /// <summary>Probes run so far.</summary>
@@ -269,6 +275,7 @@ public sealed class StabilityMonitor : IDisposable
                 {
                     var level = _guardEpisode ? LogLevel.Debug : LogLevel.Warning;
                     Log.SpikeGuardTriggered(_logger, level, step, verdict.Decision == UpdateDecision.Skip ? "skipped" : "applied", loss, verdict.LossZScore, gradientNorm ?? double.NaN, verdict.GradientNormZScore, verdict.Factor);
+                    _instruments.RecordSpikeGuardTrigger(verdict.Decision == UpdateDecision.Skip);
                 }
 
                 _guardEpisode = verdict.Triggered;

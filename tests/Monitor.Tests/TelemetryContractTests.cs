@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 
+using SpectralMonitor.Backoff;
 using SpectralMonitor.Rules;
 using SpectralMonitor.Tests.Support;
 
@@ -35,7 +36,7 @@ public class TelemetryContractTests
         MaxHvpsPerProbe = 400,
         Tolerance = 1e-8,
         Estimators = ProbeEstimators.All,
-        Backoff = new Backoff.BackoffOptions(),
+        Backoff = new BackoffOptions(),
     };
 
     [Fact]
@@ -128,6 +129,59 @@ public class TelemetryContractTests
         Assert.Contains("counter stability.probe.hvp_count [{hvp}] {optimizer=sgd, run=contract-fail}", seen);
         Assert.Contains("histogram stability.probe.duration [s] {optimizer=sgd, run=contract-fail}", seen);
         Assert.DoesNotContain(seen, s => s.Contains(" stability.sharpness ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TheSpikeGuardCountsItsTriggersByDecision()
+    {
+        const string Run = "contract-guard";
+        var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == StabilityMonitor.MeterName && instrument.Name == "stability.spike_guard.triggers")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var pairs = tags.ToArray();
+            if (!pairs.Any(t => t.Key == "run" && (string?)t.Value == Run))
+            {
+                return;
+            }
+
+            string key = $"{instrument.Name} [{instrument.Unit}] {{{string.Join(", ", pairs.Select(t => $"{t.Key}={t.Value}").Order(StringComparer.Ordinal))}}}";
+            lock (counts)
+            {
+                counts[key] = counts.GetValueOrDefault(key) + value;
+            }
+        });
+        listener.Start();
+
+        // A loss alternating 1.0, 1.2, then a lasting jump to 3.0: with MaxConsecutiveSkips = 1 the guard skips the
+        // first triggered step and applies the second (the SpikeGuardTests pin the decisions themselves).
+        var options = new StabilityMonitorOptions { RunName = Run, Rules = [], FirstProbeStep = 1_000_000, SpikeGuard = new SpikeGuardOptions { MaxConsecutiveSkips = 1 } };
+        using var monitor = StabilityMonitor.Create(new FakeTarget([1.0]), options);
+        var decisions = new List<UpdateDecision>();
+        for (int step = 0; step < 42; step++)
+        {
+            decisions.Add(monitor.BeforeUpdate(step, step >= 40 ? 3.0 : step % 2 == 0 ? 1.0 : 1.2));
+        }
+
+        Assert.Equal([UpdateDecision.Skip, UpdateDecision.Apply], decisions.Skip(40));
+        Assert.Equal(1, monitor.SkippedUpdates);
+        Assert.Equal(2, monitor.SpikeGuardTriggers);
+        string[] expected =
+        [
+            "stability.spike_guard.triggers [{step}] {decision=applied, optimizer=sgd, run=contract-guard}=1",
+            "stability.spike_guard.triggers [{step}] {decision=skipped, optimizer=sgd, run=contract-guard}=1",
+        ];
+        lock (counts)
+        {
+            Assert.Equal(expected, counts.Select(c => $"{c.Key}={c.Value}"));
+        }
     }
 
     [Fact]

@@ -21,6 +21,7 @@ internal sealed class MonitorInstruments : IDisposable
     private readonly Counter<long> _backoffs;
     private readonly Counter<long> _hvps;
     private readonly Counter<long> _probeFailures;
+    private readonly Counter<long> _spikeGuardTriggers;
     private readonly Histogram<double> _probeDuration;
     private readonly Func<MonitorState> _state;
 
@@ -61,6 +62,7 @@ internal sealed class MonitorInstruments : IDisposable
         _backoffs = _meter.CreateCounter<long>("stability.backoffs", unit: "{backoff}", description: "Learning-rate reductions applied by the backoff policy.");
         _hvps = _meter.CreateCounter<long>("stability.probe.hvp_count", unit: "{hvp}", description: "Hessian-vector products spent by probes.");
         _probeFailures = _meter.CreateCounter<long>("stability.probe.failures", unit: "{probe}", description: "Probes that failed and were skipped.");
+        _spikeGuardTriggers = _meter.CreateCounter<long>("stability.spike_guard.triggers", unit: "{step}", description: "Steps the spike guard judged a spike onset, by what it told the loop to do with the step's update (decision: skipped or applied).");
         _probeDuration = _meter.CreateHistogram<double>("stability.probe.duration", unit: "s", description: "Wall time of a probe.");
     }
 
@@ -140,6 +142,14 @@ internal sealed class MonitorInstruments : IDisposable
         var own = Tags;
         var tags = new TagList { own[0], own[1], { "rule", alert.Rule }, { "level", alert.Level.ToString().ToLowerInvariant() } };
         _alerts.Add(1, tags);
+    }
+
+    /// <summary>Counts a step the spike guard triggered on, tagged with its decision (<c>skipped</c> or <c>applied</c>).</summary>
+    public void RecordSpikeGuardTrigger(bool skipped)
+    {
+        var own = Tags;
+        var tags = new TagList { own[0], own[1], { "decision", skipped ? "skipped" : "applied" } };
+        _spikeGuardTriggers.Add(1, tags);
     }
 
     public void RecordBackoff(int group)

@@ -63,7 +63,7 @@ internal sealed class MonitoredReferenceRuns : IDisposable
             {
                 runs.Add(Train(prefix + "-adam", new AdamHyperparameters(0.05), steps: 120, backoff: null, failAtProbe: null, ProbeEstimators.All));
                 runs.Add(Train(prefix + "-failing", new SgdHyperparameters(0.1, 0.9), steps: 60, backoff: null, failAtProbe: 2));
-                runs.Add(Train(prefix + "-sensor", new AdamHyperparameters(0.01), steps: 60, backoff: null, failAtProbe: null, sensor: true));
+                runs.Add(Train(prefix + "-sensor", new AdamHyperparameters(0.01), steps: 60, backoff: null, failAtProbe: null, sensor: true, guardNonFiniteAt: 30));
             }
         }
         catch
@@ -89,7 +89,9 @@ internal sealed class MonitoredReferenceRuns : IDisposable
         this.Provider.Dispose();
     }
 
-    private static TrainedRun Train(string name, object hyperparameters, int steps, BackoffOptions? backoff, int? failAtProbe, ProbeEstimators estimators = ProbeEstimators.Default, bool sensor = false)
+    // guardNonFiniteAt: with a value, the run has the spike guard, and the guard is told of a non-finite loss at that
+    // step (the reference trainer applies its updates regardless: this fixture pins the guard's series, not its effect).
+    private static TrainedRun Train(string name, object hyperparameters, int steps, BackoffOptions? backoff, int? failAtProbe, ProbeEstimators estimators = ProbeEstimators.Default, bool sensor = false, int? guardNonFiniteAt = null)
     {
         var data = SyntheticData.Regression(64, 4, 1, seed: 3);
         var architecture = new MlpArchitecture([4, 16, 1], HiddenActivation.Tanh);
@@ -110,7 +112,7 @@ internal sealed class MonitoredReferenceRuns : IDisposable
 
         var monitor = StabilityMonitor.Create(
             target,
-            new StabilityMonitorOptions { RunName = name, ProbeInterval = 10, FirstProbeStep = 0, OverheadBudget = 1, Backoff = backoff, Estimators = estimators });
+            new StabilityMonitorOptions { RunName = name, ProbeInterval = 10, FirstProbeStep = 0, OverheadBudget = 1, Backoff = backoff, Estimators = estimators, SpikeGuard = guardNonFiniteAt is null ? null : new SpikeGuardOptions() });
         int edgeAlerts = 0, backoffs = 0, failed = 0;
         monitor.AlertRaised += (_, a) => edgeAlerts += a.Rule == DefaultRules.SharpnessNearEdge.Name ? 1 : 0;
         monitor.ProbeCompleted += (_, p) => failed += p.Status == ProbeStatus.Failed ? 1 : 0;
@@ -119,6 +121,11 @@ internal sealed class MonitoredReferenceRuns : IDisposable
         {
             var result = trainer.Step();
             loss = result.Loss;
+            if (guardNonFiniteAt is not null)
+            {
+                monitor.BeforeUpdate(step, step == guardNonFiniteAt ? double.NaN : result.Loss, result.GradientNorm);
+            }
+
             var rate = optimizer.LearningRate;
             monitor.OnStep(step, result.Loss, result.GradientNorm);
             backoffs += optimizer.LearningRate < rate ? 1 : 0;

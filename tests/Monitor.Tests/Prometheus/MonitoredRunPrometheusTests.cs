@@ -45,6 +45,7 @@ public sealed partial class MonitoredRunPrometheusTests
         Assert.True(sgd.EdgeAlerts > 0, "the unstable run raised alerts");
         Assert.True(sgd.Backoffs > 0, "the unstable run backed off");
         Assert.Equal(1, failing.FailedProbes);
+        Assert.True(sensed.Monitor.SkippedUpdates >= 1, "the spike guard skipped the non-finite step");
 
         // Prometheus scrapes with its own Accept header, so this goes through the exporter's OpenMetrics output.
         await using var server = await PrometheusServerTests.PrometheusServer.StartAsync(binary, runs.Address, Token);
@@ -76,6 +77,10 @@ public sealed partial class MonitoredRunPrometheusTests
         await server.WaitForValueAsync(
             "sum(stability_alerts_total" + Selector(sensed, $",rule=\"{DefaultRules.AttentionEntropyCollapse.Name}\"") + ")",
             "1",
+            Token);
+        await server.WaitForValueAsync(
+            "stability_spike_guard_triggers_total" + Selector(sensed, ",decision=\"skipped\""),
+            sensed.Monitor.SkippedUpdates.ToString(CultureInfo.InvariantCulture),
             Token);
     }
 
