@@ -73,15 +73,8 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
         }
 
         var after = vector.dot(vector).reshape(1);
-        var packed = c is null ? torch.cat(new[] { before, after }) : torch.cat(new[] { c, before, after });
-        var onHost = packed.to(ScalarType.Float64, torch.CPU);
-        _space.CountHostRead();
         Span<double> values = Count + 2 <= 258 ? stackalloc double[Count + 2] : new double[Count + 2];
-        using (var accessor = onHost.data<double>())
-        {
-            accessor.CopyTo(values);
-        }
-
+        _space.ReadToHost(c is null ? torch.cat(new[] { before, after }) : torch.cat(new[] { c, before, after }), values);
         values[..Count].CopyTo(coefficients);
         return new GramSchmidtNorms(Math.Sqrt(values[Count]), Math.Sqrt(values[Count + 1]));
     }
@@ -94,11 +87,7 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
     {
         ThrowIfDisposed();
         CheckVector(vector, nameof(vector));
-        if (first < 0 || first >= Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(first), first, $"first must be in [0, {Count}) (the basis count).");
-        }
-
+        CheckWindow(first);
         if (coefficients.Length != Count - first)
         {
             throw new ArgumentException($"Expected {Count - first} coefficients (Count − first), got {coefficients.Length}.", nameof(coefficients));
@@ -108,15 +97,9 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
         using var noGrad = torch.no_grad();
         var before = vector.dot(vector).reshape(1);
         var coefficientsOnDevice = ProjectWindowOnDevice(vector, first);
-        var onHost = torch.cat(new[] { coefficientsOnDevice, before, vector.dot(vector).reshape(1) }, 0).to(ScalarType.Float64, torch.CPU);
-        _space.CountHostRead();
         int window = Count - first;
         Span<double> values = window + 2 <= 258 ? stackalloc double[window + 2] : new double[window + 2];
-        using (var accessor = onHost.data<double>())
-        {
-            accessor.CopyTo(values);
-        }
-
+        _space.ReadToHost(torch.cat(new[] { coefficientsOnDevice, before, vector.dot(vector).reshape(1) }, 0), values);
         values[..window].CopyTo(coefficients);
         return new GramSchmidtNorms(Math.Sqrt(values[window]), Math.Sqrt(values[window + 1]));
     }
@@ -128,11 +111,7 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
     {
         ThrowIfDisposed();
         CheckVector(vector, nameof(vector));
-        if (first < 0 || first >= Count)
-        {
-            throw new ArgumentOutOfRangeException(nameof(first), first, $"first must be in [0, {Count}) (the basis count).");
-        }
-
+        CheckWindow(first);
         int window = Count - first;
         if (firstPass.Length != window || secondPass.Length != window)
         {
@@ -144,17 +123,21 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
         var before = vector.dot(vector).reshape(1);
         var c1 = ProjectWindowOnDevice(vector, first);
         var c2 = ProjectWindowOnDevice(vector, first);
-        var onHost = torch.cat(new[] { c1, c2, before, vector.dot(vector).reshape(1) }, 0).to(ScalarType.Float64, torch.CPU);
-        _space.CountHostRead();
         Span<double> values = (2 * window) + 2 <= 258 ? stackalloc double[(2 * window) + 2] : new double[(2 * window) + 2];
-        using (var accessor = onHost.data<double>())
-        {
-            accessor.CopyTo(values);
-        }
+        _space.ReadToHost(torch.cat(new[] { c1, c2, before, vector.dot(vector).reshape(1) }, 0), values);
 
         values[..window].CopyTo(firstPass);
         values.Slice(window, window).CopyTo(secondPass);
         return new GramSchmidtNorms(Math.Sqrt(values[2 * window]), Math.Sqrt(values[(2 * window) + 1]));
+    }
+
+    // The first vector of a window pass must be a basis vector.
+    private void CheckWindow(int first)
+    {
+        if (first < 0 || first >= Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), first, $"first must be in [0, {Count}) (the basis count).");
+        }
     }
 
     /// <summary>
@@ -214,11 +197,7 @@ public sealed class TensorBasis : Basis<Tensor>, IGramSchmidtBasis<Tensor>, IInP
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var c = ProjectOnDevice(vector);
-        var onHost = c.to(ScalarType.Float64, torch.CPU);
-        _space.CountHostRead();
-        using var accessor = onHost.data<double>();
-        accessor.CopyTo(coefficients);
+        _space.ReadToHost(ProjectOnDevice(vector), coefficients);
     }
 
     /// <inheritdoc/>

@@ -282,6 +282,18 @@ public sealed class TensorVectorSpace : IElementwiseVectorSpace<Tensor>
         return scalar.ToDouble();
     }
 
+    /// <summary>
+    /// Reads the 1-D tensor <paramref name="packed"/> (the scalars of one operation, concatenated on the device) to the
+    /// host as doubles in one transfer, counting the read; <paramref name="destination"/> must have its length.
+    /// </summary>
+    internal void ReadToHost(Tensor packed, Span<double> destination)
+    {
+        using var onHost = packed.to(ScalarType.Float64, torch.CPU);
+        CountHostRead();
+        using var accessor = onHost.data<double>();
+        accessor.CopyTo(destination);
+    }
+
     /// <summary>Uploads <paramref name="values"/> as a 1-D tensor of this space's dtype and device, counting the copy.</summary>
     internal Tensor Upload(ReadOnlySpan<double> values)
     {
