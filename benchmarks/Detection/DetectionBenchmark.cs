@@ -22,7 +22,7 @@ internal sealed record DetectionCommand(string Mode, int Workers, string Output,
 /// </summary>
 internal static class DetectionBenchmark
 {
-    public const string Usage = "usage: detection [--smoke | --rescore | sweep | warnings | reactive | backoff | backoff-escalating | backoff-dense | backoff-dense-escalating | logits] [--resume] [--filter TEXT] [--dense-estimators FLAGS] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
+    public static readonly string Usage = $"usage: detection [--smoke | --rescore | sweep | warnings | {string.Join(" | ", ReactiveStudy.Treatments.Select(t => t.Study))} | logits] [--resume] [--filter TEXT] [--dense-estimators FLAGS] [--workers N] [--out DIR]   (internal: detection worker JOB.json)";
 
     public static int Run(string[] args)
     {
