@@ -14,11 +14,17 @@ internal enum RunRole
 
     /// <summary>The unstable run again, with the monitor's learning-rate backoff enabled.</summary>
     Backoff,
+
+    /// <summary>
+    /// The unstable run again, with the monitor's spike guard enabled: a spike onset's update is skipped and the rate
+    /// halved (the reactive save).
+    /// </summary>
+    Guard,
 }
 
 /// <summary>One run of the demo.</summary>
 /// <param name="Id">Short unique name (also the metrics' <c>run</c> tag), e.g. <c>gpt-unstable</c>.</param>
-/// <param name="Group">The stable/unstable/backoff trio it belongs to (<c>gpt</c>, <c>cnn</c>).</param>
+/// <param name="Group">The group of runs (stable, unstable, backoff, guard) it belongs to: <c>gpt</c> or <c>cnn</c>.</param>
 /// <param name="Role">What the run shows.</param>
 /// <param name="Workload">Model and data.</param>
 /// <param name="Optimizer">Optimizer.</param>
@@ -46,6 +52,9 @@ internal sealed record DemoRunDefinition(
     /// <summary>Whether the monitor may back the learning rate off.</summary>
     public bool Backoff => Role == RunRole.Backoff;
 
+    /// <summary>Whether the monitor's spike guard may skip updates and cut the learning rate.</summary>
+    public bool SpikeGuard => Role == RunRole.Guard;
+
     /// <summary>A human-readable model and data description.</summary>
     public string ModelLabel => Workload switch
     {
@@ -72,7 +81,7 @@ internal sealed record DemoRunDefinition(
 
     /// <summary>A one-line title for reports.</summary>
     public string Title =>
-        FormattableString.Invariant($"{Id}: {ModelLabel}, {OptimizerLabel}, lr {LearningRate:G3}{(WarmupSteps > 0 ? $" after {WarmupSteps} warm-up steps" : string.Empty)}, batch {BatchSize}{(Backoff ? ", backoff on" : string.Empty)}");
+        FormattableString.Invariant($"{Id}: {ModelLabel}, {OptimizerLabel}, lr {LearningRate:G3}{(WarmupSteps > 0 ? $" after {WarmupSteps} warm-up steps" : string.Empty)}, batch {BatchSize}{(Backoff ? ", backoff on" : string.Empty)}{(SpikeGuard ? ", spike guard on" : string.Empty)}");
 
     /// <summary>The training run for a seed and step count.</summary>
     /// <param name="seed">Seed of the initial weights, the batch order and the probe batch.</param>
@@ -94,6 +103,7 @@ internal sealed record DemoRunDefinition(
         // The cost this buys is measured and reported (probe time against training time, per run).
         OverheadBudget = 1,
         Backoff = Backoff ? new BackoffOptions() : null,
+        SpikeGuard = SpikeGuard ? new SpikeGuardOptions() : null,
     };
 }
 
@@ -135,9 +145,11 @@ internal static class DemoCatalog
         Gpt("gpt-stable", RunRole.Stable, 0.01),
         Gpt("gpt-unstable", RunRole.Unstable, 0.5),
         Gpt("gpt-backoff", RunRole.Backoff, 0.5),
+        Gpt("gpt-guard", RunRole.Guard, 0.5),
         Cnn("cnn-stable", RunRole.Stable, 0.05),
         Cnn("cnn-unstable", RunRole.Unstable, 0.2),
         Cnn("cnn-backoff", RunRole.Backoff, 0.2),
+        Cnn("cnn-guard", RunRole.Guard, 0.2),
     ];
 
     /// <summary>Names accepted by <c>--runs</c>: every run id, every group name, and <c>all</c>.</summary>

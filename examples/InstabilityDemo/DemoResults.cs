@@ -120,7 +120,8 @@ internal static class DemoComparisons
     /// What the demo promises about the training runs themselves (not about the monitor's alarms, which the report
     /// shows as they are): stable runs do not spike; unstable runs spike and do not diverge to a non-finite loss; a
     /// backoff run backed off, spikes no more often than its twin without backoff and ends at a lower loss (a run that
-    /// collapses to chance spikes once and stays there, so the spike count alone does not say which run fared better).
+    /// collapses to chance spikes once and stays there, so the spike count alone does not say which run fared better);
+    /// a guard run skipped at least one update and ends finite at a lower loss than its unguarded twin.
     /// </summary>
     public static IReadOnlyList<InvariantCheck> Invariants(IReadOnlyList<DemoRunResult> all)
     {
@@ -146,6 +147,20 @@ internal static class DemoComparisons
                             $"{id} fares better than {twin.Definition.Id}: no more spikes, lower final loss",
                             run.SpikeOnsets.Count <= twin.SpikeOnsets.Count && run.Trace.FinalLoss < twin.Trace.FinalLoss,
                             string.Create(CultureInfo.InvariantCulture, $"{run.SpikeOnsets.Count} vs {twin.SpikeOnsets.Count} spike(s), final loss {run.Trace.FinalLoss:G3} vs {twin.Trace.FinalLoss:G3}")));
+                    }
+
+                    break;
+                case RunRole.Guard:
+                    checks.Add(new($"{id} skipped a spike's update", run.Trace.SkippedUpdates > 0, $"{run.Trace.SkippedUpdates} update(s) skipped, {run.Backoffs.Count} cut(s) of the learning rate"));
+                    var unguarded = UnstableTwin(run, all);
+                    if (unguarded is not null)
+                    {
+                        // Not "no more spikes": the guard reacts at an onset, so the onset is in the loss either way, and
+                        // a twin that collapses to chance spikes once and stays there. What it saves is the run.
+                        checks.Add(new(
+                            $"{id} ends at a lower loss than {unguarded.Definition.Id}, finite throughout",
+                            !run.Trace.Diverged && run.Trace.FinalLoss < unguarded.Trace.FinalLoss,
+                            string.Create(CultureInfo.InvariantCulture, $"final loss {run.Trace.FinalLoss:G3} vs {unguarded.Trace.FinalLoss:G3}; {run.SpikeOnsets.Count} vs {unguarded.SpikeOnsets.Count} spike(s)")));
                     }
 
                     break;

@@ -43,7 +43,7 @@ internal static class HtmlReportWriter
         html.Append("<h1>SpectralMonitor instability demo</h1>\n");
         var s = report.Settings;
         html.Append(CultureInfo.InvariantCulture, $"<p class=\"meta\">TorchSharp, float32 on the CPU, one torch thread, one run at a time. Seed {s.Seed}, {(s.Quick ? "quick" : "full")} run, training wall time {report.Elapsed.TotalSeconds:F1} s. The monitor is attached with <code>optimizer.AttachSpectralMonitor(model, probeLoss: …)</code> and its default rules ({Escape(string.Join(", ", DefaultRules.All.Select(r => r.Name)))}) and estimators, a probe every N steps as listed (halved while an indicator rises), no overhead budget stretching. Spikes: {Escape(LossSpikes.Describe())}.</p>\n");
-        html.Append(CultureInfo.InvariantCulture, $"<p class=\"legend\">Event lines on every chart: <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("warning")}\"></span>warning alert <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("critical")}\"></span>critical alert <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("backoff")}\"></span>learning-rate backoff <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("spike")}\"></span>loss spike onset; grey horizontal lines are thresholds.</p>\n");
+        html.Append(CultureInfo.InvariantCulture, $"<p class=\"legend\">Event lines on every chart: <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("warning")}\"></span>warning alert <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("critical")}\"></span>critical alert <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("backoff")}\"></span>learning-rate cut (alert backoff or spike guard) <span class=\"key\" style=\"border-color:{ChartRenderer.MarkerColor("spike")}\"></span>loss spike onset; grey horizontal lines are thresholds.</p>\n");
 
         int chart = 0;
         AppendRunTable(html, report);
@@ -64,11 +64,11 @@ internal static class HtmlReportWriter
 
     private static void AppendRunTable(StringBuilder html, DemoReport report)
     {
-        html.Append("<h2>Runs</h2>\n<table>\n<tr><th>run</th><th>model and data</th><th>optimizer</th><th>lr</th><th>warm-up</th><th>backoff</th><th>steps</th><th>spikes</th><th>first spike</th><th>alerts raised</th><th>first alert</th><th>warned (steps)</th><th>backoffs</th><th>final loss</th></tr>\n");
+        html.Append("<h2>Runs</h2>\n<table>\n<tr><th>run</th><th>model and data</th><th>optimizer</th><th>lr</th><th>warm-up</th><th>backoff</th><th>spike guard</th><th>steps</th><th>spikes</th><th>first spike</th><th>alerts raised</th><th>first alert</th><th>warned (steps)</th><th>backoffs</th><th>updates skipped</th><th>final loss</th></tr>\n");
         foreach (var r in report.Results)
         {
             var d = r.Definition;
-            html.Append(CultureInfo.InvariantCulture, $"<tr class=\"{d.Role.ToString().ToLowerInvariant()}\"><td><a href=\"#{d.Id}\">{d.Id}</a></td><td>{Escape(d.ModelLabel)} ({r.Trace.ParameterCount:N0} parameters)</td><td>{Escape(d.OptimizerLabel)}</td><td>{Number(d.LearningRate)}</td><td>{d.WarmupSteps}</td><td>{(d.Backoff ? "on" : "off")}</td><td>{r.Trace.Losses.Count}</td><td>{r.SpikeOnsets.Count}</td><td>{Maybe(r.FirstSpikeStep)}</td><td>{r.RaisedAlerts.Count}</td><td>{Maybe(r.FirstAlertStep)}</td><td>{Maybe(r.LeadSteps)}</td><td>{r.Backoffs.Count}</td><td>{Number(r.Trace.FinalLoss)}{(r.Trace.Diverged ? " (diverged)" : string.Empty)}</td></tr>\n");
+            html.Append(CultureInfo.InvariantCulture, $"<tr class=\"{d.Role.ToString().ToLowerInvariant()}\"><td><a href=\"#{d.Id}\">{d.Id}</a></td><td>{Escape(d.ModelLabel)} ({r.Trace.ParameterCount:N0} parameters)</td><td>{Escape(d.OptimizerLabel)}</td><td>{Number(d.LearningRate)}</td><td>{d.WarmupSteps}</td><td>{(d.Backoff ? "on" : "off")}</td><td>{(d.SpikeGuard ? "on" : "off")}</td><td>{r.Trace.Losses.Count}</td><td>{r.SpikeOnsets.Count}</td><td>{Maybe(r.FirstSpikeStep)}</td><td>{r.RaisedAlerts.Count}</td><td>{Maybe(r.FirstAlertStep)}</td><td>{Maybe(r.LeadSteps)}</td><td>{r.Backoffs.Count}</td><td>{r.Trace.SkippedUpdates}</td><td>{Number(r.Trace.FinalLoss)}{(r.Trace.Diverged ? " (diverged)" : string.Empty)}</td></tr>\n");
         }
 
         html.Append(CultureInfo.InvariantCulture, $"</table>\n<p class=\"note\">Warned = first spike − the last alert onset within the {DemoRunResult.WarningHorizon} steps before it (– when no alert was raised in that window).</p>\n");
@@ -117,6 +117,7 @@ internal static class HtmlReportWriter
     {
         RunRole.Stable => "#009E73",
         RunRole.Unstable => "#D55E00",
+        RunRole.Guard => "#CC79A7",
         _ => "#56B4E9",
     };
 
@@ -300,6 +301,7 @@ internal static class HtmlReportWriter
         tr.stable td:first-child { border-left: 4px solid #009e73; }
         tr.unstable td:first-child { border-left: 4px solid #d55e00; }
         tr.backoff td:first-child { border-left: 4px solid #0072b2; }
+        tr.guard td:first-child { border-left: 4px solid #cc79a7; }
         td.ratio { font-weight: 600; }
         .meta, .note { color: #555; font-size: 0.85rem; }
         .legend, ul.facts { font-size: 0.85rem; }

@@ -74,11 +74,11 @@ internal static class SummaryWriter
     {
         ArgumentNullException.ThrowIfNull(report);
         var b = new StringBuilder();
-        b.Append(CultureInfo.InvariantCulture, $"{"run",-13} {"lr",5} {"steps",5} {"spikes",6} {"1st spike",9} {"alerts",6} {"1st alert",9} {"warned",6} {"backoffs",8} {"final loss",10} {"probes",6} {"probe s",7} {"train s",7}\n");
+        b.Append(CultureInfo.InvariantCulture, $"{"run",-13} {"lr",5} {"steps",5} {"spikes",6} {"1st spike",9} {"alerts",6} {"1st alert",9} {"warned",6} {"backoffs",8} {"skipped",7} {"final loss",10} {"probes",6} {"probe s",7} {"train s",7}\n");
         foreach (var r in report.Results)
         {
             var t = r.Trace;
-            b.Append(CultureInfo.InvariantCulture, $"{r.Definition.Id,-13} {r.Definition.LearningRate,5:G3} {t.Losses.Count,5} {r.SpikeOnsets.Count,6} {Text(r.FirstSpikeStep),9} {r.RaisedAlerts.Count,6} {Text(r.FirstAlertStep),9} {Text(r.LeadSteps),6} {r.Backoffs.Count,8} {t.FinalLoss,10:G3} {t.Probes.Count,6} {t.ProbeTime.TotalSeconds,7:F1} {t.TrainingTime.TotalSeconds,7:F1}{(t.Diverged ? " diverged" : string.Empty)}\n");
+            b.Append(CultureInfo.InvariantCulture, $"{r.Definition.Id,-13} {r.Definition.LearningRate,5:G3} {t.Losses.Count,5} {r.SpikeOnsets.Count,6} {Text(r.FirstSpikeStep),9} {r.RaisedAlerts.Count,6} {Text(r.FirstAlertStep),9} {Text(r.LeadSteps),6} {r.Backoffs.Count,8} {t.SkippedUpdates,7} {t.FinalLoss,10:G3} {t.Probes.Count,6} {t.ProbeTime.TotalSeconds,7:F1} {t.TrainingTime.TotalSeconds,7:F1}{(t.Diverged ? " diverged" : string.Empty)}\n");
         }
 
         b.Append(CultureInfo.InvariantCulture, $"(warned = steps between the last alert onset within {DemoRunResult.WarningHorizon} steps before the first spike and that spike)\n\n");
@@ -110,9 +110,11 @@ internal static class SummaryWriter
         writer.WriteNumber("warmupSteps", d.WarmupSteps);
         writer.WriteNumber("batchSize", d.BatchSize);
         writer.WriteBoolean("backoff", d.Backoff);
+        writer.WriteBoolean("spikeGuard", d.SpikeGuard);
         writer.WriteNumber("steps", result.Steps);
         writer.WriteNumber("stepsRun", t.Losses.Count);
         writer.WriteBoolean("diverged", t.Diverged);
+        writer.WriteNumber("skippedUpdates", t.SkippedUpdates);
         writer.WriteNumber("spikes", result.SpikeOnsets.Count);
         writer.WriteStartArray("spikeSteps");
         foreach (int onset in result.SpikeOnsets)

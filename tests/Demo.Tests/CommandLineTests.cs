@@ -79,7 +79,7 @@ public sealed partial class CommandLineTests : IDisposable
         string summary = File.ReadAllText(Path.Combine(_folder, "summary.json"));
         Assert.Equal(2, Regex.Count(summary, "\"stepsRun\": 60"));
         Assert.Equal(
-            ["cnn-stable", "cnn-unstable", "cnn-backoff"],
+            ["cnn-stable", "cnn-unstable", "cnn-backoff", "cnn-guard"],
             DemoCatalog.Select(["CNN"], out string? unknown).Select(r => r.Id));
         Assert.Null(unknown);
     }

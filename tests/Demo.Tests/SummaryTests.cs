@@ -13,8 +13,8 @@ public sealed class SummaryTests(QuickRun run)
 
     private static readonly string[] RunFields =
     [
-        "id", "group", "role", "model", "parameters", "optimizer", "learningRate", "warmupSteps", "batchSize", "backoff", "steps", "stepsRun",
-        "diverged", "spikes", "spikeSteps", "firstSpikeStep", "firstAlertStep", "warningStep", "leadSteps", "alertActiveAtFirstSpike",
+        "id", "group", "role", "model", "parameters", "optimizer", "learningRate", "warmupSteps", "batchSize", "backoff", "spikeGuard", "steps", "stepsRun",
+        "diverged", "skippedUpdates", "spikes", "spikeSteps", "firstSpikeStep", "firstAlertStep", "warningStep", "leadSteps", "alertActiveAtFirstSpike",
         "alarmTimeFraction", "finalLoss", "minLearningRate", "probeInterval", "probeBatchSize", "probes", "failedProbes", "hessianVectorProducts",
         "elapsedSeconds", "probeSeconds", "meanStepMilliseconds", "meanProbeMilliseconds", "alerts", "alertLevelChanges", "backoffs", "indicators",
     ];
@@ -136,11 +136,47 @@ public sealed class SummaryTests(QuickRun run)
             Assert.True(r.GetProperty("minLearningRate").GetDouble() < r.GetProperty("learningRate").GetDouble());
         }
 
-        // Runs without backoff keep the scheduled rate: constant after the warm-up.
-        foreach (var r in Runs(summary).Where(r => !r.GetProperty("backoff").GetBoolean()))
+        // Runs without backoff or spike guard keep the scheduled rate: constant after the warm-up.
+        foreach (var r in Runs(summary).Where(r => !r.GetProperty("backoff").GetBoolean() && !r.GetProperty("spikeGuard").GetBoolean()))
         {
             Assert.Empty(r.GetProperty("backoffs").EnumerateArray());
             Assert.Equal(r.GetProperty("learningRate").GetDouble(), r.GetProperty("minLearningRate").GetDouble());
+        }
+    }
+
+    [Fact]
+    public void Guard_runs_skip_updates_halve_the_rate_and_end_below_their_unguarded_twins()
+    {
+        var summary = Summary();
+        var guarded = Runs(summary).Where(r => r.GetProperty("spikeGuard").GetBoolean()).ToArray();
+        Assert.NotEmpty(guarded);
+        foreach (var r in guarded)
+        {
+            string group = r.GetProperty("group").GetString()!;
+            var twin = Run(summary, $"{group}-unstable");
+            Assert.Equal("guard", r.GetProperty("role").GetString());
+            Assert.False(r.GetProperty("backoff").GetBoolean(), $"{group}: the guard run also has the alert backoff");
+            Assert.Equal(twin.GetProperty("learningRate").GetDouble(), r.GetProperty("learningRate").GetDouble());
+            Assert.True(r.GetProperty("skippedUpdates").GetInt32() > 0, $"{group}: the guard skipped nothing");
+            Assert.False(r.GetProperty("diverged").GetBoolean());
+            Assert.True(
+                r.GetProperty("finalLoss").GetDouble() < twin.GetProperty("finalLoss").GetDouble(),
+                $"{group}: final loss {r.GetProperty("finalLoss")} with the guard, {twin.GetProperty("finalLoss")} without");
+
+            // Every cut is the guard's: half the factor (the default BackoffFactor), never below the 0.01 floor.
+            var backoffs = r.GetProperty("backoffs").EnumerateArray().ToArray();
+            Assert.NotEmpty(backoffs);
+            foreach (var b in backoffs)
+            {
+                double from = b.GetProperty("fromFactor").GetDouble(), to = b.GetProperty("toFactor").GetDouble();
+                Assert.Equal(Math.Max(from * 0.5, 0.01), to, 12);
+            }
+        }
+
+        // Only the guard skips updates.
+        foreach (var r in Runs(summary).Where(r => !r.GetProperty("spikeGuard").GetBoolean()))
+        {
+            Assert.Equal(0, r.GetProperty("skippedUpdates").GetInt32());
         }
     }
 
