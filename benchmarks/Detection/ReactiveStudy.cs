@@ -36,6 +36,14 @@ internal static class ReactiveStudy
         o => o.Skipped,
         "the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping");
 
+    /// <summary>The spike guard with each repeat episode halving the level the rate recovers to (<c>detection reactive-ceiling</c>).</summary>
+    internal static Treatment GuardRepeatCeiling { get; } = Guard with
+    {
+        Study = "reactive-ceiling",
+        Configuration = MonitorConfigurations.ReactiveCeiling,
+        Label = "reactive save, each repeat halving the rate's ceiling",
+    };
+
     /// <summary>The default rules' learning-rate backoff at default options (<c>detection backoff</c>).</summary>
     internal static Treatment RuleBackoff { get; } = BackoffTreatment(
         "backoff", MonitorConfigurations.Backoff, "default rules with the learning-rate backoff", "the backoff pass runs the monitor at its default options");
@@ -53,7 +61,7 @@ internal static class ReactiveStudy
         "backoff-dense-escalating", MonitorConfigurations.DenseBackoffEscalating, "dense probing with the escalating learning-rate backoff", "the pass probes every 10 steps with no budget");
 
     /// <summary>Every treatment, by its study command.</summary>
-    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, RuleBackoff, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
+    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardRepeatCeiling, RuleBackoff, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
 
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;

@@ -45,6 +45,36 @@ public class SpikeGuardTests
         Assert.Equal(1, monitor.BackoffFactor);
     }
 
+    [Theory]
+    [InlineData(1.0, 0.10, 0.10, 0.10)]    // the default: every episode recovers to the full rate
+    [InlineData(0.8, 0.10, 0.08, 0.064)]   // each repeat lowers the ceiling by 0.8: 1, 0.8, 0.64
+    [InlineData(0.1, 0.10, 0.01, 0.005)]   // 1, 0.1, then the 0.05 floor (MinimumFactor)
+    public void EachRepeatEpisodeLowersTheLevelTheRateRecoversTo(double ceilingFactor, double afterFirst, double afterSecond, double afterThird)
+    {
+        var target = new FakeTarget([1.0], learningRate: 0.1);
+        var guard = new SpikeGuardOptions { CooldownSteps = 5, RecoveryRate = 2, BackoffFactor = 0.5, MinimumFactor = 0.05, RepeatCeilingFactor = ceilingFactor };
+        using var monitor = StabilityMonitor.Create(target, Options(guard));
+        var rates = new List<double>();
+        for (int step = 0; step < 160; step++)
+        {
+            // Three single-step jumps, 40 steps apart: three episodes.
+            double loss = step is 40 or 80 or 120 ? 3.0 : Alternating(step);
+            monitor.BeforeUpdate(step, loss, gradientNorm: 1.0);
+            rates.Add(target.LearningRates.Rates[0]);
+            monitor.OnStep(step, loss, 1.0);
+        }
+
+        Assert.Equal(3, monitor.SpikeGuardTriggers);
+
+        // Each jump cuts the factor by 0.5, capped by the episode's ceiling (never below the floor), and 20 quiet steps
+        // later it has recovered as far as that ceiling allows, where it stays.
+        Assert.Equal(0.05, rates[40], 15);
+        Assert.Equal(afterFirst, rates[79], 15);
+        Assert.Equal(afterSecond, rates[119], 15);
+        Assert.Equal(afterThird, rates[159], 15);
+        Assert.True(rates[80] <= afterSecond + 1e-15 && rates[120] <= afterThird + 1e-15, "a cut never leaves the factor above its ceiling");
+    }
+
     [Fact]
     public void ANoisyDecreasingLossNeverTriggers()
     {
@@ -205,6 +235,7 @@ public class SpikeGuardTests
     [InlineData(nameof(SpikeGuardOptions.MinimumFactor))]
     [InlineData(nameof(SpikeGuardOptions.CooldownSteps))]
     [InlineData(nameof(SpikeGuardOptions.RecoveryRate))]
+    [InlineData(nameof(SpikeGuardOptions.RepeatCeilingFactor))]
     public void AnOutOfRangeOptionIsRefusedByName(string option)
     {
         var bad = option switch
@@ -218,7 +249,8 @@ public class SpikeGuardTests
             nameof(SpikeGuardOptions.BackoffFactor) => new SpikeGuardOptions { BackoffFactor = 0 },
             nameof(SpikeGuardOptions.MinimumFactor) => new SpikeGuardOptions { MinimumFactor = 1.5 },
             nameof(SpikeGuardOptions.CooldownSteps) => new SpikeGuardOptions { CooldownSteps = -1 },
-            _ => new SpikeGuardOptions { RecoveryRate = 1 },
+            nameof(SpikeGuardOptions.RecoveryRate) => new SpikeGuardOptions { RecoveryRate = 1 },
+            _ => new SpikeGuardOptions { RepeatCeilingFactor = 0 },
         };
         var ex = Assert.Throws<ArgumentException>(() => StabilityMonitor.Create(new FakeTarget([1.0]), Options(bad)));
         Assert.Equal(option, ex.ParamName);

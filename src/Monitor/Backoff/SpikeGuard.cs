@@ -23,7 +23,8 @@ internal readonly record struct GuardVerdict(bool Triggered, UpdateDecision Deci
 /// <summary>
 /// The reactive spike guard's state machine (<see cref="SpikeGuardOptions"/>): EMA z-scores of the loss and gradient
 /// norm over accepted steps, the skip decision, and the guard's learning-rate factor (cut per trigger, held for the
-/// cooldown, then recovered geometrically to 1). Used on the training thread only.
+/// cooldown, then recovered geometrically to its ceiling: 1, lowered by each repeat episode when
+/// <see cref="SpikeGuardOptions.RepeatCeilingFactor"/> is below 1). Used on the training thread only.
 /// </summary>
 internal sealed class SpikeGuard(SpikeGuardOptions options)
 {
@@ -33,6 +34,12 @@ internal sealed class SpikeGuard(SpikeGuardOptions options)
     private long _calls;
     private long _lastTrigger;
     private int _consecutive;
+
+    /// <summary>The level the factor recovers to (1 until a repeat episode lowers it).</summary>
+    public double Ceiling { get; private set; } = 1;
+
+    /// <summary>Episodes so far: runs of triggers less than the cooldown apart.</summary>
+    public long Episodes { get; private set; }
 
     /// <summary>The guard's learning-rate factor (1 = none).</summary>
     public double Factor { get; private set; } = 1;
@@ -62,17 +69,26 @@ internal sealed class SpikeGuard(SpikeGuardOptions options)
         {
             _consecutive = 0;
             Accept(loss, gradientNorm);
-            if (Factor < 1 && _calls - _lastTrigger > options.CooldownSteps)
+            if (Factor < Ceiling && _calls - _lastTrigger > options.CooldownSteps)
             {
-                Factor = Math.Min(1, Factor * options.RecoveryRate);
+                Factor = Math.Min(Ceiling, Factor * options.RecoveryRate);
             }
 
             return new GuardVerdict(false, UpdateDecision.Apply, lossZ, gradientZ, Factor);
         }
 
+        if (Triggers == 0 || _calls - _lastTrigger > options.CooldownSteps)
+        {
+            Episodes++;
+            if (Episodes > 1)
+            {
+                Ceiling = Math.Max(options.MinimumFactor, Ceiling * options.RepeatCeilingFactor);
+            }
+        }
+
         Triggers++;
         _lastTrigger = _calls;
-        Factor = Math.Max(options.MinimumFactor, Factor * options.BackoffFactor);
+        Factor = Math.Max(options.MinimumFactor, Math.Min(Ceiling, Factor * options.BackoffFactor));
         bool skip = options.SkipUpdate && (!finite || ++_consecutive <= options.MaxConsecutiveSkips);
         if (skip)
         {

@@ -58,6 +58,14 @@ public sealed record SpikeGuardOptions
     /// <summary>Per-step multiplicative recovery of the factor towards 1 after the cooldown. Range (1, 2].</summary>
     public double RecoveryRate { get; init; } = 1.02;
 
+    /// <summary>
+    /// How far a repeat lowers the level the factor recovers to. An episode is a run of triggers less than
+    /// <see cref="CooldownSteps"/> apart; the first episode leaves that level at 1 (one spike can be bad luck), and each
+    /// later one multiplies it by this (never below <see cref="MinimumFactor"/>), so that a learning rate that keeps
+    /// spiking is not restored in full each time. 1 (the default) always recovers to the full rate. Range (0, 1].
+    /// </summary>
+    public double RepeatCeilingFactor { get; init; } = 1;
+
     /// <summary>Checks every option; the message names the option, its value and the allowed range.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public void Validate()
@@ -72,6 +80,7 @@ public sealed record SpikeGuardOptions
         Require(MinimumFactor > 0 && MinimumFactor <= 1, nameof(MinimumFactor), MinimumFactor, "(0, 1]");
         Require(CooldownSteps is >= 0 and <= 1_000_000, nameof(CooldownSteps), CooldownSteps, "[0, 1000000]");
         Require(RecoveryRate > 1 && RecoveryRate <= 2, nameof(RecoveryRate), RecoveryRate, "(1, 2]");
+        Require(RepeatCeilingFactor > 0 && RepeatCeilingFactor <= 1, nameof(RepeatCeilingFactor), RepeatCeilingFactor, "(0, 1]");
     }
 
     private static void Require(bool condition, string option, object? value, string allowed)
