@@ -36,12 +36,12 @@ internal static class ReactiveStudy
         o => o.Skipped,
         "the reactive pass runs the monitor without probes: the guard and the monitor's per-step bookkeeping");
 
-    /// <summary>The spike guard with each repeat episode halving the level the rate recovers to (<c>detection reactive-ceiling</c>).</summary>
-    internal static Treatment GuardRepeatCeiling { get; } = Guard with
+    /// <summary>The spike guard without the repeat ceiling: every episode recovers to the full rate (<c>detection reactive-no-ceiling</c>).</summary>
+    internal static Treatment GuardWithoutCeiling { get; } = Guard with
     {
-        Study = "reactive-ceiling",
-        Configuration = MonitorConfigurations.ReactiveCeiling,
-        Label = "reactive save, each repeat halving the rate's ceiling",
+        Study = "reactive-no-ceiling",
+        Configuration = MonitorConfigurations.ReactiveNoCeiling,
+        Label = "reactive save without the repeat ceiling (full recovery after every episode)",
     };
 
     /// <summary>The default rules' learning-rate backoff at default options (<c>detection backoff</c>).</summary>
@@ -61,7 +61,7 @@ internal static class ReactiveStudy
         "backoff-dense-escalating", MonitorConfigurations.DenseBackoffEscalating, "dense probing with the escalating learning-rate backoff", "the pass probes every 10 steps with no budget");
 
     /// <summary>Every treatment, by its study command.</summary>
-    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardRepeatCeiling, RuleBackoff, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
+    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardWithoutCeiling, RuleBackoff, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
 
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;

@@ -126,14 +126,10 @@ internal static class MonitorConfigurations
     public const string Reactive = "reactive";
 
     /// <summary>
-    /// As <see cref="Reactive"/>, with <see cref="SpikeGuardOptions.RepeatCeilingFactor"/> =
-    /// <see cref="RepeatCeilingFactor"/>: each repeat episode halves the level the rate recovers to (the
-    /// <c>detection reactive-ceiling</c> study).
+    /// As <see cref="Reactive"/>, with <see cref="SpikeGuardOptions.RepeatCeilingFactor"/> = 1: every episode recovers
+    /// to the full rate, as the guard did before the repeat ceiling (the <c>detection reactive-no-ceiling</c> study).
     /// </summary>
-    public const string ReactiveCeiling = "reactive-ceiling";
-
-    /// <summary>The repeat ceiling's factor under test (set by reasoning: each repeat halves the level; not tuned).</summary>
-    public const double RepeatCeilingFactor = 0.5;
+    public const string ReactiveNoCeiling = "reactive-no-ceiling";
 
     /// <summary>
     /// The monitor at its default options with the learning-rate backoff on (<see cref="BackoffOptions"/> at its
@@ -164,7 +160,7 @@ internal static class MonitorConfigurations
 
     /// <summary>Whether <paramref name="configuration"/> changes training (its pass keeps its own losses): the spike guard, ZClip-style clipping and the backoff.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveCeiling or ZClipped or Backoff or BackoffEscalating or DenseBackoff or DenseBackoffEscalating;
+    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffEscalating or DenseBackoff or DenseBackoffEscalating;
 
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
@@ -179,7 +175,7 @@ internal static class MonitorConfigurations
         Default => new StabilityMonitorOptions { RunName = runName },
         Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1, Estimators = denseEstimators ?? ProbeEstimators.Default },
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
-        ReactiveCeiling => Options(Reactive, runName)! with { SpikeGuard = new SpikeGuardOptions { RepeatCeilingFactor = RepeatCeilingFactor } },
+        ReactiveNoCeiling => Options(Reactive, runName)! with { SpikeGuard = new SpikeGuardOptions { RepeatCeilingFactor = 1 } },
         Backoff => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions() },
         BackoffEscalating => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions { EscalationSteps = EscalationSteps } },
         DenseBackoff => Options(Dense, runName)! with { Backoff = new BackoffOptions() },

@@ -46,7 +46,8 @@ public class SpikeGuardTests
     }
 
     [Theory]
-    [InlineData(1.0, 0.10, 0.10, 0.10)]    // the default: every episode recovers to the full rate
+    [InlineData(1.0, 0.10, 0.10, 0.10)]    // off: every episode recovers to the full rate
+    [InlineData(0.5, 0.10, 0.05, 0.025)]   // the default: 1, 0.5, 0.25
     [InlineData(0.8, 0.10, 0.08, 0.064)]   // each repeat lowers the ceiling by 0.8: 1, 0.8, 0.64
     [InlineData(0.1, 0.10, 0.01, 0.005)]   // 1, 0.1, then the 0.05 floor (MinimumFactor)
     public void EachRepeatEpisodeLowersTheLevelTheRateRecoversTo(double ceilingFactor, double afterFirst, double afterSecond, double afterThird)
