@@ -9,7 +9,7 @@ namespace SpectralMonitor.Benchmarks.Torch;
 
 /// <summary>
 /// stopping-rules: the Ritz history of the monitor's warm probes, for judging stopping rules offline. On probe-cost's
-/// models and schedule (100 training steps, then a probe every 25), at the parameters of every probe: a tight reference
+/// models and schedule (the first probe after 125 training steps, then one every 25), at the parameters of every probe: a tight reference
 /// eigenvalue, the monitor's own solve (eigenvalue rule 1e-3, dimension 16, warm-started from its previous Ritz vector,
 /// as the monitor chains them), and from the same start vector every prefix of the same Lanczos run (stopped after
 /// j = 1…<see cref="Prefixes"/> HVPs: a prefix of one Krylov sequence, so each row is exactly what a rule would see after
@@ -25,16 +25,18 @@ internal static class StoppingRuleStudy
     {
         string model = Option(args, "--model") ?? "mlp";
         string? output = Option(args, "--out");
-        if (model is not ("mlp" or "gpt") || output is null)
+        string? probesText = Option(args, "--probes");
+        int probes = 6;
+        if (model is not ("mlp" or "gpt") || output is null || (probesText is not null && !(int.TryParse(probesText, NumberStyles.None, CultureInfo.InvariantCulture, out probes) && probes is > 0 and <= 200)))
         {
             Console.Error.WriteLine("stopping-rules: usage: stopping-rules --model mlp|gpt --out FILE.jsonl [--probes N (warm probes, 1–200; default 6)]");
             return 2;
         }
 
-        int probes = int.TryParse(Option(args, "--probes"), out int p) && p is > 0 and <= 200 ? p : 6, interval = 25, warmup = 100;
+        const int interval = 25, warmup = 100;
         torch.set_num_threads(1);
         torch.manual_seed(0);
-        Console.WriteLine($"stopping-rules: {model} model (probe-cost's), {warmup} training steps, then {probes + 1} probes every {interval} steps, prefixes 1–{Prefixes}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine($"stopping-rules: {model} model (probe-cost's), a cold probe after {warmup + interval} training steps, then {probes} warm probes every {interval} steps, prefixes 1–{Prefixes}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         using var bench = model == "gpt" ? BenchModels.Gpt(ModelSize.Million, torch.CPU) : BenchModels.Mlp(ModelSize.Million, torch.CPU);
         using var optimizer = Optimizer(bench, model == "gpt" ? "adamw" : "sgd", model == "gpt" ? 1e-3 : 0.05);
         var target = new TorchSharpProbeTarget(bench.Module, optimizer, ProbeLossOf(bench));
@@ -44,7 +46,8 @@ internal static class StoppingRuleStudy
         long step = 0;
         for (int probe = 0; probe <= probes; probe++)
         {
-            for (int i = 0; i < (probe == 0 ? warmup : interval); i++)
+            // As probe-cost's monitor: the first probe after warmup + interval steps, then one every interval.
+            for (int i = 0; i < (probe == 0 ? warmup + interval : interval); i++)
             {
                 Step(bench, optimizer, ++step);
             }
