@@ -31,6 +31,27 @@ internal enum ModelSize
     TenMillion,
 }
 
+/// <summary>
+/// One of probe-cost's two cases, shared by the studies that follow the same runs (warm-subspace, stopping-rules): the
+/// MLP trained with SGD-momentum at lr 0.05 and the GPT with AdamW at lr 1e-3.
+/// </summary>
+/// <param name="Name">The <c>--model</c> value: <c>mlp</c> or <c>gpt</c>.</param>
+/// <param name="Model">Builds the model at a size, on the CPU.</param>
+/// <param name="Optimizer">The optimizer's kind for <see cref="Training.Optimizer"/>.</param>
+/// <param name="LearningRate">Its learning rate.</param>
+internal sealed record ProbeCostCase(string Name, Func<ModelSize, IBenchModel> Model, string Optimizer, double LearningRate)
+{
+    /// <summary>Both cases, MLP first.</summary>
+    public static IReadOnlyList<ProbeCostCase> All { get; } =
+    [
+        new("mlp", size => BenchModels.Mlp(size, CPU), "sgd", 0.05),
+        new("gpt", size => BenchModels.Gpt(size, CPU), "adamw", 1e-3),
+    ];
+
+    /// <summary>The case called <paramref name="name"/>, or null.</summary>
+    public static ProbeCostCase? Named(string? name) => All.FirstOrDefault(c => c.Name == name);
+}
+
 /// <summary>Builds the benchmark models.</summary>
 internal static class BenchModels
 {

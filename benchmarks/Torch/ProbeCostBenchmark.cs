@@ -31,19 +31,16 @@ internal static class ProbeCostBenchmark
         int warmup = Option(args, "--warmup", size == ModelSize.Tiny ? 0 : 100);
         bool memoryOnly = args.Contains("--memory-only");
         string only = args.SkipWhile(a => a != "--model").Skip(1).FirstOrDefault() ?? "all";
+        if (only != "all" && ProbeCostCase.Named(only) is null)
+        {
+            Console.Error.WriteLine($"probe-cost: unknown model '{only}' (mlp, gpt or all)");
+            return 2;
+        }
+
         torch.set_num_threads(1);
         torch.manual_seed(0);
         Console.WriteLine($"probe-cost: {size} models, {warmup} training steps, then {probes} warm probes every {interval} steps, torch threads {torch.get_num_threads()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load average {LoadAverage()}");
-        var cases = new List<(Func<IBenchModel> Model, string Optimizer, double LearningRate)>();
-        if (only is "all" or "mlp")
-        {
-            cases.Add((() => BenchModels.Mlp(size, torch.CPU), "sgd", 0.05));
-        }
-
-        if (only is "all" or "gpt")
-        {
-            cases.Add((() => BenchModels.Gpt(size, torch.CPU), "adamw", 1e-3));
-        }
+        var cases = ProbeCostCase.All.Where(c => only == "all" || c.Name == only).Select(c => ((Func<IBenchModel>)(() => c.Model(size)), c.Optimizer, c.LearningRate)).ToList();
 
         foreach (var (factory, optimizerKind, rate) in cases)
         {

@@ -27,7 +27,7 @@ internal static class StoppingRuleStudy
         string? output = Option(args, "--out");
         string? probesText = Option(args, "--probes");
         int probes = 6;
-        if (model is not ("mlp" or "gpt") || output is null || (probesText is not null && !(int.TryParse(probesText, NumberStyles.None, CultureInfo.InvariantCulture, out probes) && probes is > 0 and <= 200)))
+        if (ProbeCostCase.Named(model) is not { } probeCostCase || output is null || (probesText is not null && !(int.TryParse(probesText, NumberStyles.None, CultureInfo.InvariantCulture, out probes) && probes is > 0 and <= 200)))
         {
             Console.Error.WriteLine("stopping-rules: usage: stopping-rules --model mlp|gpt --out FILE.jsonl [--probes N (warm probes, 1–200; default 6)]");
             return 2;
@@ -37,8 +37,8 @@ internal static class StoppingRuleStudy
         torch.set_num_threads(1);
         torch.manual_seed(0);
         Console.WriteLine($"stopping-rules: {model} model (probe-cost's), a cold probe after {warmup + interval} training steps, then {probes} warm probes every {interval} steps, prefixes 1–{Prefixes}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        using var bench = model == "gpt" ? BenchModels.Gpt(ModelSize.Million, torch.CPU) : BenchModels.Mlp(ModelSize.Million, torch.CPU);
-        using var optimizer = Optimizer(bench, model == "gpt" ? "adamw" : "sgd", model == "gpt" ? 1e-3 : 0.05);
+        using var bench = probeCostCase.Model(ModelSize.Million);
+        using var optimizer = Optimizer(bench, probeCostCase.Optimizer, probeCostCase.LearningRate);
         var target = new TorchSharpProbeTarget(bench.Module, optimizer, ProbeLossOf(bench));
         var space = target.Parameters.CreateVectorSpace();
         using var chain = space.CreateBasis(1);

@@ -22,7 +22,7 @@ internal static class WarmSubspaceStudy
         const int L = 4;
         int probes = 6, interval = 25, warmup = 100;
         string only = args.SkipWhile(a => a != "--model").Skip(1).FirstOrDefault() ?? "mlp";
-        if (only is not ("mlp" or "gpt"))
+        if (ProbeCostCase.Named(only) is not { } bench)
         {
             Console.Error.WriteLine($"warm-subspace: unknown model '{only}' (mlp or gpt)");
             return 2;
@@ -31,8 +31,8 @@ internal static class WarmSubspaceStudy
         torch.set_num_threads(1);
         torch.manual_seed(0);
         Console.WriteLine($"warm-subspace: {only} model (probe-cost's), {warmup} training steps, then {probes} probes every {interval} steps; reference eigenpairs (top {L}, relative residual 1e-6); oracle: fewest HVPs to a true {1e-3:0E+0}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        using var model = only == "gpt" ? BenchModels.Gpt(ModelSize.Million, torch.CPU) : BenchModels.Mlp(ModelSize.Million, torch.CPU);
-        using var optimizer = Optimizer(model, only == "gpt" ? "adamw" : "sgd", only == "gpt" ? 1e-3 : 0.05);
+        using var model = bench.Model(ModelSize.Million);
+        using var optimizer = Optimizer(model, bench.Optimizer, bench.LearningRate);
         var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
         var space = target.Parameters.CreateVectorSpace();
         using var previous = space.CreateBasis(L);

@@ -12,6 +12,7 @@ public class TorchStudyArgumentsTests
     [InlineData("stopping-rules", "--model", "mlp", "--out", "x.jsonl", "--probes", "0")]
     [InlineData("stopping-rules", "--model", "mlp", "--out", "x.jsonl", "--probes", "many")]
     [InlineData("warm-subspace", "--model", "cnn")]
+    [InlineData("probe-cost", "--model", "cnn")]
     public void BadArgumentsExitWithTwoAndOneLine(string study, params string[] arguments)
     {
         var error = Console.Error;
@@ -19,7 +20,12 @@ public class TorchStudyArgumentsTests
         Console.SetError(captured);
         try
         {
-            int code = study == "stopping-rules" ? StoppingRuleStudy.Run(arguments) : WarmSubspaceStudy.Run(arguments);
+            int code = study switch
+            {
+                "stopping-rules" => StoppingRuleStudy.Run(arguments),
+                "probe-cost" => ProbeCostBenchmark.Run(arguments),
+                _ => WarmSubspaceStudy.Run(arguments),
+            };
             Assert.Equal(2, code);
         }
         finally
