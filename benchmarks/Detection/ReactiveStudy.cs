@@ -48,6 +48,16 @@ internal static class ReactiveStudy
     internal static Treatment RuleBackoff { get; } = BackoffTreatment(
         "backoff", MonitorConfigurations.Backoff, "default rules with the learning-rate backoff", "the backoff pass runs the monitor at its default options");
 
+    /// <summary>The backoff and the spike guard together at their defaults (<c>detection backoff-guard</c>).</summary>
+    internal static Treatment BackoffAndGuard { get; } = new(
+        "backoff-guard",
+        MonitorConfigurations.BackoffGuard,
+        "default rules with the learning-rate backoff, and the spike guard",
+        "backoff or guard",
+        "steps at a backed-off learning rate",
+        o => o.ReducedRateSteps,
+        "the pass runs the monitor at its default options with the guard");
+
     /// <summary>The same backoff with a persisting Critical cutting again every 100 steps (<c>detection backoff-escalating</c>).</summary>
     internal static Treatment EscalatingBackoff { get; } = BackoffTreatment(
         "backoff-escalating", MonitorConfigurations.BackoffEscalating, "default rules with the escalating learning-rate backoff", "the backoff pass runs the monitor at its default options");
@@ -61,7 +71,7 @@ internal static class ReactiveStudy
         "backoff-dense-escalating", MonitorConfigurations.DenseBackoffEscalating, "dense probing with the escalating learning-rate backoff", "the pass probes every 10 steps with no budget");
 
     /// <summary>Every treatment, by its study command.</summary>
-    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardWithoutCeiling, RuleBackoff, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
+    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardWithoutCeiling, RuleBackoff, BackoffAndGuard, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
 
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;

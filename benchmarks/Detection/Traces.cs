@@ -138,6 +138,12 @@ internal static class MonitorConfigurations
     public const string Backoff = "backoff";
 
     /// <summary>
+    /// The monitor at its default options with both the learning-rate backoff and the spike guard at their defaults:
+    /// the alarms act early where they come, the guard catches the onsets they miss (the <c>detection backoff-guard</c> study).
+    /// </summary>
+    public const string BackoffGuard = "backoff-guard";
+
+    /// <summary>
     /// As <see cref="Backoff"/>, with <see cref="BackoffOptions.EscalationSteps"/> = <see cref="EscalationSteps"/>: a
     /// Critical that persists cuts again (the <c>detection backoff-escalating</c> study).
     /// </summary>
@@ -160,7 +166,7 @@ internal static class MonitorConfigurations
 
     /// <summary>Whether <paramref name="configuration"/> changes training (its pass keeps its own losses): the spike guard, ZClip-style clipping and the backoff.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffEscalating or DenseBackoff or DenseBackoffEscalating;
+    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffGuard or BackoffEscalating or DenseBackoff or DenseBackoffEscalating;
 
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
@@ -177,6 +183,7 @@ internal static class MonitorConfigurations
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
         ReactiveNoCeiling => Options(Reactive, runName)! with { SpikeGuard = new SpikeGuardOptions { RepeatCeilingFactor = 1 } },
         Backoff => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions() },
+        BackoffGuard => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions(), SpikeGuard = new SpikeGuardOptions() },
         BackoffEscalating => new StabilityMonitorOptions { RunName = runName, Backoff = new BackoffOptions { EscalationSteps = EscalationSteps } },
         DenseBackoff => Options(Dense, runName)! with { Backoff = new BackoffOptions() },
         DenseBackoffEscalating => Options(Dense, runName)! with { Backoff = new BackoffOptions { EscalationSteps = EscalationSteps } },
