@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Text.Json;
+using SpectralMonitor.Estimators;
 using SpectralMonitor.Estimators.Krylov;
+using SpectralMonitor.Estimators.Optimizers;
 using SpectralMonitor.Torch;
 using TorchSharp;
 using static SpectralMonitor.Benchmarks.Torch.Training;
+using static TorchSharp.torch;
 
 namespace SpectralMonitor.Benchmarks.Torch;
 
@@ -42,6 +45,7 @@ internal static class StoppingRuleStudy
         var target = new TorchSharpProbeTarget(bench.Module, optimizer, ProbeLossOf(bench));
         var space = target.Parameters.CreateVectorSpace();
         using var chain = space.CreateBasis(1);
+        Tensor? previousRoot = null;
         using var writer = new StreamWriter(output);
         long step = 0;
         for (int probe = 0; probe <= probes; probe++)
@@ -65,14 +69,43 @@ internal static class StoppingRuleStudy
                     rows.Add(new { hvps = prefix.Convergence.OperatorApplications, values = prefix.Eigenvalues, residuals = prefix.Convergence.ResidualNorms });
                 }
 
+                // For Adam/AdamW: the previous Ritz vector u carried through the change of preconditioner, u ⊙ √P_old / √P_new
+                // (if the update map's direction w = √P·u held still, this is the new u), and what the monitor's rule and
+                // the oracle spend from it.
+                object? rescaled = null;
+                Tensor? root = null;
+                if (context.Optimizer is AdamSnapshot<Tensor> adam)
+                {
+                    using var preconditioner = OptimizerPreconditioners.Adam(adam, (IElementwiseVectorSpace<Tensor>)space);
+                    root = preconditioner.sqrt().DetachFromDisposeScope();   // kept for the next probe, past this probe's scope
+                    if (start is not null && previousRoot is not null)
+                    {
+                        using var carried = start[0] * previousRoot / root;
+                        carried.div_(carried.norm());
+                        var fromCarried = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = 16, Tolerance = 1e-3, StoppingRule = LanczosStoppingRule.EigenvalueError, MaxApplications = 120, Seed = probe + 1 }, [carried]);
+                        int oracle = -1;
+                        for (int j = 1; j <= Prefixes && oracle < 0; j++)
+                        {
+                            var prefix = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = Prefixes + 4, Tolerance = 1e-12, StoppingRule = LanczosStoppingRule.EigenvalueError, MaxApplications = j, Seed = probe + 1 }, [carried]);
+                            oracle = Math.Abs(prefix.Eigenvalues[0] - reference.Value) <= 1e-3 * Math.Abs(reference.Value) ? j : -1;
+                        }
+
+                        rescaled = new { hvps = fromCarried.Convergence.OperatorApplications, value = fromCarried.Eigenvalues[0], oracle };
+                    }
+                }
+
+                previousRoot?.Dispose();
+                previousRoot = root;
+
                 // The monitor's solve, which also moves the chain to this probe's Ritz vector (the next probe's start).
                 var solved = Lanczos.Solve(op, new LanczosOptions { Count = 1, KrylovDimension = 16, Tolerance = 1e-3, StoppingRule = LanczosStoppingRule.EigenvalueError, MaxApplications = 120, Seed = probe + 1 }, start, chain);
                 double value = solved.Eigenvalues.Count > 0 ? solved.Eigenvalues[0] : double.NaN;
-                writer.WriteLine(JsonSerializer.Serialize(new { model, step, warm = start is not null, reference = reference.Value, rule = new { hvps = solved.Convergence.OperatorApplications, value }, prefixes = rows }));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step}: reference {reference.Value:G6}, monitor's rule {solved.Convergence.OperatorApplications} HVPs, rel. error {Math.Abs(value - reference.Value) / Math.Abs(reference.Value):0.0E+0}"));
+                writer.WriteLine(JsonSerializer.Serialize(new { model, step, warm = start is not null, reference = reference.Value, rule = new { hvps = solved.Convergence.OperatorApplications, value }, rescaled, prefixes = rows }));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step}: reference {reference.Value:G6}, monitor's rule {solved.Convergence.OperatorApplications} HVPs, rel. error {Math.Abs(value - reference.Value) / Math.Abs(reference.Value):0.0E+0}{(rescaled is null ? string.Empty : $"; from the start carried through the preconditioner change: {rescaled}")}"));
             }
         }
 
+        previousRoot?.Dispose();
         return 0;
     }
 
