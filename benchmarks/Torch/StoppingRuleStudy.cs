@@ -16,7 +16,8 @@ namespace SpectralMonitor.Benchmarks.Torch;
 /// eigenvalue, the monitor's own solve (eigenvalue rule 1e-3, dimension 16, warm-started from its previous Ritz vector,
 /// as the monitor chains them), and from the same start vector every prefix of the same Lanczos run (stopped after
 /// j = 1…<see cref="Prefixes"/> HVPs: a prefix of one Krylov sequence, so each row is exactly what a rule would see after
-/// j products) with all its Ritz values and residual norms. Writes one JSON object per probe (JSON lines) to --out;
+/// j products) with all its Ritz values and residual norms; for Adam/AdamW also the rule's HVPs and the oracle from the
+/// previous Ritz vector carried through the change of preconditioner. Writes one JSON object per probe (JSON lines) to --out;
 /// benchmarks/Torch/screens/stopping_rules.py scores rules on them.
 /// </summary>
 internal static class StoppingRuleStudy
