@@ -55,7 +55,7 @@ public sealed record SpikeGuardOptions
     /// <summary>Steps without a trigger before the factor starts to recover. Range [0, 1 000 000].</summary>
     public int CooldownSteps { get; init; } = 100;
 
-    /// <summary>Per-step multiplicative recovery of the factor towards 1 after the cooldown. Range (1, 2].</summary>
+    /// <summary>Per-step multiplicative recovery of the factor after the cooldown, up to its ceiling (1 unless a repeat lowered it: <see cref="RepeatCeilingFactor"/>). Range (1, 2].</summary>
     public double RecoveryRate { get; init; } = 1.02;
 
     /// <summary>
