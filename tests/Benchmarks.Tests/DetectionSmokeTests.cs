@@ -180,5 +180,26 @@ public sealed class DetectionSmokeTests : IDisposable
         Assert.Equal(MonitorConfigurations.DenseBackoffEscalating, ReactiveStudy.DenseEscalatingBackoff.Configuration);
     }
 
+    [Fact]
+    public void TheGuardStudiesDifferOnlyInTheRepeatCeilingAndTheBackoffGuardStudyAddsTheGuardToTheBackoff()
+    {
+        var guard = MonitorConfigurations.Options(MonitorConfigurations.Reactive, "r")!;
+        var noCeiling = MonitorConfigurations.Options(MonitorConfigurations.ReactiveNoCeiling, "r")!;
+        Assert.Equal(new SpikeGuardOptions(), guard.SpikeGuard);
+        Assert.Equal(0.5, guard.SpikeGuard!.RepeatCeilingFactor);
+        Assert.Equal(guard with { SpikeGuard = guard.SpikeGuard with { RepeatCeilingFactor = 1 } }, noCeiling);
+
+        var backoff = MonitorConfigurations.Options(MonitorConfigurations.Backoff, "r")!;
+        var both = MonitorConfigurations.Options(MonitorConfigurations.BackoffGuard, "r")!;
+        Assert.Equal(backoff with { SpikeGuard = new SpikeGuardOptions() }, both);
+
+        foreach (var (configuration, treatment) in new[] { (MonitorConfigurations.ReactiveNoCeiling, ReactiveStudy.GuardWithoutCeiling), (MonitorConfigurations.BackoffGuard, ReactiveStudy.BackoffAndGuard) })
+        {
+            Assert.True(MonitorConfigurations.Intervenes(configuration));
+            Assert.Equal(configuration, treatment.Configuration);
+            Assert.Contains(treatment, ReactiveStudy.Treatments);
+        }
+    }
+
     private static string Scores(JsonElement root) => root.GetProperty("detectors").GetRawText();
 }
