@@ -49,14 +49,8 @@ internal static class ReactiveStudy
         "backoff", MonitorConfigurations.Backoff, "default rules with the learning-rate backoff", "the backoff pass runs the monitor at its default options");
 
     /// <summary>The backoff and the spike guard together at their defaults (<c>detection backoff-guard</c>).</summary>
-    internal static Treatment BackoffAndGuard { get; } = new(
-        "backoff-guard",
-        MonitorConfigurations.BackoffGuard,
-        "default rules with the learning-rate backoff, and the spike guard",
-        "backoff or guard",
-        "steps at a backed-off learning rate",
-        o => o.ReducedRateSteps,
-        "the pass runs the monitor at its default options with the guard");
+    internal static Treatment BackoffAndGuard { get; } = BackoffTreatment(
+        "backoff-guard", MonitorConfigurations.BackoffGuard, "default rules with the learning-rate backoff, and the spike guard", "the pass runs the monitor at its default options with the guard") with { Actor = "backoff or guard" };
 
     /// <summary>The same backoff with a persisting Critical cutting again every 100 steps (<c>detection backoff-escalating</c>).</summary>
     internal static Treatment EscalatingBackoff { get; } = BackoffTreatment(

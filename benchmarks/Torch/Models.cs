@@ -50,6 +50,9 @@ internal sealed record ProbeCostCase(string Name, Func<ModelSize, IBenchModel> M
 
     /// <summary>The case called <paramref name="name"/>, or null.</summary>
     public static ProbeCostCase? Named(string? name) => All.FirstOrDefault(c => c.Name == name);
+
+    /// <summary>The case's optimizer over <paramref name="model"/>'s parameters.</summary>
+    public optim.Optimizer CreateOptimizer(IBenchModel model) => Training.Optimizer(model, Optimizer, LearningRate);
 }
 
 /// <summary>Builds the benchmark models.</summary>

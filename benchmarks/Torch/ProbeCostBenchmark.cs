@@ -40,15 +40,14 @@ internal static class ProbeCostBenchmark
         torch.set_num_threads(1);
         torch.manual_seed(0);
         Console.WriteLine($"probe-cost: {size} models, {warmup} training steps, then {probes} warm probes every {interval} steps, torch threads {torch.get_num_threads()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load average {LoadAverage()}");
-        var cases = ProbeCostCase.All.Where(c => only == "all" || c.Name == only).Select(c => ((Func<IBenchModel>)(() => c.Model(size)), c.Optimizer, c.LearningRate)).ToList();
 
-        foreach (var (factory, optimizerKind, rate) in cases)
+        foreach (var probeCase in ProbeCostCase.All.Where(c => only == "all" || c.Name == only))
         {
             if (memoryOnly)
             {
                 // Only the peak-memory pass, after the warm-up (a diagnostic; PROBE_COST_MEMORY_TRACE=1 shows when the peak is reached).
-                using var model = factory();
-                using var optimizer = Optimizer(model, optimizerKind, rate);
+                using var model = probeCase.Model(size);
+                using var optimizer = probeCase.CreateOptimizer(model);
                 for (long step = 1; step <= warmup; step++)
                 {
                     Step(model, optimizer, step);
@@ -56,28 +55,28 @@ internal static class ProbeCostBenchmark
 
                 var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
                 using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "probe-cost", Rules = [] });
-                Console.WriteLine($"### {model.Name}, {model.ParameterCount:N0} parameters, {optimizerKind}");
+                Console.WriteLine($"### {model.Name}, {model.ParameterCount:N0} parameters, {probeCase.Optimizer}");
                 PeakMemoryInVectors(monitor, target, model.ParameterCount);
                 continue;
             }
 
-            RunCase(factory, optimizerKind, rate, probes, interval, warmup, args.Contains("--warm-only"));
+            RunCase(probeCase, size, probes, interval, warmup, args.Contains("--warm-only"));
         }
 
         return 0;
     }
 
-    private static void RunCase(Func<IBenchModel> factory, string optimizerKind, double rate, int probes, int interval, int warmup, bool warmOnly)
+    private static void RunCase(ProbeCostCase probeCase, ModelSize size, int probes, int interval, int warmup, bool warmOnly)
     {
-        using var model = factory();
-        using var optimizer = Optimizer(model, optimizerKind, rate);
+        using var model = probeCase.Model(size);
+        using var optimizer = probeCase.CreateOptimizer(model);
         var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
         var instrumented = new InstrumentedTarget(target, memory: null);
         var options = new StabilityMonitorOptions { RunName = "probe-cost", ProbeInterval = interval, FirstProbeStep = warmup + interval, OverheadBudget = 1, BringForwardOnTrend = false, Rules = [] };
         using var monitor = StabilityMonitor.Create(instrumented, options);
         long n = model.ParameterCount;
         Console.WriteLine();
-        Console.WriteLine($"### {model.Name}, {n:N0} parameters, {optimizerKind} (lr {rate}), probe batch {model.ProbeBatch.Inputs.shape[0]} rows");
+        Console.WriteLine($"### {model.Name}, {n:N0} parameters, {probeCase.Optimizer} (lr {probeCase.LearningRate}), probe batch {model.ProbeBatch.Inputs.shape[0]} rows");
 
         // The old rule (relative residual 1e-3) on its own warm-start chain, at the same parameters as every probe.
         var space0 = target.Parameters.CreateVectorSpace();

@@ -42,7 +42,7 @@ internal static class StoppingRuleStudy
         torch.manual_seed(0);
         Console.WriteLine($"stopping-rules: {model} model (probe-cost's), a cold probe after {warmup + interval} training steps, then {probes} warm probes every {interval} steps, prefixes 1–{Prefixes}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         using var bench = probeCostCase.Model(ModelSize.Million);
-        using var optimizer = Optimizer(bench, probeCostCase.Optimizer, probeCostCase.LearningRate);
+        using var optimizer = probeCostCase.CreateOptimizer(bench);
         var target = new TorchSharpProbeTarget(bench.Module, optimizer, ProbeLossOf(bench));
         var space = target.Parameters.CreateVectorSpace();
         using var chain = space.CreateBasis(1);

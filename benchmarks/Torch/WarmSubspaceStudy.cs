@@ -32,7 +32,7 @@ internal static class WarmSubspaceStudy
         torch.manual_seed(0);
         Console.WriteLine($"warm-subspace: {only} model (probe-cost's), {warmup} training steps, then {probes} probes every {interval} steps; reference eigenpairs (top {L}, relative residual 1e-6); oracle: fewest HVPs to a true {1e-3:0E+0}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         using var model = bench.Model(ModelSize.Million);
-        using var optimizer = Optimizer(model, bench.Optimizer, bench.LearningRate);
+        using var optimizer = bench.CreateOptimizer(model);
         var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
         var space = target.Parameters.CreateVectorSpace();
         using var previous = space.CreateBasis(L);
