@@ -2,7 +2,7 @@ namespace SpectralMonitor.Estimators;
 
 /// <summary>
 /// A real matrix <c>W</c> (<see cref="Rows"/> × <see cref="Columns"/>) applied through products with host vectors, so
-/// that its storage may stay on a device: what the power iteration of <see cref="NonNormality.SingularValues"/> needs.
+/// that its storage may stay on a device: what the power iteration and Lanczos of <see cref="NonNormality.SingularValues"/> need.
 /// </summary>
 public interface IHostMatrix
 {
