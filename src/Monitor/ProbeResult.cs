@@ -14,7 +14,7 @@ public enum ProbeStatus
 
 /// <summary>The top singular value and stable rank of one weight matrix.</summary>
 /// <param name="Name">The parameter's name.</param>
-/// <param name="TopSingularValue">‖W‖₂ (power iteration estimate, a lower bound that converges from below).</param>
+/// <param name="TopSingularValue">‖W‖₂ (Lanczos on WᵀW, within about half <see cref="StabilityMonitorOptions.SingularValueTolerance"/> of a singular value; a lower bound).</param>
 /// <param name="StableRank">‖W‖²_F / ‖W‖²₂.</param>
 public sealed record WeightReading(string Name, double TopSingularValue, double StableRank);
 

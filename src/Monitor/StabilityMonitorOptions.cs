@@ -145,8 +145,18 @@ public sealed record StabilityMonitorOptions
     /// <summary>Hutchinson probes of the commutator norm. Range [1, 64].</summary>
     public int CommutatorProbes { get; init; } = 2;
 
-    /// <summary>Power iterations per weight matrix for its top singular value. Range [1, 1000].</summary>
-    public int SingularValueIterations { get; init; } = 8;
+    /// <summary>
+    /// The most Lanczos steps (products with <c>WᵀW</c>) per weight matrix for its top singular value. Range [1, 1000].
+    /// </summary>
+    public int SingularValueIterations { get; init; } = 32;
+
+    /// <summary>
+    /// The relative residual <c>‖WᵀW·x − σ²x‖/σ²</c> at which a weight matrix's Lanczos stops before
+    /// <see cref="SingularValueIterations"/>: σ² is then within that (relative) of an eigenvalue of <c>WᵀW</c>, σ within
+    /// about half of it of a singular value. Warm-started from the previous probe, most matrices stop after a few steps.
+    /// Range (0, 0.5].
+    /// </summary>
+    public double SingularValueTolerance { get; init; } = 1e-3;
 
     /// <summary>The alert rules (data). Defaults: <see cref="DefaultRules.All"/>.</summary>
     public IReadOnlyList<AlertRule> Rules { get; init; } = DefaultRules.All;
@@ -200,6 +210,7 @@ public sealed record StabilityMonitorOptions
         Require(DensitySteps is >= 2 and <= 256, nameof(DensitySteps), DensitySteps, "[2, 256]");
         Require(CommutatorProbes is >= 1 and <= 64, nameof(CommutatorProbes), CommutatorProbes, "[1, 64]");
         Require(SingularValueIterations is >= 1 and <= 1000, nameof(SingularValueIterations), SingularValueIterations, "[1, 1000]");
+        Require(SingularValueTolerance is > 0 and <= 0.5, nameof(SingularValueTolerance), SingularValueTolerance, "(0, 0.5]");
         Require(BaselineProbes is >= 1 and <= 1000, nameof(BaselineProbes), BaselineProbes, "[1, 1000]");
         Require(BaselineEwmaAlpha is >= 0 and < 1, nameof(BaselineEwmaAlpha), BaselineEwmaAlpha, "[0, 1)");
         Require(StatisticsEwmaAlpha is >= 0 and < 1, nameof(StatisticsEwmaAlpha), StatisticsEwmaAlpha, "[0, 1)");

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace SpectralMonitor.Torch;
 
 /// <summary>
-/// A weight parameter seen as a matrix for the monitor's singular-value power iteration: a 2-D weight as it is
+/// A weight parameter seen as a matrix for the monitor's top singular value (Lanczos on WᵀW): a 2-D weight as it is
 /// (<c>out × in</c>), a convolution kernel <c>out × in × k…</c> reshaped to <c>out × (in·k…)</c> (the matrix of the
 /// convolution's im2col form). Products run on the parameter's device (<c>mv</c> under <c>no_grad</c>); only the
 /// vectors cross to the host, as <see cref="double"/>.
@@ -13,7 +13,7 @@ namespace SpectralMonitor.Torch;
 /// <remarks>
 /// The matrix is a view of the live parameter (no copy is made): it sees the parameter's current values. It holds
 /// one tensor handle (the reshaped view), freed by <see cref="Dispose"/>; every product disposes its temporaries at
-/// once, so a power iteration leaves nothing behind in the current dispose scope.
+/// once, so a solve leaves nothing behind in the current dispose scope.
 /// </remarks>
 public sealed class TensorWeightMatrix : IWeightMatrix, IDisposable
 {

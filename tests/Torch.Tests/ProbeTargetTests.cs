@@ -206,6 +206,7 @@ public class ProbeTargetTests
             Tolerance = 1e-10,
             MaxHvpsPerProbe = 300,
             SingularValueIterations = 300,
+            SingularValueTolerance = 1e-10,
         };
         using var monitor = optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, new() { Monitor = options, LoggerFactory = log });
         for (int step = 0; step < 12; step++)
@@ -241,13 +242,53 @@ public class ProbeTargetTests
             int columns = (int)parameter.shape[1];
             var svd = Matrix<double>.Build.Dense(rows, columns, (r, c) => w[(r * columns) + c]).Svd(computeVectors: false);
 
-            // 300 power iterations: converged to rounding unless σ₂/σ₁ > 0.95 (not the case for these Gaussian weights).
+            // Lanczos on WᵀW to a relative residual of 1e-10 (at most 12 columns: the whole space, exact to rounding).
             Assert.Equal(svd.S[0], reading.TopSingularValue, 1e-8 * svd.S[0]);
             Assert.Equal(svd.S.Sum(s => s * s) / (svd.S[0] * svd.S[0]), reading.StableRank, 1e-7);
         }
 
         Assert.Equal(2, probe.Weights.Count);
         Assert.Single(log.Entries, e => e.Id.Id == 1005);
+    }
+
+    [Fact]
+    public void WeightSingularValuesAtTheDefaultToleranceAreWithinItsBound()
+    {
+        using var scope = torch.NewDisposeScope();
+        // fc1 is 30 × 40: more columns than the singular-value Lanczos keeps (16), so it restarts rather than ending
+        // with the whole space.
+        using var mlp = new TinyMlp(ScalarType.Float64, seed: 35, inputs: 40, hidden: 30);
+        using var optimizer = torch.optim.SGD(mlp.Model.parameters(), 0.05, momentum: 0.9);
+        var options = new StabilityMonitorOptions { ProbeInterval = 3, FirstProbeStep = 0, OverheadBudget = 1, BringForwardOnTrend = false };
+        Assert.Equal(1e-3, options.SingularValueTolerance);
+        using var monitor = optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, new() { Monitor = options });
+        for (int step = 0; step < 12; step++)
+        {
+            using var d = torch.NewDisposeScope();
+            optimizer.zero_grad();
+            var loss = mlp.Loss();
+            loss.backward();
+            optimizer.step();
+            monitor.OnStep(step, loss.ToDouble());
+        }
+
+        var probe = monitor.ProbeNow(12);
+        Assert.NotNull(probe);
+        Assert.Equal(ProbeStatus.Succeeded, probe.Status);
+        Assert.Equal(2, probe.Weights.Count);
+        foreach (var reading in probe.Weights)
+        {
+            var parameter = mlp.View.Parameters[mlp.View.Names.ToList().IndexOf(reading.Name)];
+            var w = Host.ToArray(parameter);
+            int rows = (int)parameter.shape[0];
+            int columns = (int)parameter.shape[1];
+            double top = Matrix<double>.Build.Dense(rows, columns, (r, c) => w[(r * columns) + c]).Svd(computeVectors: false).S[0];
+
+            // Lanczos on WᵀW stopped at a relative residual of 1e-3: σ within 5e-4 of a singular value; here of σ₁
+            // (checked against the SVD), which it never exceeds.
+            Assert.True(reading.TopSingularValue <= top * (1 + 1e-12), $"{reading.Name}: {reading.TopSingularValue} > σ₁ = {top}");
+            Assert.True(top - reading.TopSingularValue <= 0.5e-3 * top * 1.001, $"{reading.Name}: {reading.TopSingularValue} against σ₁ = {top}");
+        }
     }
 
     [Fact]

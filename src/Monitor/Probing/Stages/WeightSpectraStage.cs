@@ -24,8 +24,8 @@ internal sealed record WeightSpectraReading(IReadOnlyList<WeightReading> Weights
 }
 
 /// <summary>
-/// Power iteration on WᵀW per weight matrix (no HVP), warm-started from the previous probe's right singular vector
-/// (kept on the host: one vector of the matrix's column count per weight).
+/// Lanczos on WᵀW per weight matrix (no HVP), warm-started from the previous probe's right singular vector (kept on the
+/// host: one vector of the matrix's column count per weight), stopped at the options' residual tolerance.
 /// </summary>
 internal sealed class WeightSpectraStage<TVec> : ProbeStage<TVec>
     where TVec : class
@@ -44,11 +44,12 @@ internal sealed class WeightSpectraStage<TVec> : ProbeStage<TVec>
             cancellationToken.ThrowIfCancellationRequested();
             if (!_rightVectors.TryGetValue(weight.Name, out var v) || v.Length != weight.Columns)
             {
-                v = SingularValues.StartVector(weight.Columns, seed: weight.Name.Length + weight.Columns);
+                // A zero vector: the first solve starts from a random vector.
+                v = new double[weight.Columns];
                 _rightVectors[weight.Name] = v;
             }
 
-            var sigma = SingularValues.Top(weight, v, frame.Options.SingularValueIterations);
+            var sigma = SingularValues.TopByLanczos(weight, v, frame.Options.SingularValueIterations, frame.Options.SingularValueTolerance, seed: weight.Name.Length + weight.Columns);
             weights.Add(new WeightReading(weight.Name, sigma.Value, SingularValues.StableRank(weight.FrobeniusNormSquared(), sigma.Value)));
         }
 
