@@ -91,6 +91,7 @@ internal static class ProbeCostBenchmark
         var reach = new List<string>();
         var reachStats = new List<(double Overlap, long Rule, int Oracle, long Loose, double LooseError)>();
         var chainShares = new List<(double Selective, double Full, double Speedup)>();
+        using var weightSpectra = new WeightSpectraComparison(model.Module, new StabilityMonitorOptions());
         int seen = 0;
         double trainingSeconds = 0;
         int trainingSteps = 0;
@@ -142,6 +143,7 @@ internal static class ProbeCostBenchmark
                 chainShares.Add((selOutside, fulOutside, (ful.Seconds - ful.HvpSeconds) / ful.Hvps / ((sel.Seconds - sel.HvpSeconds) / sel.Hvps)));
             }
 
+            weightSpectra.Measure((int)probe.Step);
             reach.Add($"| {probe.Step} | {(seen == 1 ? "cold" : "warm")} | {F(overlap, "F3")} | {sel.Hvps} | {bound.Oracle} | {bound.Loose} | {F(bound.LooseError, "0.0E+0")} |");
             if (seen > 1)
             {
@@ -173,6 +175,7 @@ internal static class ProbeCostBenchmark
         reach.ForEach(Console.WriteLine);
         Console.WriteLine();
         Console.WriteLine($"Warm probes: median overlap² {F(Median(reachStats.Select(r => r.Overlap)), "F3")}, median HVPs: rule {F(Median(reachStats.Select(r => (double)r.Rule)))}, oracle {F(Median(reachStats.Select(r => (double)r.Oracle)))}, rule at {LooseTolerance:0E+0} {F(Median(reachStats.Select(r => (double)r.Loose)))} (max error {F(reachStats.Max(r => r.LooseError), "0.0E+0")}).");
+        weightSpectra.Print();
         if (warmOnly)
         {
             return;
