@@ -61,7 +61,7 @@ internal sealed class WeightSpectraComparison : IDisposable
     public void Print()
     {
         Console.WriteLine();
-        Console.WriteLine($"Weight spectra, side by side at the parameters of every probe ({_weights.Count} weight matrices; each variant warm-started from its own chain, alternating which runs first): {PowerIterations} power iterations per matrix (the stage before) against Lanczos on WᵀW at the defaults (at most {_steps} steps, eigenvalue-error rule {_tolerance:0E+0}); products with WᵀW summed over the matrices; largest relative error of σ₁ against float64 svdvals.");
+        Console.WriteLine($"Weight spectra, side by side at the parameters of every probe ({_weights.Count} weight matrices; each variant warm-started from its own chain, alternating which runs first): {PowerIterations} power iterations per matrix (the stage before) against Lanczos on WᵀW at the defaults (at most {_steps} steps, stopped at the top Ritz pair's relative residual {_tolerance:0E+0}); products with WᵀW summed over the matrices; largest relative error of σ₁ against float64 svdvals.");
         Console.WriteLine();
         Console.WriteLine("| step | WᵀW products, power | Lanczos | ms, power | Lanczos | max rel. error, power | Lanczos |");
         Console.WriteLine("|---|---|---|---|---|---|---|");

@@ -47,8 +47,8 @@ public static class SingularValues
     /// The residual costs no product: it is formed from the <c>Wᵀ(Wv)</c> that the next iterate needs anyway. For the
     /// symmetric <c>WᵀW</c> it bounds the error of the estimate: σ² lies within <c>r·σ²</c> of an eigenvalue of
     /// <c>WᵀW</c>, so σ lies within about <c>r/2</c> (relative) of a singular value of <c>W</c>, and within
-    /// <c>r²σ²/gap</c> in σ² where the gap to the rest of the spectrum is known. A warm start from the previous probe's
-    /// vector usually meets a tolerance of 1e-3 after one or two iterations.
+    /// <c>r²σ²/gap</c> in σ² where the gap to the rest of the spectrum is known. Where the top singular values lie close
+    /// together the iteration converges slowly; <see cref="TopByLanczos"/> is the better method there.
     /// </remarks>
     /// <param name="matrix">The matrix <c>W</c>.</param>
     /// <param name="rightVector">The start vector, length <see cref="IHostMatrix.Columns"/>; non-zero.</param>
