@@ -8,6 +8,15 @@ public enum RandomKind
 
     /// <summary>Independent ±1 entries with equal probability (Hutchinson trace probes).</summary>
     Rademacher,
+
+    /// <summary>
+    /// The row-major entries of <c>b·aᵀ</c> (truncated to the dimension n) for independent standard normal vectors
+    /// <c>a</c> of <c>⌈√n⌉</c> and <c>b</c> of <c>⌈n/⌈√n⌉⌉</c> entries: mean 0 and variance 1 per entry, not Gaussian,
+    /// and drawn from about 2√n random numbers instead of n. For where only genericity matters, such as the small random
+    /// part of a Krylov warm start: a fixed non-zero vector is orthogonal to it with probability 0 (the inner product is
+    /// a non-zero polynomial in the Gaussian draws), as it is to a Gaussian vector.
+    /// </summary>
+    GaussianProduct,
 }
 
 /// <summary>

@@ -27,7 +27,8 @@ public partial class RandomVectorTests
         long before = space.HostUploads;
         space.FillRandom(v, RandomKind.Gaussian, 3);
         space.FillRandom(v, RandomKind.Rademacher, 4);
-        Assert.Equal(before + 2, space.HostUploads);
+        space.FillRandom(v, RandomKind.GaussianProduct, 5);
+        Assert.Equal(before + 3, space.HostUploads);
         Assert.Equal(DeviceType.META, v.device_type);
     }
 
@@ -64,6 +65,29 @@ public partial class RandomVectorTests
         }
 
         Assert.Equal(Host.ToArray(expected), Host.ToArray(a));
+    }
+
+    /// <summary>
+    /// A Gaussian product is the outer product of a CPU generator's draw of ⌈n/L⌉ + L normals (b, then a; L = ⌈√n⌉),
+    /// row-major, truncated to n: bit for bit, including the last, partial row (n = 1001: 31 full rows of 32, and 9).
+    /// </summary>
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.Float64)]
+    public void AGaussianProductIsTheOuterProductOfTheCpuGeneratorsDraw(ScalarType dtype)
+    {
+        using var scope = TensorProbeScope.Begin();
+        const int n = 1001;
+        const int columns = 32;
+        const int rows = 32;
+        var space = new TensorVectorSpace(n, dtype);
+        var v = space.CreateVector();
+        space.FillRandom(v, RandomKind.GaussianProduct, 13);
+
+        using var generator = new Generator(13);
+        var factors = torch.empty(new long[] { rows + columns }, dtype).normal_(0, 1, generator);
+        var expected = torch.outer(factors.narrow(0, 0, rows), factors.narrow(0, rows, columns)).reshape(-1).narrow(0, 0, n);
+        Assert.Equal(Host.ToArray(expected), Host.ToArray(v));
     }
 
     /// <summary>

@@ -54,16 +54,40 @@ public sealed class CpuVectorSpace<T> : IElementwiseVectorSpace<T[]>
             return;
         }
 
-        for (int i = 0; i < vector.Length; i += 2)
+        if (kind == RandomKind.GaussianProduct)
         {
-            // Box–Muller: two independent standard normals per pair of uniforms.
+            int columns = (int)Math.Ceiling(Math.Sqrt(vector.Length));
+            int rows = (vector.Length + columns - 1) / columns;
+            var factors = new double[rows + columns];
+            FillGaussian(factors, random);
+            for (int i = 0; i < vector.Length; i++)
+            {
+                vector[i] = T.CreateChecked(factors[i / columns] * factors[rows + (i % columns)]);
+            }
+
+            return;
+        }
+
+        var values = new double[vector.Length];
+        FillGaussian(values, random);
+        for (int i = 0; i < vector.Length; i++)
+        {
+            vector[i] = T.CreateChecked(values[i]);
+        }
+    }
+
+    /// <summary>Box–Muller: two independent standard normals per pair of uniforms.</summary>
+    private static void FillGaussian(double[] values, Random random)
+    {
+        for (int i = 0; i < values.Length; i += 2)
+        {
             double u1 = 1.0 - random.NextDouble();
             double u2 = random.NextDouble();
             double r = Math.Sqrt(-2.0 * Math.Log(u1));
-            vector[i] = T.CreateChecked(r * Math.Cos(2 * Math.PI * u2));
-            if (i + 1 < vector.Length)
+            values[i] = r * Math.Cos(2 * Math.PI * u2);
+            if (i + 1 < values.Length)
             {
-                vector[i + 1] = T.CreateChecked(r * Math.Sin(2 * Math.PI * u2));
+                values[i + 1] = r * Math.Sin(2 * Math.PI * u2);
             }
         }
     }
