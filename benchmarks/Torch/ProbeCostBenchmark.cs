@@ -176,6 +176,7 @@ internal static class ProbeCostBenchmark
         Console.WriteLine();
         Console.WriteLine($"Warm probes: median overlap² {F(Median(reachStats.Select(r => r.Overlap)), "F3")}, median HVPs: rule {F(Median(reachStats.Select(r => (double)r.Rule)))}, oracle {F(Median(reachStats.Select(r => (double)r.Oracle)))}, rule at {LooseTolerance:0E+0} {F(Median(reachStats.Select(r => (double)r.Loose)))} (max error {F(reachStats.Max(r => r.LooseError), "0.0E+0")}).");
         weightSpectra.Print();
+        RandomDraws(space0);
         if (warmOnly)
         {
             return;
@@ -478,6 +479,31 @@ internal static class ProbeCostBenchmark
         double quarterPerHvp = TimePerHvp(quarter);
         Console.WriteLine();
         Console.WriteLine($"Probe on the first quarter of the probe batch ({rows} rows, ProbeLoss.OnFirstRows): {F(1000 * quarterPerHvp, "F1")} ms per HVP against {F(1000 * fullPerHvp, "F1")} ms ({F(quarterPerHvp / fullPerHvp, "F2")}×); its top eigenvalue {F(quarterReference.Value, "G5")} against {F(fullReference.Value, "G5")} on the whole batch (ratio {F(quarterReference.Value / fullReference.Value, "F3")}).");
+    }
+
+    /// <summary>
+    /// The random part of a warm start, side by side: a Gaussian vector (what Lanczos drew before) against a Gaussian
+    /// product (what it draws now), 20 draws each, alternating, on the model's vector space.
+    /// </summary>
+    private static void RandomDraws(TensorVectorSpace space)
+    {
+        var v = space.CreateVector();
+        var seconds = new Dictionary<RandomKind, double> { [RandomKind.Gaussian] = 0, [RandomKind.GaussianProduct] = 0 };
+        space.FillRandom(v, RandomKind.Gaussian, 0);
+        space.FillRandom(v, RandomKind.GaussianProduct, 0);
+        for (int i = 0; i < 20; i++)
+        {
+            foreach (var kind in i % 2 == 0 ? new[] { RandomKind.Gaussian, RandomKind.GaussianProduct } : new[] { RandomKind.GaussianProduct, RandomKind.Gaussian })
+            {
+                var clock = Stopwatch.StartNew();
+                space.FillRandom(v, kind, i);
+                seconds[kind] += clock.Elapsed.TotalSeconds;
+            }
+        }
+
+        space.Release(v);
+        Console.WriteLine();
+        Console.WriteLine($"The random part of a warm start (20 draws each, alternating): a Gaussian vector {F(1000 * seconds[RandomKind.Gaussian] / 20, "F2")} ms, a Gaussian product {F(1000 * seconds[RandomKind.GaussianProduct] / 20, "F2")} ms.");
     }
 
     private static double TimePerHvp(TorchSharpProbeTarget target)
