@@ -19,6 +19,29 @@ public class ProbeTargetTests
         }
     }
 
+    private static void TrainMonitored(TinyMlp mlp, optim.Optimizer optimizer, StabilityMonitor monitor, int steps)
+    {
+        for (int step = 0; step < steps; step++)
+        {
+            using var d = torch.NewDisposeScope();
+            optimizer.zero_grad();
+            var loss = mlp.Loss();
+            loss.backward();
+            optimizer.step();
+            monitor.OnStep(step, loss.ToDouble());
+        }
+    }
+
+    /// <summary>The singular values of a 2-D parameter (descending), by a dense SVD.</summary>
+    private static double[] SingularValuesOf(TinyMlp mlp, string name)
+    {
+        var parameter = mlp.View.Parameters[mlp.View.Names.ToList().IndexOf(name)];
+        var w = Host.ToArray(parameter);
+        int rows = (int)parameter.shape[0];
+        int columns = (int)parameter.shape[1];
+        return Matrix<double>.Build.Dense(rows, columns, (r, c) => w[(r * columns) + c]).Svd(computeVectors: false).S.ToArray();
+    }
+
     [Fact]
     public void AProbeContextExposesHessianStateAndWeightsAndFreesItsTensorsButNotTheWarmStartBasis()
     {
@@ -209,15 +232,7 @@ public class ProbeTargetTests
             SingularValueTolerance = 1e-10,
         };
         using var monitor = optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, new() { Monitor = options, LoggerFactory = log });
-        for (int step = 0; step < 12; step++)
-        {
-            using var d = torch.NewDisposeScope();
-            optimizer.zero_grad();
-            var loss = mlp.Loss();
-            loss.backward();
-            optimizer.step();
-            monitor.OnStep(step, loss.ToDouble());
-        }
+        TrainMonitored(mlp, optimizer, monitor, steps: 12);
 
         Assert.True(monitor.ProbeCount >= 3, $"{monitor.ProbeCount} probes");
         Assert.Equal(0, monitor.FailedProbeCount);
@@ -236,15 +251,11 @@ public class ProbeTargetTests
         Assert.Equal(dense, probe.Indicators[Indicators.Sharpness], 1e-8 * Math.Abs(dense));
         foreach (var reading in probe.Weights)
         {
-            var parameter = mlp.View.Parameters[mlp.View.Names.ToList().IndexOf(reading.Name)];
-            var w = Host.ToArray(parameter);
-            int rows = (int)parameter.shape[0];
-            int columns = (int)parameter.shape[1];
-            var svd = Matrix<double>.Build.Dense(rows, columns, (r, c) => w[(r * columns) + c]).Svd(computeVectors: false);
+            var singular = SingularValuesOf(mlp, reading.Name);
 
             // Lanczos on WᵀW to a relative residual of 1e-10 (at most 12 columns: the whole space, exact to rounding).
-            Assert.Equal(svd.S[0], reading.TopSingularValue, 1e-8 * svd.S[0]);
-            Assert.Equal(svd.S.Sum(s => s * s) / (svd.S[0] * svd.S[0]), reading.StableRank, 1e-7);
+            Assert.Equal(singular[0], reading.TopSingularValue, 1e-8 * singular[0]);
+            Assert.Equal(singular.Sum(s => s * s) / (singular[0] * singular[0]), reading.StableRank, 1e-7);
         }
 
         Assert.Equal(2, probe.Weights.Count);
@@ -262,15 +273,7 @@ public class ProbeTargetTests
         var options = new StabilityMonitorOptions { ProbeInterval = 3, FirstProbeStep = 0, OverheadBudget = 1, BringForwardOnTrend = false };
         Assert.Equal(1e-3, options.SingularValueTolerance);
         using var monitor = optimizer.AttachSpectralMonitor(mlp.Model, mlp.Loss, new() { Monitor = options });
-        for (int step = 0; step < 12; step++)
-        {
-            using var d = torch.NewDisposeScope();
-            optimizer.zero_grad();
-            var loss = mlp.Loss();
-            loss.backward();
-            optimizer.step();
-            monitor.OnStep(step, loss.ToDouble());
-        }
+        TrainMonitored(mlp, optimizer, monitor, steps: 12);
 
         var probe = monitor.ProbeNow(12);
         Assert.NotNull(probe);
@@ -278,11 +281,7 @@ public class ProbeTargetTests
         Assert.Equal(2, probe.Weights.Count);
         foreach (var reading in probe.Weights)
         {
-            var parameter = mlp.View.Parameters[mlp.View.Names.ToList().IndexOf(reading.Name)];
-            var w = Host.ToArray(parameter);
-            int rows = (int)parameter.shape[0];
-            int columns = (int)parameter.shape[1];
-            double top = Matrix<double>.Build.Dense(rows, columns, (r, c) => w[(r * columns) + c]).Svd(computeVectors: false).S[0];
+            double top = SingularValuesOf(mlp, reading.Name)[0];
 
             // Lanczos on WᵀW stopped at a relative residual of 1e-3: σ within 5e-4 of a singular value; here of σ₁
             // (checked against the SVD), which it never exceeds.
