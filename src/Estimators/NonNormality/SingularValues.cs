@@ -135,8 +135,9 @@ public static class SingularValues
     /// <param name="maxSteps">The most Lanczos steps, each one product with <c>WᵀW</c> (≥ 1).</param>
     /// <param name="tolerance">The relative residual of the top Ritz pair of <c>WᵀW</c> at which it stops, in (0, 1).</param>
     /// <param name="seed">Seed of the random start (and of the small random part of a warm start).</param>
+    /// <param name="cancellationToken">Checked before every product with <c>WᵀW</c>; a cancelled solve reports <see cref="ConvergenceStatus.Cancelled"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="rightVector"/> has the wrong length, <paramref name="maxSteps"/> is less than 1, or <paramref name="tolerance"/> is outside (0, 1).</exception>
-    public static SingularValueEstimate TopByLanczos(IHostMatrix matrix, double[] rightVector, int maxSteps, double tolerance, int seed = 0)
+    public static SingularValueEstimate TopByLanczos(IHostMatrix matrix, double[] rightVector, int maxSteps, double tolerance, int seed = 0, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(matrix);
         ArgumentNullException.ThrowIfNull(rightVector);
@@ -173,14 +174,14 @@ public static class SingularValues
         };
         using var vectors = space.CreateBasis(1);
         bool warm = DenseVector.Norm(rightVector) is > 0 and < double.PositiveInfinity;
-        var result = Lanczos.Solve(gram, options, warm ? [rightVector] : null, vectors);
+        var result = Lanczos.Solve(gram, options, warm ? [rightVector] : null, vectors, cancellationToken);
         long steps = gram.Applications;
-        var info = result.Convergence;
+        var info = result.Convergence with { Iterations = (int)steps, OperatorApplications = 2 * steps };
         if (result.Eigenvalues.Count == 0 || !double.IsFinite(result.Eigenvalues[0]))
         {
-            return new SingularValueEstimate(
-                double.NaN,
-                new ConvergenceInfo(ConvergenceStatus.NonFiniteOperatorOutput, $"No finite Ritz value: {info.Reason}", 0, info.ResidualNorms, (int)steps, 2 * steps));
+            // Cancelled, or a non-finite product: no estimate (the warm start is left as it was).
+            var status = info.Status is ConvergenceStatus.Converged or ConvergenceStatus.MaxIterationsReached ? ConvergenceStatus.NonFiniteOperatorOutput : info.Status;
+            return new SingularValueEstimate(double.NaN, info with { Status = status, ConvergedCount = 0 });
         }
 
         if (vectors.Count > 0)
@@ -190,7 +191,7 @@ public static class SingularValues
 
         // A Ritz value of WᵀW is ≥ 0 up to rounding; a zero matrix gives exactly 0.
         double lambda = Math.Max(0, result.Eigenvalues[0]);
-        return new SingularValueEstimate(Math.Sqrt(lambda), info with { Iterations = (int)steps, OperatorApplications = 2 * steps });
+        return new SingularValueEstimate(Math.Sqrt(lambda), info);
     }
 
     /// <summary>The stable rank <c>‖W‖²_F / ‖W‖²₂</c> (NaN when the top singular value is 0).</summary>

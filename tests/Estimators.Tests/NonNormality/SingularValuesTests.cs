@@ -109,7 +109,7 @@ public class SingularValuesTests
         // about 1% apart (power iteration contracts the second component by only (0.995)² = 0.99 per iteration).
         double[] singular = Enumerable.Range(0, 100).Select(i => 1 - (0.005 * i)).ToArray();
         var matrix = new Dense(WithSingularValues(singular, rows: 200, seed: 6));
-        var lanczos = SingularValues.TopByLanczos(matrix, new double[100], maxSteps: 200, tolerance: 1e-3, seed: 1);
+        var lanczos = SingularValues.TopByLanczos(matrix, new double[100], maxSteps: 200, tolerance: 1e-3, seed: 1, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(ConvergenceStatus.Converged, lanczos.Convergence.Status);
 
         // Stopped at a relative residual of 1e-3: σ² within 1e-3·σ² of an eigenvalue of WᵀW, so σ within 5e-4 of a
@@ -135,7 +135,7 @@ public class SingularValuesTests
         // tol·σ² of an eigenvalue of WᵀW" a bound rather than an estimate.
         double[] singular = [3, .. Enumerable.Range(0, 39).Select(i => 1 - (0.01 * i))];
         var matrix = new Dense(WithSingularValues(singular, rows: 60, seed: 9));
-        var estimate = SingularValues.TopByLanczos(matrix, new double[40], maxSteps: 100, tolerance: 1e-3, seed: 2);
+        var estimate = SingularValues.TopByLanczos(matrix, new double[40], maxSteps: 100, tolerance: 1e-3, seed: 2, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(ConvergenceStatus.Converged, estimate.Convergence.Status);
         double theta = estimate.Value * estimate.Value;
         Assert.InRange(estimate.Convergence.ResidualNorms[0], 0, 1e-3 * theta);
@@ -148,7 +148,7 @@ public class SingularValuesTests
         double[] singular = [3, 2.8, 1, 0.5, 0.2];
         var matrix = new Dense(WithSingularValues(singular, rows: 8, seed: 7));
         var v = new double[5];
-        var cold = SingularValues.TopByLanczos(matrix, v, maxSteps: 50, tolerance: 1e-10, seed: 3);
+        var cold = SingularValues.TopByLanczos(matrix, v, maxSteps: 50, tolerance: 1e-10, seed: 3, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(3, cold.Value, 1e-9);
         Assert.Equal(1, v.Sum(x => x * x), 1e-12);
 
@@ -157,7 +157,7 @@ public class SingularValuesTests
         matrix.Multiply(v, wv);
         Assert.Equal(3, Math.Sqrt(wv.Sum(x => x * x)), 1e-6);
 
-        var warm = SingularValues.TopByLanczos(matrix, v, maxSteps: 50, tolerance: 1e-3, seed: 3);
+        var warm = SingularValues.TopByLanczos(matrix, v, maxSteps: 50, tolerance: 1e-3, seed: 3, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(3, warm.Value, 1e-6);
         Assert.True(warm.Convergence.Iterations < cold.Convergence.Iterations, $"warm {warm.Convergence.Iterations} steps, cold {cold.Convergence.Iterations}");
         Assert.True(warm.Convergence.Iterations <= 3, $"warm {warm.Convergence.Iterations} steps");
@@ -168,7 +168,7 @@ public class SingularValuesTests
     {
         double[] singular = Enumerable.Range(0, 60).Select(i => 1 - (0.001 * i)).ToArray();
         var matrix = new Dense(WithSingularValues(singular, rows: 80, seed: 8));
-        var estimate = SingularValues.TopByLanczos(matrix, new double[60], maxSteps: 4, tolerance: 1e-9, seed: 1);
+        var estimate = SingularValues.TopByLanczos(matrix, new double[60], maxSteps: 4, tolerance: 1e-9, seed: 1, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(ConvergenceStatus.MaxIterationsReached, estimate.Convergence.Status);
         Assert.Equal(4, estimate.Convergence.Iterations);
         Assert.Equal(8, estimate.Convergence.OperatorApplications);
@@ -192,7 +192,7 @@ public class SingularValuesTests
         }
 
         double expected = Matrix<double>.Build.DenseOfArray(small).Svd(computeVectors: false).S[0];
-        var estimate = SingularValues.TopByLanczos(new Dense(small), new double[columns], maxSteps: 10, tolerance: 1e-3);
+        var estimate = SingularValues.TopByLanczos(new Dense(small), new double[columns], maxSteps: 10, tolerance: 1e-3, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(expected, estimate.Value, 1e-12 * expected);
         Assert.Equal(ConvergenceStatus.Converged, estimate.Convergence.Status);
     }
@@ -200,13 +200,26 @@ public class SingularValuesTests
     [Fact]
     public void LanczosReportsZeroAndNonFiniteMatricesAsStatuses()
     {
-        var zero = SingularValues.TopByLanczos(new Dense(new double[3, 2]), new double[2], maxSteps: 5, tolerance: 1e-3);
+        var zero = SingularValues.TopByLanczos(new Dense(new double[3, 2]), new double[2], maxSteps: 5, tolerance: 1e-3, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(0, zero.Value);
         Assert.Equal(ConvergenceStatus.Converged, zero.Convergence.Status);
 
-        var nan = SingularValues.TopByLanczos(new Dense(new double[,] { { double.NaN, 1 }, { 0, 1 } }), new double[2], maxSteps: 5, tolerance: 1e-3);
+        var nan = SingularValues.TopByLanczos(new Dense(new double[,] { { double.NaN, 1 }, { 0, 1 } }), new double[2], maxSteps: 5, tolerance: 1e-3, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(ConvergenceStatus.NonFiniteOperatorOutput, nan.Convergence.Status);
         Assert.True(double.IsNaN(nan.Value));
+    }
+
+    [Fact]
+    public void ACancelledLanczosReportsCancelledAndKeepsItsWarmStart()
+    {
+        var matrix = new Dense(WithSingularValues([3, 2, 1], rows: 5, seed: 10));
+        double[] v = [0.6, 0.8, 0];
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var estimate = SingularValues.TopByLanczos(matrix, v, maxSteps: 10, tolerance: 1e-3, cancellationToken: cancelled.Token);
+        Assert.Equal(ConvergenceStatus.Cancelled, estimate.Convergence.Status);
+        Assert.True(double.IsNaN(estimate.Value));
+        Assert.Equal([0.6, 0.8, 0], v);
     }
 
     [Theory]
@@ -215,7 +228,7 @@ public class SingularValuesTests
     [InlineData(double.NaN)]
     public void LanczosRejectsABadTolerance(double tolerance)
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => SingularValues.TopByLanczos(new Dense(new double[,] { { 1, 0 }, { 0, 1 } }), new double[2], 5, tolerance));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => SingularValues.TopByLanczos(new Dense(new double[,] { { 1, 0 }, { 0, 1 } }), new double[2], 5, tolerance, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Equal("tolerance", error.ParamName);
     }
 

@@ -49,7 +49,8 @@ internal sealed class WeightSpectraStage<TVec> : ProbeStage<TVec>
                 _rightVectors[weight.Name] = v;
             }
 
-            var sigma = SingularValues.TopByLanczos(weight, v, frame.Options.SingularValueIterations, frame.Options.SingularValueTolerance, seed: weight.Name.Length + weight.Columns);
+            var sigma = SingularValues.TopByLanczos(weight, v, frame.Options.SingularValueIterations, frame.Options.SingularValueTolerance, weight.Name.Length + weight.Columns, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             weights.Add(new WeightReading(weight.Name, sigma.Value, SingularValues.StableRank(weight.FrobeniusNormSquared(), sigma.Value)));
         }
 
