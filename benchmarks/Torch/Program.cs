@@ -1,7 +1,7 @@
 using SpectralMonitor.Benchmarks.Torch;
 
 // TorchSharp harnesses (they load libtorch, so they live apart from benchmarks/Benchmarks.csproj):
-//   dotnet run -c Release --project benchmarks/Torch -- probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K]
+//   dotnet run -c Release --project benchmarks/Torch -- probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K] [--warmup W] [--warm-only]
 //   dotnet run -c Release --project benchmarks/Torch -- warm-subspace [--model mlp|gpt]
 //   dotnet run -c Release --project benchmarks/Torch -- stopping-rules --model mlp|gpt --out FILE.jsonl
 //   dotnet run -c Release --project benchmarks/Torch -- gpu-check [--device cuda|cpu] [--size small|full] [--steps N]
@@ -27,6 +27,6 @@ catch (Exception ex) when (ex is not OutOfMemoryException)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: SpectralMonitor.Benchmarks.Torch probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K] | warm-subspace [--model mlp|gpt] | stopping-rules --model mlp|gpt --out FILE.jsonl | gpu-check [--device cuda|cpu] [--size small|full] [--steps N] | scalar-lifetime [--calls N] [--repetitions R]");
+    Console.Error.WriteLine("usage: SpectralMonitor.Benchmarks.Torch probe-cost [--tiny] [--model mlp|gpt] [--probes N] [--interval K] [--warmup W] [--warm-only] | warm-subspace [--model mlp|gpt] | stopping-rules --model mlp|gpt --out FILE.jsonl | gpu-check [--device cuda|cpu] [--size small|full] [--steps N] | scalar-lifetime [--calls N] [--repetitions R]");
     return 2;
 }
