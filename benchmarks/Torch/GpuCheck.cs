@@ -182,10 +182,10 @@ internal static class GpuCheck
 
     private static RunSummary Monitored(Device device, ModelSize size, int steps, double learningRate, TextWriter output, string label)
     {
+        using var memory = PeakMemory.Create(device); // before the model: on the CPU its malloc settings must hold from the first tensor
         using var model = BenchModels.Mlp(size, device, probeRows: size == ModelSize.Tiny ? 64 : 256);
         using var optimizer = Optimizer(model, "sgd", learningRate);
         var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
-        using var memory = PeakMemory.Create(device);
         var instrumented = new InstrumentedTarget(target, memory);
         var options = new StabilityMonitorOptions { RunName = "gpu-check-" + label, ProbeInterval = Math.Max(2, steps / 6), FirstProbeStep = 2, OverheadBudget = 1 };
         using var monitor = StabilityMonitor.Create(instrumented, options);
@@ -241,10 +241,10 @@ internal static class GpuCheck
     /// <summary>Probes of the transformer (AdamW): the same time split and counters.</summary>
     private static void ProbeSplit(Device device, ModelSize size, TextWriter output)
     {
+        using var memory = PeakMemory.Create(device); // before the model: on the CPU its malloc settings must hold from the first tensor
         using var model = BenchModels.Gpt(size, device, probeSequences: size == ModelSize.Tiny ? 2 : 8);
         using var optimizer = Optimizer(model, "adamw", 1e-3);
         var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
-        using var memory = PeakMemory.Create(device);
         var instrumented = new InstrumentedTarget(target, memory);
         using var monitor = StabilityMonitor.Create(instrumented, new StabilityMonitorOptions { RunName = "gpu-check-gpt", ProbeInterval = 3, FirstProbeStep = 2, OverheadBudget = 1 });
         output.WriteLine();

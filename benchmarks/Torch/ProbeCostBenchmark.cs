@@ -45,7 +45,10 @@ internal static class ProbeCostBenchmark
         {
             if (memoryOnly)
             {
-                // Only the peak-memory pass, after the warm-up (a diagnostic; PROBE_COST_MEMORY_TRACE=1 shows when the peak is reached).
+                // Only the peak-memory pass, after the warm-up (PROBE_COST_MEMORY_TRACE=1 shows when the peak is reached). The
+                // meter is made first: its malloc settings must hold from the model's first allocation, or the warm-up leaves
+                // large free chunks in malloc's arenas (glibc's dynamic mmap threshold) that later tensors reuse unseen.
+                using var memory = PeakMemory.Create(torch.CPU);
                 using var model = probeCase.Model(size);
                 using var optimizer = probeCase.CreateOptimizer(model);
                 for (long step = 1; step <= warmup; step++)
@@ -56,7 +59,7 @@ internal static class ProbeCostBenchmark
                 var target = new TorchSharpProbeTarget(model.Module, optimizer, ProbeLossOf(model));
                 using var monitor = StabilityMonitor.Create(target, new StabilityMonitorOptions { RunName = "probe-cost", Rules = [] });
                 Console.WriteLine($"### {model.Name}, {model.ParameterCount:N0} parameters, {probeCase.Optimizer}");
-                PeakMemoryInVectors(monitor, target, model.ParameterCount);
+                PeakMemoryInVectors(monitor, target, model.ParameterCount, memory);
                 continue;
             }
 
@@ -187,7 +190,8 @@ internal static class ProbeCostBenchmark
         PowerVersusLanczos(target, finalReference);
         FiniteDifferences(target, model, referenceVector, finalReference);
         SubBatch(model, optimizer, target);
-        PeakMemoryInVectors(monitor, target, n);
+        Console.WriteLine();
+        Console.WriteLine("Peak probe memory: measured by `probe-cost --memory-only` (its meter must exist before the model is built).");
     }
 
     /// <summary>
@@ -522,9 +526,8 @@ internal static class ProbeCostBenchmark
         return timed.Seconds / 5;
     }
 
-    private static void PeakMemoryInVectors(StabilityMonitor monitor, TorchSharpProbeTarget target, long n)
+    private static void PeakMemoryInVectors(StabilityMonitor monitor, TorchSharpProbeTarget target, long n, PeakMemory? memory)
     {
-        using var memory = PeakMemory.Create(torch.CPU);
         if (memory is null)
         {
             Console.WriteLine("Peak memory: not measurable here (needs Linux /proc/self/clear_refs).");
@@ -536,11 +539,13 @@ internal static class ProbeCostBenchmark
         var options = monitor.Options with { RunName = "probe-cost-memory" };
         using var second = StabilityMonitor.Create(metered, options);
         var peaks = new List<double>();
+        var outside = new List<double>();
         for (int i = 0; i < 3; i++)
         {
             second.ProbeNow(i);
             var cost = metered.Last!;
             peaks.Add(cost.PeakBytes / (4.0 * n));
+            outside.Add(memory.OutsideAtPeak / (4.0 * n));
             if (memory.Tracing)
             {
                 Console.WriteLine($"probe {i}: " + string.Join(", ", memory.Trace.Select(t => $"{t.Label} {F(t.Bytes / (4.0 * n), "F1")}")));
@@ -552,7 +557,7 @@ internal static class ProbeCostBenchmark
         bool adaptive = target.OptimizerName is "adam" or "adamw" or "rmsprop";
         int bound = k + (adaptive ? 4 : 2);
         Console.WriteLine();
-        Console.WriteLine($"Peak probe memory beyond the first-order graph ({memory.Description}), in parameter-sized float32 vectors: cold {F(peaks[0], "F1")}, warm {F(peaks[1], "F1")}, {F(peaks[2], "F1")}; documented bound {(adaptive ? "k + 4" : "k + 2")} = {bound} with k = KrylovDimension + 1 = {k} (the second backward's activation-sized temporaries come on top).");
+        Console.WriteLine($"Peak probe memory beyond the first-order graph ({memory.Description}), in parameter-sized float32 vectors: cold {F(peaks[0], "F1")}, warm {F(peaks[1], "F1")}, {F(peaks[2], "F1")}; documented bound {(adaptive ? "k + 4" : "k + 2")} = {bound} with k = KrylovDimension + 1 = {k} (the second backward's activation-sized temporaries come on top). Resident growth outside live malloc allocations at the peak, subtracted: {string.Join(", ", outside.Select(o => F(o, "F1")))}.");
     }
 
     private static int Option(string[] args, string name, int fallback)

@@ -141,13 +141,19 @@ internal sealed class TimedOperator : LinearOperator<Tensor>
 }
 
 /// <summary>
-/// Peak memory of a stretch of work above its starting level. On Linux CPU: the process's peak resident set (VmHWM,
-/// reset through /proc/self/clear_refs) with glibc told to serve every allocation of 64 KiB or more by its own mmap (so
-/// freed tensors leave the resident set at once), to fill every allocation on the spot (M_PERTURB, so untouched
-/// allocations count too), and to hand freed heap pages back before the measurement starts (malloc_trim): then the
-/// peak resident growth is the peak of live allocations. On CUDA: used device memory
-/// (cudaMemGetInfo) sampled after every HVP and at the end; libtorch's caching allocator keeps freed blocks reserved,
-/// so the growth of the reservation is the peak of what the probe needed beyond what was already cached.
+/// Peak memory of a stretch of work above its starting level. On Linux CPU: the peak of the process's live native
+/// allocations (tensor storage above all), read from its peak resident set (VmHWM, reset through /proc/self/clear_refs)
+/// with glibc told to serve every allocation of 64 KiB or more by its own mmap (so freed tensors leave the resident set
+/// at once), to fill every allocation on the spot (M_PERTURB, so untouched allocations count too), and to hand freed
+/// heap pages back before the measurement starts (malloc_trim). The resident set also grows for reasons that are not
+/// the work's allocations: the managed heap touching fresh pages between collections, BLAS and thread-pool buffers
+/// touched for the first time, free memory in malloc's arenas touched again. That growth is measured at every <see
+/// cref="Sample"/> as the resident set less malloc's live bytes (mallinfo2's hblkhd and uordblks), and the part of it
+/// present at the sample that first saw the final peak is subtracted. That part mostly only grows, so the estimate
+/// undercounts the peak by at most what it grew inside the last stretch before that sample (one HVP in a probe). On
+/// CUDA: used device memory (cudaMemGetInfo) sampled after every HVP and at the end; libtorch's caching allocator keeps
+/// freed blocks reserved, so the growth of the reservation is the peak of what the probe needed beyond what was already
+/// cached.
 /// </summary>
 internal sealed class PeakMemory : IDisposable
 {
@@ -157,6 +163,8 @@ internal sealed class PeakMemory : IDisposable
     private readonly CudaMemory? _cuda;
     private long _start;
     private long _max;
+    private long _otherStart;
+    private long _otherAtPeak;
 
     private PeakMemory(Device device, CudaMemory? cuda)
     {
@@ -165,7 +173,7 @@ internal sealed class PeakMemory : IDisposable
     }
 
     /// <summary>What is measured, in words.</summary>
-    public string Description => _device.type == DeviceType.CUDA ? "CUDA used-memory growth (cudaMemGetInfo, sampled after every HVP)" : "peak resident-set growth (VmHWM; glibc mmap threshold 64 KiB, M_PERTURB)";
+    public string Description => _device.type == DeviceType.CUDA ? "CUDA used-memory growth (cudaMemGetInfo, sampled after every HVP)" : "peak growth of live native allocations (VmHWM with glibc's mmap threshold at 64 KiB and M_PERTURB, less the resident growth outside live malloc allocations)";
 
     /// <summary>A meter for <paramref name="device"/>, or null where none is available (not Linux, no libcudart).</summary>
     public static PeakMemory? Create(Device device)
@@ -190,6 +198,15 @@ internal sealed class PeakMemory : IDisposable
             return null;
         }
         catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        try
+        {
+            _ = LiveMalloc();
+        }
+        catch (EntryPointNotFoundException)
         {
             return null;
         }
@@ -224,7 +241,11 @@ internal sealed class PeakMemory : IDisposable
         GC.Collect();
         _ = malloc_trim(0);
         File.WriteAllText("/proc/self/clear_refs", "5");
-        _start = ReadStatus("VmRSS:");
+        var (_, resident) = ReadResident();
+        _start = resident;
+        _max = resident;
+        _otherStart = resident - LiveMalloc();
+        _otherAtPeak = 0;
     }
 
     /// <summary>The peak so far after each sample, in bytes above the start, when <see cref="Tracing"/> is on.</summary>
@@ -233,52 +254,107 @@ internal sealed class PeakMemory : IDisposable
     /// <summary>Whether <see cref="Sample"/> records the running peak in <see cref="Trace"/>.</summary>
     public bool Tracing { get; set; }
 
-    /// <summary>Takes a sample (the CPU peak is kept by the kernel; this only records it when tracing).</summary>
-    /// <param name="label">What just happened.</param>
+    /// <summary>
+    /// Takes a sample: on CUDA the used memory; on the CPU (where the kernel keeps the peak) the growth of resident memory
+    /// outside malloc's mappings, remembered when the peak has risen since the last sample. Cheap (one read of
+    /// /proc/self/status), so the probe's instrumentation calls it around every HVP.
+    /// </summary>
+    /// <param name="label">What just happened (recorded with the running peak when <see cref="Tracing"/>).</param>
     public void Sample(string label = "")
     {
         if (_cuda is not null)
         {
             _max = Math.Max(_max, _cuda.Used());
         }
+        else
+        {
+            var (peak, resident) = ReadResident();
+            if (peak > _max)
+            {
+                _max = peak;
+                _otherAtPeak = Math.Max(0, resident - LiveMalloc() - _otherStart);
+            }
+        }
 
         if (Tracing)
         {
-            Trace.Add((label, _cuda is not null ? _max - _start : ReadStatus("VmHWM:") - _start));
+            Trace.Add((label, Current()));
         }
     }
 
     /// <summary>Peak bytes above the level at <see cref="Reset"/>.</summary>
     public long Peak()
     {
-        if (_cuda is not null)
-        {
-            Sample();
-            return _max - _start;
-        }
-
-        return ReadStatus("VmHWM:") - _start;
+        Sample();
+        return Current();
     }
 
-    private static long ReadStatus(string key)
+    /// <summary>What was subtracted from the resident peak at the last <see cref="Peak"/> (CPU; 0 on CUDA): the resident growth outside live malloc allocations.</summary>
+    public long OutsideAtPeak => _cuda is not null ? 0 : _otherAtPeak;
+
+    private long Current() => _cuda is not null ? _max - _start : Math.Max(0, _max - _start - _otherAtPeak);
+
+    /// <summary>VmHWM and VmRSS, in bytes.</summary>
+    private static (long Peak, long Resident) ReadResident()
     {
+        long peak = 0, resident = 0;
         foreach (var line in File.ReadLines("/proc/self/status"))
         {
-            if (line.StartsWith(key, StringComparison.Ordinal))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
             {
-                var parts = line[key.Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                peak = Kilobytes(line, "VmHWM:".Length);
+            }
+            else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                resident = Kilobytes(line, "VmRSS:".Length);
+                break;
             }
         }
 
-        return 0;
+        return (peak, resident);
     }
+
+    private static long Kilobytes(string line, int start)
+    {
+        var parts = line[start..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>
+    /// Bytes of live malloc allocations: those served by their own mapping (mallinfo2's hblkhd) and those in malloc's
+    /// arenas (uordblks; a meter created after training has run may see large tensors served from free heap memory
+    /// that the dynamic mmap threshold left there). glibc 2.33 and later.
+    /// </summary>
+    private static long LiveMalloc()
+    {
+        var info = mallinfo2();
+        return (long)info.MappedBytes + (long)info.AllocatedBytes;
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallocInfo mallinfo2();
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);
 
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int malloc_trim(nuint pad);
+
+    /// <summary>glibc's <c>struct mallinfo2</c> (ten <c>size_t</c> fields, in this order).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly struct MallocInfo
+    {
+        public readonly nuint Arena;
+        public readonly nuint OrdinaryBlocks;
+        public readonly nuint SmallBlocks;
+        public readonly nuint MappedBlocks;
+        public readonly nuint MappedBytes;
+        public readonly nuint Unused;
+        public readonly nuint SmallFreeBytes;
+        public readonly nuint AllocatedBytes;
+        public readonly nuint FreeBytes;
+        public readonly nuint TopReleasable;
+    }
 
     /// <summary>cudaMemGetInfo from the CUDA runtime that PyTorch ships (libcudart.so.*).</summary>
     private sealed unsafe class CudaMemory
