@@ -94,7 +94,7 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         _options = options;
-        _rules = new RuleEngine(options.Rules, options.BaselineKind, options.BaselineProbes, options.BaselineEwmaAlpha);
+        _rules = new RuleEngine(options.Rules, options.BaselineKind, options.BaselineProbes, options.BaselineEwmaAlpha, runner.OptimizerName);
         _scheduler = new ProbeScheduler(options);
         _timeouts = new ProbeTimeoutPolicy(options);
         _ledger = new CostLedger(_time, options.OverheadBudget);
@@ -365,6 +365,7 @@ public sealed class StabilityMonitor : IDisposable
             _runner = new ProbeRunner<TVec>(target, _options, _logger);
             previous.Dispose();
             _instruments.SetOptimizer(target.OptimizerName);
+            _rules.SetOptimizer(target.OptimizerName);
             _lastFailureReason = null;
             Log.Rebound(_logger, target.OptimizerName);
         }

@@ -19,7 +19,7 @@ public class RuleEngineTests
     public void AbsoluteRuleRaisesAtThresholdsAndClearsWithHysteresis()
     {
         var rule = new AlertRule("edge", "x", RuleComparison.Absolute, Warning: 0.9, Critical: 1.0, Hysteresis: 0.1, CooldownSteps: 0);
-        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9);
+        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9, "sgd");
 
         Assert.Empty(engine.Evaluate(1, Reading("x", 0.5)));
         var raised = Assert.Single(engine.Evaluate(2, Reading("x", 0.95)));
@@ -50,7 +50,7 @@ public class RuleEngineTests
         double radius = pair.Magnitude;
         Assert.Equal(Math.Sqrt(momentum), radius, 1e-12);
 
-        var engine = new RuleEngine([DefaultRules.OscillatoryRadius], BaselineKind.Median, 3, 0.9);
+        var engine = new RuleEngine([DefaultRules.OscillatoryRadius], BaselineKind.Median, 3, 0.9, "sgd");
         Assert.Equal(AlertLevel.Warning, Assert.Single(engine.Evaluate(1, Reading(Indicators.OscillatoryRadius, 0.995))).Level);
         var cleared = Assert.Single(engine.Evaluate(2, Reading(Indicators.OscillatoryRadius, radius)));
         Assert.Equal(AlertLevel.Ok, cleared.Level);
@@ -60,7 +60,7 @@ public class RuleEngineTests
     public void CooldownSuppressesRepeatedAlertsButNotEscalation()
     {
         var rule = new AlertRule("r", "x", RuleComparison.Absolute, 1, 2, Hysteresis: 0, CooldownSteps: 10);
-        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9);
+        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9, "sgd");
         Assert.Single(engine.Evaluate(1, Reading("x", 1.5)));
         Assert.Single(engine.Evaluate(2, Reading("x", 0.5)));
         Assert.Empty(engine.Evaluate(3, Reading("x", 1.5))); // same level again within 10 steps: suppressed
@@ -74,7 +74,7 @@ public class RuleEngineTests
     public void RatioToBaselineUsesTheMedianOfTheFirstObservations()
     {
         var rule = new AlertRule("growth", "k", RuleComparison.RatioToBaseline, 10, 100, CooldownSteps: 0);
-        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9);
+        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9, "sgd");
         Assert.Empty(engine.Evaluate(1, Reading("k", 2)));
         Assert.Empty(engine.Evaluate(2, Reading("k", 100))); // baseline not formed yet: no verdict
         Assert.Empty(engine.Evaluate(3, Reading("k", 4)));
@@ -90,7 +90,7 @@ public class RuleEngineTests
     {
         var ratio = new AlertRule("edge", "s", RuleComparison.RatioToIndicator, 0.9, 1, Reference: "e", CooldownSteps: 0);
         var below = new AlertRule("ep", "d", RuleComparison.Absolute, Warning: 0.05, Critical: 0, Above: false, CooldownSteps: 0);
-        var engine = new RuleEngine([ratio, below], BaselineKind.Median, 3, 0.9);
+        var engine = new RuleEngine([ratio, below], BaselineKind.Median, 3, 0.9, "sgd");
         var alerts = engine.Evaluate(1, Reading("s", 19, ("e", 20.0), ("d", 0.02)));
         Assert.Equal(2, alerts.Count);
         Assert.Contains(alerts, a => a.Rule == "edge" && a.Level == AlertLevel.Warning && Math.Abs(a.ComparedValue - 0.95) < 1e-15);
@@ -102,7 +102,7 @@ public class RuleEngineTests
     public void TrendComparesWithTheValueSomeObservationsBack()
     {
         var rule = new AlertRule("trend", "x", RuleComparison.Trend, 2, 4, TrendWindow: 2, CooldownSteps: 0);
-        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9);
+        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9, "sgd");
         Assert.Empty(engine.Evaluate(1, Reading("x", 1)));
         Assert.Empty(engine.Evaluate(2, Reading("x", 1.5)));
         Assert.Equal(AlertLevel.Warning, Assert.Single(engine.Evaluate(3, Reading("x", 2))).Level); // 2 / 1
@@ -113,7 +113,7 @@ public class RuleEngineTests
     public void MissingOrNaNIndicatorsAreNotEvaluated()
     {
         var rule = new AlertRule("r", "x", RuleComparison.Absolute, 1, 2, CooldownSteps: 0);
-        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9);
+        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9, "sgd");
         Assert.Empty(engine.Evaluate(1, Reading("y", 5)));
         Assert.Empty(engine.Evaluate(2, Reading("x", double.NaN)));
         Assert.Equal(AlertLevel.Critical, Assert.Single(engine.Evaluate(3, Reading("x", double.PositiveInfinity))).Level);

@@ -44,6 +44,11 @@ public enum RuleComparison
 /// <param name="Hysteresis">A level clears only once the value is this fraction back inside its threshold (0 ≤ h &lt; 1).</param>
 /// <param name="CooldownSteps">After raising, the rule does not raise the same or a lower level again for this many steps.</param>
 /// <param name="Description">What the rule means, for logs and docs.</param>
+/// <param name="Optimizers">
+/// The optimizers the rule applies to, by <see cref="Probing.IProbeTarget{TVec}.OptimizerName"/> (compared ignoring
+/// case); null: every optimizer. A rule that does not apply is not evaluated, and a <see cref="StabilityMonitor.Rebind{TVec}"/>
+/// to an optimizer it does not apply to clears its level. Record equality compares this list by reference.
+/// </param>
 public sealed record AlertRule(
     string Name,
     string Indicator,
@@ -55,8 +60,30 @@ public sealed record AlertRule(
     int TrendWindow = 3,
     double Hysteresis = 0.05,
     int CooldownSteps = 50,
-    string? Description = null)
+    string? Description = null,
+    IReadOnlyList<string>? Optimizers = null)
 {
+    /// <summary>Whether the rule applies to the optimizer named <paramref name="optimizerName"/> (see <see cref="Optimizers"/>).</summary>
+    /// <param name="optimizerName">The probe target's optimizer name.</param>
+    /// <returns>True when <see cref="Optimizers"/> is null or names it (ignoring case).</returns>
+    public bool AppliesTo(string optimizerName)
+    {
+        if (Optimizers is null)
+        {
+            return true;
+        }
+
+        foreach (string name in Optimizers)
+        {
+            if (string.Equals(name, optimizerName, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Checks the rule's own consistency; the message names the rule and the field.</summary>
     /// <exception cref="ArgumentException">A field is out of range.</exception>
     public void Validate()
@@ -99,6 +126,11 @@ public sealed record AlertRule(
         if (CooldownSteps < 0)
         {
             throw new ArgumentException($"Rule '{Name}': CooldownSteps must be ≥ 0; it is {CooldownSteps}.", nameof(CooldownSteps));
+        }
+
+        if (Optimizers is not null && (Optimizers.Count == 0 || Optimizers.Any(string.IsNullOrWhiteSpace)))
+        {
+            throw new ArgumentException($"Rule '{Name}': Optimizers must be null (every optimizer) or a non-empty list of optimizer names without blanks; it is [{string.Join(", ", Optimizers.Select(o => o is null ? "null" : $"'{o}'"))}].", nameof(Optimizers));
         }
     }
 }

@@ -8,9 +8,18 @@ namespace SpectralMonitor.Rules;
 /// share of Adam/AdamW spikes at low precision, and none of the SGD-momentum collapses of those workloads, which come
 /// with the sharpness below its edge: treat them as a diagnostic of where training sits against its edge. The attention
 /// rule warned the GPT blow-ups of a warm-up to too high a rate; it says nothing about models without attention.
+/// <para>The two edge rules apply to SGD (with or without momentum) only (<see cref="SgdOnly"/>). Adam, AdamW and RMSprop
+/// train at or past their preconditioned edge while healthy: on the benchmark's dense probes the edge rules alarmed
+/// half the stable Adam/AdamW runs, and the learning-rate backoff acting on them cut the rate of healthy AdamW runs for
+/// almost the whole run at a cost of 7–26% of their final loss (benchmarks/Detection/BACKOFF.md). For those optimizers
+/// the indicators are still measured and published; a rule of your own without <see cref="AlertRule.Optimizers"/> (for
+/// example <c>DefaultRules.SharpnessNearEdge with { Optimizers = null }</c>) alerts on them.</para>
 /// </summary>
 public static class DefaultRules
 {
+    /// <summary>The optimizers the edge rules apply to: <c>sgd</c> (the optimizer name of SGD with or without momentum).</summary>
+    public static IReadOnlyList<string> SgdOnly { get; } = Array.AsReadOnly(["sgd"]);
+
     /// <summary>Sharpness (preconditioned for adaptive optimizers) approaching its stability edge.</summary>
     public static AlertRule SharpnessNearEdge { get; } = new(
         "sharpness_near_edge",
@@ -18,7 +27,8 @@ public static class DefaultRules
         RuleComparison.Absolute,
         Warning: 0.9,
         Critical: 1.0,
-        Description: "The top curvature mode is within 10% of the stability edge (Warning) or past it (Critical).");
+        Description: "The top curvature mode is within 10% of the stability edge (Warning) or past it (Critical).",
+        Optimizers: SgdOnly);
 
     /// <summary>
     /// The oscillatory branch of J reaching the unit circle. Its hysteresis is 1%, not the default 5%: below the edge
@@ -33,7 +43,8 @@ public static class DefaultRules
         Warning: 0.99,
         Critical: 1.0,
         Hysteresis: 0.01,
-        Description: "An oscillating mode of the update operator no longer decays (ρ_osc ≥ 1: the edge of stability).");
+        Description: "An oscillating mode of the update operator no longer decays (ρ_osc ≥ 1: the edge of stability).",
+        Optimizers: SgdOnly);
 
     /// <summary>
     /// Opt-in (not in <see cref="All"/>): transient growth max‖Jᵏ‖ rising to 3× its baseline (median of the first

@@ -25,9 +25,11 @@ internal sealed class RuleEngine
     private readonly BaselineKind _baselineKind;
     private readonly int _baselineCount;
     private readonly double _ewmaAlpha;
+    private string _optimizer;
 
-    public RuleEngine(IReadOnlyList<AlertRule> rules, BaselineKind baselineKind, int baselineCount, double ewmaAlpha)
+    public RuleEngine(IReadOnlyList<AlertRule> rules, BaselineKind baselineKind, int baselineCount, double ewmaAlpha, string optimizer)
     {
+        _optimizer = optimizer;
         _rules = [.. rules];
         _states = [.. _rules.Select(r => new RuleState(Math.Max(r.TrendWindow, 1) + 1))];
         _baselineIndicators = new HashSet<string>(_rules.Where(r => r.Comparison == RuleComparison.RatioToBaseline).Select(r => r.Indicator), StringComparer.Ordinal);
@@ -43,7 +45,24 @@ internal sealed class RuleEngine
     public IReadOnlyDictionary<string, AlertLevel> Levels => _rules.Select((r, i) => (r.Name, _states[i].Level)).ToDictionary(p => p.Name, p => p.Level, StringComparer.Ordinal);
 
     /// <summary>
-    /// Evaluates the rules whose indicator is present in <paramref name="readings"/> (NaN means "not measured" and is
+    /// The optimizer changed (a rebind): rules that do not apply to <paramref name="optimizer"/> go back to Ok, with
+    /// their history, and are not evaluated until one they apply to is bound again.
+    /// </summary>
+    /// <param name="optimizer">The new optimizer's name.</param>
+    public void SetOptimizer(string optimizer)
+    {
+        _optimizer = optimizer;
+        for (int i = 0; i < _rules.Length; i++)
+        {
+            if (!_rules[i].AppliesTo(optimizer))
+            {
+                _states[i] = new RuleState(Math.Max(_rules[i].TrendWindow, 1) + 1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Evaluates the rules that apply to the current optimizer and whose indicator is present in <paramref name="readings"/> (NaN means "not measured" and is
     /// skipped) and returns every level change, raised first.
     /// </summary>
     /// <param name="step">The step number the alerts report.</param>
@@ -55,7 +74,7 @@ internal sealed class RuleEngine
         for (int i = 0; i < _rules.Length; i++)
         {
             var rule = _rules[i];
-            if (!readings.TryGetValue(rule.Indicator, out double value) || double.IsNaN(value))
+            if (!rule.AppliesTo(_optimizer) || !readings.TryGetValue(rule.Indicator, out double value) || double.IsNaN(value))
             {
                 continue;
             }
