@@ -46,8 +46,9 @@ public enum RuleComparison
 /// <param name="Description">What the rule means, for logs and docs.</param>
 /// <param name="Optimizers">
 /// The optimizers the rule applies to, by <see cref="Probing.IProbeTarget{TVec}.OptimizerName"/> (compared ignoring
-/// case); null: every optimizer. A rule that does not apply is not evaluated, and a <see cref="StabilityMonitor.Rebind{TVec}"/>
-/// to an optimizer it does not apply to clears its level. Record equality compares this list by reference.
+/// case); null: every optimizer. A rule that does not apply is not evaluated, and a
+/// <see cref="StabilityMonitor.Rebind{TVec}"/> to an optimizer it does not apply to clears its level (without an
+/// <see cref="StabilityMonitor.AlertLowered"/> event). Record equality compares this list by reference.
 /// </param>
 public sealed record AlertRule(
     string Name,

@@ -45,8 +45,9 @@ internal sealed class RuleEngine
     public IReadOnlyDictionary<string, AlertLevel> Levels => _rules.Select((r, i) => (r.Name, _states[i].Level)).ToDictionary(p => p.Name, p => p.Level, StringComparer.Ordinal);
 
     /// <summary>
-    /// The optimizer changed (a rebind): rules that do not apply to <paramref name="optimizer"/> go back to Ok, with
-    /// their history, and are not evaluated until one they apply to is bound again.
+    /// The optimizer changed (a rebind): rules that do not apply to <paramref name="optimizer"/> go back to Ok and
+    /// forget their history (trend window, cooldown), raising no event, and are not evaluated until an optimizer they
+    /// apply to is bound again.
     /// </summary>
     /// <param name="optimizer">The new optimizer's name.</param>
     public void SetOptimizer(string optimizer)
@@ -62,8 +63,8 @@ internal sealed class RuleEngine
     }
 
     /// <summary>
-    /// Evaluates the rules that apply to the current optimizer and whose indicator is present in <paramref name="readings"/> (NaN means "not measured" and is
-    /// skipped) and returns every level change, raised first.
+    /// Evaluates the rules that apply to the current optimizer and whose indicator is present in
+    /// <paramref name="readings"/> (NaN means "not measured" and is skipped) and returns every level change, raised first.
     /// </summary>
     /// <param name="step">The step number the alerts report.</param>
     /// <param name="readings">The indicator readings.</param>
