@@ -112,4 +112,47 @@ public class RuleScopeTests
         Assert.Equal(ProbeStatus.Succeeded, monitor.ProbeNow(2)!.Status);
         Assert.Equal(AlertLevel.Ok, monitor.Level);
     }
+
+    [Fact]
+    public void TheTopModeConditionRuleIsOnExactlyWhileKappaIsAtLeastThreeTimesTheMedianOfItsFirstFiveProbes()
+    {
+        // The detection benchmark's offline detector "top_eigenvector_condition / baseline ≥ 3": on from a probe whose κ
+        // is at least 3× the median of the first five probes' κ, off from one below. The rule must give the same
+        // on/off sequence (no hysteresis, no cooldown), here on a random series with excursions to 2–20× the baseline.
+        var rule = DefaultRules.TopModeConditionRise;
+        Assert.Null(Record.Exception(rule.Validate));
+        Assert.DoesNotContain(rule, DefaultRules.All);
+        Assert.False(rule.AppliesTo("sgd"));
+        var engine = new RuleEngine([rule], BaselineKind.Median, 5, 0.9, "adamw");
+        var random = new Random(7);
+        var first = new List<double>();
+        int onsets = 0, transitions = 0;
+        for (int probe = 0; probe < 400; probe++)
+        {
+            double kappa = random.NextDouble() < 0.2 ? 2 + (18 * random.NextDouble()) : 0.5 + random.NextDouble();
+            var changes = engine.Evaluate(probe, new Dictionary<string, double> { [Indicators.TopEigenvectorCondition] = kappa });
+            transitions += changes.Count;
+            onsets += changes.Count(c => c.IsRaised && c.PreviousLevel == AlertLevel.Ok);
+            bool expectedOn = first.Count == 5 && kappa >= 3 * Median(first);
+            Assert.Equal(expectedOn, engine.Level != AlertLevel.Ok);
+            if (first.Count == 5)
+            {
+                Assert.Equal(kappa >= 10 * Median(first), engine.Level == AlertLevel.Critical);
+            }
+
+            if (first.Count < 5)
+            {
+                first.Add(kappa);
+            }
+        }
+
+        Assert.InRange(onsets, 20, 200);
+        Assert.True(transitions > onsets);
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
 }
