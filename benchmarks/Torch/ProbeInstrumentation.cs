@@ -256,8 +256,8 @@ internal sealed class PeakMemory : IDisposable
 
     /// <summary>
     /// Takes a sample: on CUDA the used memory; on the CPU (where the kernel keeps the peak) the growth of resident memory
-    /// outside malloc's mappings, remembered when the peak has risen since the last sample. Cheap (one read of
-    /// /proc/self/status), so the probe's instrumentation calls it around every HVP.
+    /// outside live malloc allocations, remembered when the peak has risen since the last sample. Cheap (one read of
+    /// /proc/self/status and one mallinfo2 call), so the probe's instrumentation calls it around every HVP.
     /// </summary>
     /// <param name="label">What just happened (recorded with the running peak when <see cref="Tracing"/>).</param>
     public void Sample(string label = "")
