@@ -25,12 +25,14 @@ internal sealed class RuleEngine
     private readonly BaselineKind _baselineKind;
     private readonly int _baselineCount;
     private readonly double _ewmaAlpha;
-    private string _optimizer;
+
+    // Whether each rule applies to the current optimizer (AlertRule.Optimizers), decided once per bind, not per step.
+    private readonly bool[] _applies;
 
     public RuleEngine(IReadOnlyList<AlertRule> rules, BaselineKind baselineKind, int baselineCount, double ewmaAlpha, string optimizer)
     {
-        _optimizer = optimizer;
         _rules = [.. rules];
+        _applies = [.. _rules.Select(r => r.AppliesTo(optimizer))];
         _states = [.. _rules.Select(r => new RuleState(Math.Max(r.TrendWindow, 1) + 1))];
         _baselineIndicators = new HashSet<string>(_rules.Where(r => r.Comparison == RuleComparison.RatioToBaseline).Select(r => r.Indicator), StringComparer.Ordinal);
         _baselineKind = baselineKind;
@@ -52,10 +54,10 @@ internal sealed class RuleEngine
     /// <param name="optimizer">The new optimizer's name.</param>
     public void SetOptimizer(string optimizer)
     {
-        _optimizer = optimizer;
         for (int i = 0; i < _rules.Length; i++)
         {
-            if (!_rules[i].AppliesTo(optimizer))
+            _applies[i] = _rules[i].AppliesTo(optimizer);
+            if (!_applies[i])
             {
                 _states[i] = new RuleState(Math.Max(_rules[i].TrendWindow, 1) + 1);
             }
@@ -75,7 +77,7 @@ internal sealed class RuleEngine
         for (int i = 0; i < _rules.Length; i++)
         {
             var rule = _rules[i];
-            if (!rule.AppliesTo(_optimizer) || !readings.TryGetValue(rule.Indicator, out double value) || double.IsNaN(value))
+            if (!_applies[i] || !readings.TryGetValue(rule.Indicator, out double value) || double.IsNaN(value))
             {
                 continue;
             }
