@@ -163,8 +163,8 @@ internal sealed class PeakMemory : IDisposable
     private readonly CudaMemory? _cuda;
     private long _start;
     private long _max;
-    private long _otherStart;
-    private long _otherAtPeak;
+    private long _outsideStart;
+    private long _outsideAtPeak;
 
     private PeakMemory(Device device, CudaMemory? cuda)
     {
@@ -244,8 +244,8 @@ internal sealed class PeakMemory : IDisposable
         var (_, resident) = ReadResident();
         _start = resident;
         _max = resident;
-        _otherStart = resident - LiveMalloc();
-        _otherAtPeak = 0;
+        _outsideStart = resident - LiveMalloc();
+        _outsideAtPeak = 0;
     }
 
     /// <summary>The peak so far after each sample, in bytes above the start, when <see cref="Tracing"/> is on.</summary>
@@ -272,7 +272,7 @@ internal sealed class PeakMemory : IDisposable
             if (peak > _max)
             {
                 _max = peak;
-                _otherAtPeak = Math.Max(0, resident - LiveMalloc() - _otherStart);
+                _outsideAtPeak = Math.Max(0, resident - LiveMalloc() - _outsideStart);
             }
         }
 
@@ -290,9 +290,9 @@ internal sealed class PeakMemory : IDisposable
     }
 
     /// <summary>What was subtracted from the resident peak at the last <see cref="Peak"/> (CPU; 0 on CUDA): the resident growth outside live malloc allocations.</summary>
-    public long OutsideAtPeak => _cuda is not null ? 0 : _otherAtPeak;
+    public long OutsideAtPeak => _cuda is not null ? 0 : _outsideAtPeak;
 
-    private long Current() => _cuda is not null ? _max - _start : Math.Max(0, _max - _start - _otherAtPeak);
+    private long Current() => _cuda is not null ? _max - _start : Math.Max(0, _max - _start - _outsideAtPeak);
 
     /// <summary>VmHWM and VmRSS, in bytes.</summary>
     private static (long Peak, long Resident) ReadResident()

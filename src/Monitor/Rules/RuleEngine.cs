@@ -33,7 +33,7 @@ internal sealed class RuleEngine
     {
         _rules = [.. rules];
         _applies = [.. _rules.Select(r => r.AppliesTo(optimizer))];
-        _states = [.. _rules.Select(r => new RuleState(Math.Max(r.TrendWindow, 1) + 1))];
+        _states = [.. _rules.Select(NewState)];
         _baselineIndicators = new HashSet<string>(_rules.Where(r => r.Comparison == RuleComparison.RatioToBaseline).Select(r => r.Indicator), StringComparer.Ordinal);
         _baselineKind = baselineKind;
         _baselineCount = baselineCount;
@@ -59,7 +59,7 @@ internal sealed class RuleEngine
             _applies[i] = _rules[i].AppliesTo(optimizer);
             if (!_applies[i])
             {
-                _states[i] = new RuleState(Math.Max(_rules[i].TrendWindow, 1) + 1);
+                _states[i] = NewState(_rules[i]);
             }
         }
     }
@@ -188,6 +188,9 @@ internal sealed class RuleEngine
         RuleComparison.Trend => $"ratio to {rule.TrendWindow} observations earlier",
         _ => "value",
     };
+
+    /// <summary>A fresh state for <paramref name="rule"/>: Ok, no history (a trend window's worth of observations kept).</summary>
+    private static RuleState NewState(AlertRule rule) => new(Math.Max(rule.TrendWindow, 1) + 1);
 
     private Baseline BaselineOf(string indicator)
     {
