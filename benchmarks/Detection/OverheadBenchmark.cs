@@ -75,7 +75,7 @@ internal static class OverheadBenchmark
         var data = new WorkloadData();
         string jit = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") ?? "default";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"overhead: {reps} interleaved repetitions per setup, seed {Seed}, batch 32, one torch thread, DOTNET_TieredCompilation={jit}, load average at start {LoadAverage()}"));
-        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | training-thread CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | optimizer-state statistics ms: tensor by tensor → batched | max steps between sensor reads | statistics read every | identical |");
+        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | training-thread CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | optimizer-state statistics ms: tensor by tensor → batched → managed pass | max steps between sensor reads | statistics read every | identical |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (string key in keys)
         {
@@ -125,8 +125,8 @@ internal static class OverheadBenchmark
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} repetition {rep + 1}: unmonitored {plain[^1].Cpu:F3} CPU s, monitored {monitored[^1].Cpu:F3} CPU s (thread {plain[^1].Thread:F3} / {monitored[^1].Thread:F3}, GC pauses {1e3 * plain[^1].Gc:F1} / {1e3 * monitored[^1].Gc:F1} ms) (ledger {passes[^1].Cost.Overhead:P1}, {passes[^1].Trace.Probes.Count} probes), load {LoadAverage()}"));
         }
 
-        var (perTensor, batched) = StateReadSideBySide(spec, data);
-        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} optimizer-state read at the last step (median of 50 each, alternating): tensor by tensor {perTensor:F3} ms, batched {batched:F3} ms"));
+        var (perTensor, batched, managed) = StateReadSideBySide(spec, data);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} optimizer-state read at the last step (median of 50 each, in rotation): tensor by tensor {perTensor:F3} ms, batched {batched:F3} ms, managed pass over CPU memory {managed:F3} ms"));
         double plainCpu = Median(plain.Select(p => p.Cpu)), monitoredCpu = Median(monitored.Select(p => p.Cpu));
         double wallRatio = Median(monitored.Select(p => p.Wall)) / Median(plain.Select(p => p.Wall));
         double threadRatio = Median(monitored.Select(p => p.Thread)) / Median(plain.Select(p => p.Thread));
@@ -147,19 +147,19 @@ internal static class OverheadBenchmark
         string read = readMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(readMs):F2}");
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {threadRatio:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {perTensor:F2} → {batched:F2} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
+            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {threadRatio:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {perTensor:F2} → {batched:F2} → {managed:F3} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
     }
 
     /// <summary>
     /// The optimizer-state statistics read (<see cref="SpectralMonitor.Torch.OptimizerStepStatisticsReader"/>) at the
-    /// last step of an unmonitored run, tensor by tensor (as before the reader batched small tensors) and batched, 50
-    /// times each, alternating; median milliseconds of each.
+    /// last step of an unmonitored run three ways, 50 times each in rotation: by tensor operations tensor by tensor (as
+    /// before the reader batched small tensors), by tensor operations with small tensors batched (the read on a GPU),
+    /// and by the managed pass over CPU memory (the read on the CPU); median milliseconds of each.
     /// </summary>
-    private static (double PerTensor, double Batched) StateReadSideBySide(RunSpec spec, WorkloadData data)
+    private static (double PerTensor, double Batched, double Managed) StateReadSideBySide(RunSpec spec, WorkloadData data)
     {
         torch.optim.Optimizer? optimizer = null;
-        var perTensor = new List<double>();
-        var batched = new List<double>();
+        var times = new[] { new List<double>(), new List<double>(), new List<double>() };
         WorkloadRunner.Run(spec, null, onStep: report =>
         {
             if (report.Step != spec.Steps - 1 || optimizer is null)
@@ -167,17 +167,21 @@ internal static class OverheadBenchmark
                 return;
             }
 
-            for (int i = 0; i < 100; i++)
+            for (int i = 0; i < 150; i++)
             {
-                bool alone = i % 2 == 0;
+                int way = i % 3;
                 var clock = Stopwatch.StartNew();
-                _ = alone
-                    ? SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, smallTensor: 0, batchElements: 0, out _)
-                    : SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, out _);
-                (alone ? perTensor : batched).Add(clock.Elapsed.TotalMilliseconds);
+                _ = way switch
+                {
+                    0 => SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, smallTensor: 0, batchElements: 0, onHost: false, out _),
+                    1 => SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(
+                        optimizer, SpectralMonitor.Torch.OptimizerStepStatisticsReader.SmallTensor, SpectralMonitor.Torch.OptimizerStepStatisticsReader.BatchElements, onHost: false, out _),
+                    _ => SpectralMonitor.Torch.OptimizerStepStatisticsReader.TryRead(optimizer, out _),
+                };
+                times[way].Add(clock.Elapsed.TotalMilliseconds);
             }
         }, data: data, onStart: (_, o) => optimizer = o);
-        return (Median(perTensor), Median(batched));
+        return (Median(times[0]), Median(times[1]), Median(times[2]));
     }
 
     /// <summary>Runs <paramref name="run"/>; its result, the process CPU time, the wall time, the calling thread's CPU time and the GC pause time over it (seconds).</summary>

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,8 +43,11 @@ public sealed record OptimizerStepStatistics(
 /// about eight element-wise passes over the parameters and one host transfer of a few numbers per parameter tensor,
 /// which is small next to a training step's forward and backward passes. Small tensors (biases, norms, the layers of
 /// a small model) that share their settings are flattened together and reduced in one pass, so that a read of a model
-/// with many small tensors is not dominated by the fixed cost of per-tensor operations (benchmarks/RESULTS.md,
-/// "Overhead", times both side by side); the batch copies at most 2²⁰ elements at a time.
+/// with many small tensors is not dominated by the fixed cost of per-tensor operations; the batch copies at most 2²⁰
+/// elements at a time. When every tensor involved is a contiguous float32 or float64 tensor on the CPU (SGD, Adam and
+/// AdamW), the same sums are taken in one vectorized managed pass over the tensors' own memory instead: no tensor
+/// operation, no copy, no native call per element-wise step, which on small models is several times faster than the
+/// tensor operations' fixed costs (benchmarks/RESULTS.md, "Overhead", times the three side by side).
 /// </summary>
 public static class OptimizerStepStatisticsReader
 {
@@ -70,7 +75,15 @@ public static class OptimizerStepStatisticsReader
     /// <paramref name="smallTensor"/> elements (0: none) that share their settings are reduced together, at most
     /// <paramref name="batchElements"/> elements at a time (tests and the overhead benchmark: 0 reduces every tensor alone).
     /// </summary>
-    internal static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, long smallTensor, long batchElements, out string? reason)
+    internal static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, long smallTensor, long batchElements, out string? reason) =>
+        TryRead(optimizer, smallTensor, batchElements, onHost: true, out reason);
+
+    /// <summary>
+    /// <see cref="TryRead(optim.Optimizer, long, long, out string?)"/>, with <paramref name="onHost"/> false keeping the
+    /// tensor operations even where the managed pass could read the tensors (tests and the overhead benchmark compare
+    /// the two).
+    /// </summary>
+    internal static OptimizerStepStatistics? TryRead(optim.Optimizer optimizer, long smallTensor, long batchElements, bool onHost, out string? reason)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         if (optimizer is not (SGD or Adam or AdamW or RMSProp))
@@ -83,29 +96,26 @@ public static class OptimizerStepStatisticsReader
         var groups = optimizer.ParamGroups.OfType<ParamGroup>().ToArray();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var rows = Rows(dictionary, groups, smallTensor, batchElements, out long step);
-        if (rows.Count == 0)
+        var entries = Entries(dictionary, groups, out long step);
+        if (entries.Count == 0)
         {
             reason = "The optimizer holds no state yet (no step taken).";
             return null;
         }
 
-        // One host transfer: per tensor [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count].
-        double[] values = torch.cat(rows, 0).to(float64).cpu().data<double>().ToArray();
+        // Per tensor [‖u‖², η²‖u‖², ‖θ‖², ε-dominated count, saturated count, max |u|, count]: in one managed pass over
+        // CPU memory, or by tensor operations and one host transfer.
+        double[] values = onHost && entries.All(HostReadable)
+            ? HostRows(entries)
+            : torch.cat(Rows(entries, smallTensor, batchElements), 0).to(float64).cpu().data<double>().ToArray();
         reason = null;
         return Summarize(values, step, adaptive: optimizer is not SGD);
     }
 
-    /// <summary>
-    /// Per-tensor sums for every parameter with state, as rows of seven (in the current dispose scope), and the
-    /// optimizer's step count. Tensors of up to <paramref name="smallTensor"/> elements that share their hyperparameters,
-    /// dtype and device are reduced together (<see cref="BatchRows"/>): a per-tensor pass costs about twenty small
-    /// tensor operations, whose fixed cost, not the arithmetic, dominates a read of a small model.
-    /// </summary>
-    private static List<Tensor> Rows(OptimizerHelper.StateDictionary dictionary, ParamGroup[] groups, long smallTensor, long batchElements, out long step)
+    /// <summary>What every parameter with state holds, in parameter-group order, and the optimizer's step count.</summary>
+    private static List<Entry> Entries(OptimizerHelper.StateDictionary dictionary, ParamGroup[] groups, out long step)
     {
-        var rows = new List<Tensor>();
-        var batches = new Dictionary<BatchKey, List<Entry>>();
+        var entries = new List<Entry>();
         step = -1;
         int entry = 0;
         for (int g = 0; g < groups.Length && g < dictionary.Options.Count; g++)
@@ -118,41 +128,56 @@ public static class OptimizerStepStatisticsReader
                     break;
                 }
 
-                if (Describe(parameter, dictionary.State[entry++], options, ref step) is not { } described)
+                if (Describe(parameter, dictionary.State[entry++], options, ref step) is { } described)
                 {
-                    continue;
-                }
-
-                if (described.Key is { } key && parameter.numel() <= smallTensor)
-                {
-                    if (!batches.TryGetValue(key, out var list))
-                    {
-                        batches[key] = list = [];
-                    }
-
-                    list.Add(described);
-                }
-                else
-                {
-                    rows.Add(Row(described));
+                    entries.Add(described);
                 }
             }
         }
 
-        foreach (var (key, entries) in batches)
+        return entries;
+    }
+
+    /// <summary>
+    /// Per-tensor sums of <paramref name="entries"/> as rows of seven (in the current dispose scope). Tensors of up to
+    /// <paramref name="smallTensor"/> elements that share their hyperparameters, dtype and device are reduced together (<see cref="BatchRows"/>): a per-tensor pass costs about twenty small
+    /// tensor operations, whose fixed cost, not the arithmetic, dominates a read of a small model.
+    /// </summary>
+    private static List<Tensor> Rows(List<Entry> entries, long smallTensor, long batchElements)
+    {
+        var rows = new List<Tensor>();
+        var batches = new Dictionary<BatchKey, List<Entry>>();
+        foreach (var described in entries)
         {
-            for (int first = 0; first < entries.Count;)
+            if (described.Key is { } key && described.Parameter.numel() <= smallTensor)
+            {
+                if (!batches.TryGetValue(key, out var list))
+                {
+                    batches[key] = list = [];
+                }
+
+                list.Add(described);
+            }
+            else
+            {
+                rows.Add(Row(described));
+            }
+        }
+
+        foreach (var (key, batch) in batches)
+        {
+            for (int first = 0; first < batch.Count;)
             {
                 // Chunks of at most batchElements elements bound the batch's temporary copies.
                 int count = 0;
                 long elements = 0;
-                while (first + count < entries.Count && (count == 0 || elements + entries[first + count].Parameter.numel() <= batchElements))
+                while (first + count < batch.Count && (count == 0 || elements + batch[first + count].Parameter.numel() <= batchElements))
                 {
-                    elements += entries[first + count].Parameter.numel();
+                    elements += batch[first + count].Parameter.numel();
                     count++;
                 }
 
-                rows.Add(count == 1 ? Row(entries[first]) : BatchRows(key, entries.GetRange(first, count)));
+                rows.Add(count == 1 ? Row(batch[first]) : BatchRows(key, batch.GetRange(first, count)));
                 first += count;
             }
         }
@@ -164,7 +189,7 @@ public static class OptimizerStepStatisticsReader
     private static OptimizerStepStatistics Summarize(double[] values, long step, bool adaptive)
     {
         const int Width = 7;
-        double update = 0, scaledUpdate = 0, weight = 0, epsilon = 0, saturated = 0, maxUpdate = double.NaN, count = 0;
+        double update = 0, scaledUpdate = 0, weight = 0, epsilon = 0, saturated = 0, maxUpdate = double.NegativeInfinity, count = 0;
         double maxLayerRatio = double.NaN, maxLayerEpsilon = double.NaN;
         for (int i = 0; i < values.Length; i += Width)
         {
@@ -173,7 +198,7 @@ public static class OptimizerStepStatisticsReader
             weight += values[i + 2];
             epsilon += values[i + 3];
             saturated += values[i + 4];
-            maxUpdate = Max(maxUpdate, values[i + 5]);
+            maxUpdate = Math.Max(maxUpdate, values[i + 5]); // a NaN in any row (a NaN in the state) stays NaN
             count += values[i + 6];
             if (values[i + 2] > 0)
             {
@@ -334,6 +359,172 @@ public static class OptimizerStepStatisticsReader
         return torch.stack([updateSquared, updateSquared.mul(learningRateSquared), sums[TensorIndex.Colon, 1], epsilonCount, saturatedCount, maxAbs, counts], 1).reshape(-1);
     }
 
+
+    /// <summary>
+    /// Whether <paramref name="entry"/>'s sums can be taken over CPU memory in place: SGD or Adam/AdamW state (RMSprop's
+    /// direction is itself a tensor operation) whose parameter and state tensors are contiguous CPU tensors of one
+    /// floating type, float32 or float64, each small enough for a span.
+    /// </summary>
+    private static bool HostReadable(Entry entry)
+    {
+        if (entry.Key is null)
+        {
+            return false;
+        }
+
+        var type = entry.First.dtype;
+        return type is ScalarType.Float32 or ScalarType.Float64
+            && InPlace(entry.Parameter, type) && InPlace(entry.First, type) && (entry.Second is null || InPlace(entry.Second, type));
+
+        static bool InPlace(Tensor t, ScalarType type) =>
+            t.device_type == DeviceType.CPU && t.dtype == type && t.is_contiguous() && t.numel() * t.element_size() <= int.MaxValue;
+    }
+
+    /// <summary>The rows of seven of every entry (all <see cref="HostReadable"/>), from one managed pass each over the tensors' memory.</summary>
+    private static double[] HostRows(List<Entry> entries)
+    {
+        var values = new double[7 * entries.Count];
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var row = values.AsSpan(7 * i, 7);
+            if (entries[i].First.dtype == ScalarType.Float32)
+            {
+                HostSums<float>(entries[i], row);
+            }
+            else
+            {
+                HostSums<double>(entries[i], row);
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>
+    /// One entry's row of seven over the tensors' own memory, in <typeparamref name="T"/> element by element as the
+    /// tensor operations compute it (m/c₁, √(v/c₂), their quotient with ε added, the two thresholds), the sums in double
+    /// over blocks summed in <typeparamref name="T"/>.
+    /// </summary>
+    private static void HostSums<T>(Entry entry, Span<double> row)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // The spans alias native memory that the entry's tensors keep alive for the whole call.
+        ReadOnlySpan<T> theta = MemoryMarshal.Cast<byte, T>(entry.Parameter.bytes);
+        ReadOnlySpan<T> first = MemoryMarshal.Cast<byte, T>(entry.First.bytes);
+        double weightSquared = SumOfSquares(theta);
+        double updateSquared, epsilonCount = 0, saturatedCount = 0, maxAbs = 0;
+        if (entry.Key!.Adaptive)
+        {
+            ReadOnlySpan<T> second = MemoryMarshal.Cast<byte, T>(entry.Second!.bytes);
+            (updateSquared, epsilonCount, saturatedCount, maxAbs) = AdamSums(
+                first, second, T.CreateChecked(entry.C1), T.CreateChecked(entry.C2), T.CreateChecked(entry.Eps), T.CreateChecked(EpsilonFactor * entry.Eps));
+        }
+        else
+        {
+            updateSquared = SumOfSquares(first);
+        }
+
+        row[0] = updateSquared;
+        row[1] = updateSquared * entry.LearningRate * entry.LearningRate;
+        row[2] = weightSquared;
+        row[3] = epsilonCount;
+        row[4] = saturatedCount;
+        row[5] = maxAbs;
+        row[6] = theta.Length;
+    }
+
+    /// <summary>Elements per block whose partial sums are kept in <c>T</c> lanes before they are added in double.</summary>
+    private const int Block = 1024;
+
+    private static double SumOfSquares<T>(ReadOnlySpan<T> x)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double total = 0;
+        int width = Vector<T>.Count;
+        for (int start = 0; start < x.Length; start += Block)
+        {
+            var block = x.Slice(start, Math.Min(Block, x.Length - start));
+            var lanes = Vector<T>.Zero;
+            int i = 0;
+            for (; i <= block.Length - width; i += width)
+            {
+                var v = new Vector<T>(block[i..]);
+                lanes += v * v;
+            }
+
+            T tail = T.Zero;
+            for (; i < block.Length; i++)
+            {
+                tail += block[i] * block[i];
+            }
+
+            total += double.CreateChecked(Vector.Sum(lanes)) + double.CreateChecked(tail);
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Σu², the counts of √v̂ ≤ c·ε and |u| ≥ 1, and max |u| for u = (m/c₁)/(√(v/c₂) + ε). A non-finite u makes the sum
+    /// non-finite, and a NaN makes the maximum NaN as torch's max does.
+    /// </summary>
+    private static (double UpdateSquared, double EpsilonCount, double SaturatedCount, double MaxAbs) AdamSums<T>(
+        ReadOnlySpan<T> m, ReadOnlySpan<T> v, T c1, T c2, T eps, T epsilonLevel)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T saturation = T.CreateChecked(SaturationLevel);
+        var vc1 = new Vector<T>(c1);
+        var vc2 = new Vector<T>(c2);
+        var veps = new Vector<T>(eps);
+        var vlevel = new Vector<T>(epsilonLevel);
+        var vsaturation = new Vector<T>(saturation);
+        double squares = 0, epsilonCount = 0, saturatedCount = 0;
+        var max = Vector<T>.Zero;
+        T maxTail = T.Zero;
+        int width = Vector<T>.Count;
+        for (int start = 0; start < m.Length; start += Block)
+        {
+            int length = Math.Min(Block, m.Length - start);
+            var mb = m.Slice(start, length);
+            var vb = v.Slice(start, length);
+            Vector<T> sum = Vector<T>.Zero, small = Vector<T>.Zero, saturated = Vector<T>.Zero;
+            int i = 0;
+            for (; i <= length - width; i += width)
+            {
+                var root = Vector.SquareRoot(new Vector<T>(vb[i..]) / vc2);
+                var u = new Vector<T>(mb[i..]) / vc1 / (root + veps);
+                var abs = Vector.Abs(u);
+                sum += u * u;
+                small += Vector.ConditionalSelect(Vector.LessThanOrEqual(root, vlevel), Vector<T>.One, Vector<T>.Zero);
+                saturated += Vector.ConditionalSelect(Vector.GreaterThanOrEqual(abs, vsaturation), Vector<T>.One, Vector<T>.Zero);
+                max = Vector.Max(max, abs);
+            }
+
+            T tail = T.Zero;
+            for (; i < length; i++)
+            {
+                T root = T.Sqrt(vb[i] / c2);
+                T u = mb[i] / c1 / (root + eps);
+                T abs = T.Abs(u);
+                tail += u * u;
+                epsilonCount += root <= epsilonLevel ? 1 : 0;
+                saturatedCount += abs >= saturation ? 1 : 0;
+                maxTail = T.Max(maxTail, abs);
+            }
+
+            squares += double.CreateChecked(Vector.Sum(sum)) + double.CreateChecked(tail);
+            epsilonCount += double.CreateChecked(Vector.Sum(small));
+            saturatedCount += double.CreateChecked(Vector.Sum(saturated));
+        }
+
+        double maxAbs = double.CreateChecked(maxTail);
+        for (int lane = 0; lane < width; lane++)
+        {
+            maxAbs = Math.Max(maxAbs, double.CreateChecked(max[lane]));
+        }
+
+        return (squares, epsilonCount, saturatedCount, double.IsNaN(squares) ? double.NaN : maxAbs);
+    }
 
     /// <summary>What tensors share to be reduced together: the update rule and every hyperparameter the row uses, dtype and device.</summary>
     private sealed record BatchKey(bool Adaptive, double LearningRate, double Eps, double C1, double C2, ScalarType Type, string Device);

@@ -13,14 +13,19 @@ public class OptimizerStepStatisticsTests
     private static double Norm(IEnumerable<double> x) => Math.Sqrt(x.Sum(v => v * v));
 
     private static void Close(double expected, double actual, string what) =>
-        Assert.True(Math.Abs(expected - actual) <= Relative * Math.Abs(expected) + 1e-12, $"{what}: expected {expected}, got {actual}");
+        Assert.True(
+            (double.IsNaN(expected) && double.IsNaN(actual)) || Math.Abs(expected - actual) <= Relative * Math.Abs(expected) + 1e-12,
+            $"{what}: expected {expected}, got {actual}");
 
     // Sizes: every tensor small (reduced together); a 76,800-element weight above SmallTensor (reduced alone) beside
     // three small ones.
+    // Both paths: the managed pass over CPU memory (the default on the CPU) and the tensor operations (any device).
     [Theory]
-    [InlineData(3, 4)]
-    [InlineData(256, 300)]
-    public void AdamStatisticsMatchTheStepActuallyTaken(int inputs, int hidden)
+    [InlineData(3, 4, true)]
+    [InlineData(256, 300, true)]
+    [InlineData(3, 4, false)]
+    [InlineData(256, 300, false)]
+    public void AdamStatisticsMatchTheStepActuallyTaken(int inputs, int hidden, bool onHost)
     {
         using var mlp = new TinyMlp(ScalarType.Float64, seed: 3, inputs: inputs, hidden: hidden);
         Assert.Equal(inputs > 200, mlp.Model.parameters().Any(p => p.numel() > OptimizerStepStatisticsReader.SmallTensor));
@@ -36,7 +41,7 @@ public class OptimizerStepStatisticsTests
         var before = mlp.ParametersToArray();
         OptimizerStateReaderTests.Step(mlp, optimizer);
         var after = mlp.ParametersToArray();
-        var s = OptimizerStepStatisticsReader.TryRead(optimizer, out string? reason);
+        var s = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, OptimizerStepStatisticsReader.BatchElements, onHost, out string? reason);
         Assert.Null(reason);
         Assert.NotNull(s);
         Assert.Equal(4, s!.Step);
@@ -99,10 +104,11 @@ public class OptimizerStepStatisticsTests
             optimizer.step();
         }
 
-        var alone = OptimizerStepStatisticsReader.TryRead(optimizer, smallTensor: 0, batchElements: 0, out _)!;
-        var together = OptimizerStepStatisticsReader.TryRead(optimizer, out _)!;
-        var chunked = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, batchElements: 2 * 64 * 65, out _)!;
-        foreach (var read in new[] { together, chunked })
+        var alone = OptimizerStepStatisticsReader.TryRead(optimizer, smallTensor: 0, batchElements: 0, onHost: false, out _)!;
+        var together = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, OptimizerStepStatisticsReader.BatchElements, onHost: false, out _)!;
+        var chunked = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, batchElements: 2 * 64 * 65, onHost: false, out _)!;
+        var host = OptimizerStepStatisticsReader.TryRead(optimizer, out _)!;
+        foreach (var read in new[] { together, chunked, host })
         {
             Assert.Equal(alone.Step, read.Step);
             Close(alone.UpdateNormOverLearningRate, read.UpdateNormOverLearningRate, "‖u‖");
@@ -111,7 +117,106 @@ public class OptimizerStepStatisticsTests
             Assert.Equal(alone.EpsilonDominatedShare, read.EpsilonDominatedShare);
             Assert.Equal(alone.MaxLayerEpsilonDominatedShare, read.MaxLayerEpsilonDominatedShare);
             Assert.Equal(alone.SaturatedShare, read.SaturatedShare);
-            Assert.Equal(alone.MaxNormalizedUpdate, read.MaxNormalizedUpdate);
+            Close(alone.MaxNormalizedUpdate, read.MaxNormalizedUpdate, "max |u|"); // the managed pass keeps float64 where the tensor path rounds |u| to float32
+        }
+    }
+
+    // float32 as models train, sizes that are not multiples of any vector width or of the managed pass's block.
+    [Theory]
+    [InlineData("adam", ScalarType.Float32)]
+    [InlineData("adamw", ScalarType.Float32)]
+    [InlineData("sgd", ScalarType.Float32)]
+    [InlineData("adam", ScalarType.Float64)]
+    public void TheManagedPassAgreesWithTheTensorOperations(string kind, ScalarType type)
+    {
+        torch.manual_seed(13);
+        using var model = nn.Sequential(("a", nn.Linear(37, 53, dtype: type)), ("t", nn.Tanh()), ("b", nn.Linear(53, 3001, dtype: type)));
+        using optim.Optimizer optimizer = kind switch
+        {
+            "adam" => torch.optim.Adam(model.parameters(), 1e-3, eps: 1e-4),
+            "adamw" => torch.optim.AdamW(model.parameters(), 1e-3, eps: 1e-4),
+            _ => torch.optim.SGD(model.parameters(), 0.05, momentum: 0.9),
+        };
+        // The last five input features are zero: their weights' gradients, and so v, stay 0 (ε-dominated), and they
+        // include the first weight's last element, which the managed pass reads in its scalar tail.
+        var generator = new torch.Generator(7);
+        using var inputs = torch.randn(new long[] { 8, 37 }, type, generator: generator);
+        using (torch.no_grad())
+        {
+            inputs[TensorIndex.Colon, TensorIndex.Slice(32, 37)] = torch.zeros(8, 5, type);
+        }
+
+        for (int step = 0; step < 3; step++)
+        {
+            optimizer.zero_grad();
+            using var loss = model.forward(inputs).square().mean();
+            loss.backward();
+            optimizer.step();
+        }
+
+        if (kind != "sgd")
+        {
+            // A burst on the last 400 coordinates of the large weight (its scalar tail included): |m̂| five times
+            // larger there pushes some |u| past 1, and the very last one holds the largest |u|.
+            var state = ((TorchSharp.Modules.OptimizerHelper)optimizer).state_dict().State[2];
+            var m = state is TorchSharp.Modules.Adam.State a ? a.exp_avg : ((TorchSharp.Modules.AdamW.State)state).exp_avg;
+            using var noGrad = torch.no_grad();
+            m.reshape(-1).narrow(0, m.numel() - 400, 400).mul_(5);
+            m.reshape(-1).narrow(0, m.numel() - 1, 1).mul_(100); // the largest |u|, in the tail
+        }
+
+        var device = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, OptimizerStepStatisticsReader.BatchElements, onHost: false, out _)!;
+        var host = OptimizerStepStatisticsReader.TryRead(optimizer, out _)!;
+        Close(device.UpdateNormOverLearningRate, host.UpdateNormOverLearningRate, "‖u‖");
+        Close(device.UpdateToWeight, host.UpdateToWeight, "update to weight");
+        Close(device.MaxLayerUpdateToWeight, host.MaxLayerUpdateToWeight, "worst layer");
+        if (kind == "sgd")
+        {
+            Assert.True(double.IsNaN(host.EpsilonDominatedShare) && double.IsNaN(host.SaturatedShare) && double.IsNaN(host.MaxNormalizedUpdate));
+            return;
+        }
+
+        // Element by element both compute √v̂, u and the two tests in the model's type with the same operations, so the
+        // counts agree exactly. The tensor path takes |u| in float32, so in float64 the maxima agree to float32 rounding.
+        Assert.InRange(host.EpsilonDominatedShare, 1e-6, 1 - 1e-6);
+        Assert.InRange(host.SaturatedShare, 1e-6, 1 - 1e-6);
+        Assert.Equal(device.EpsilonDominatedShare, host.EpsilonDominatedShare);
+        Assert.Equal(device.MaxLayerEpsilonDominatedShare, host.MaxLayerEpsilonDominatedShare);
+        Assert.Equal(device.SaturatedShare, host.SaturatedShare);
+        if (type == ScalarType.Float32)
+        {
+            Assert.Equal(device.MaxNormalizedUpdate, host.MaxNormalizedUpdate);
+        }
+        else
+        {
+            Close(device.MaxNormalizedUpdate, host.MaxNormalizedUpdate, "max |u|");
+        }
+    }
+
+    [Fact]
+    public void ANonFiniteStateReadsAsNonFiniteOnBothPaths()
+    {
+        torch.manual_seed(17);
+        using var model = nn.Linear(40, 30);
+        using var optimizer = torch.optim.Adam(model.parameters(), 1e-3);
+        optimizer.zero_grad();
+        using (var loss = model.forward(torch.ones(4, 40)).square().mean())
+        {
+            loss.backward();
+        }
+
+        optimizer.step();
+        var state = ((TorchSharp.Modules.OptimizerHelper)optimizer).state_dict().State.Cast<TorchSharp.Modules.Adam.State>().First();
+        using (torch.no_grad())
+        {
+            state.exp_avg.reshape(-1)[17] = torch.tensor(float.NaN);
+        }
+
+        foreach (bool onHost in new[] { false, true })
+        {
+            var s = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, OptimizerStepStatisticsReader.BatchElements, onHost, out _)!;
+            Assert.True(double.IsNaN(s.UpdateNormOverLearningRate), $"onHost {onHost}: ‖u‖ {s.UpdateNormOverLearningRate}");
+            Assert.True(double.IsNaN(s.MaxNormalizedUpdate), $"onHost {onHost}: max |u| {s.MaxNormalizedUpdate}");
         }
     }
 
