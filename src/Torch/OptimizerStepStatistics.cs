@@ -140,8 +140,9 @@ public static class OptimizerStepStatisticsReader
 
     /// <summary>
     /// Per-tensor sums of <paramref name="entries"/> as rows of seven (in the current dispose scope). Tensors of up to
-    /// <paramref name="smallTensor"/> elements that share their hyperparameters, dtype and device are reduced together (<see cref="BatchRows"/>): a per-tensor pass costs about twenty small
-    /// tensor operations, whose fixed cost, not the arithmetic, dominates a read of a small model.
+    /// <paramref name="smallTensor"/> elements that share their hyperparameters, dtype and device are reduced together
+    /// (<see cref="BatchRows"/>): a per-tensor pass costs about twenty small tensor operations, whose fixed cost, not
+    /// the arithmetic, dominates a read of a small model.
     /// </summary>
     private static List<Tensor> Rows(List<Entry> entries, long smallTensor, long batchElements)
     {
