@@ -434,36 +434,12 @@ public static class OptimizerStepStatisticsReader
         row[6] = theta.Length;
     }
 
-    /// <summary>Elements per block whose partial sums are kept in <c>T</c> lanes before they are added in double.</summary>
+    /// <summary>Elements per block of <see cref="AdamSums"/> whose partial sums are kept in <c>T</c> lanes before they are added in double.</summary>
     private const int Block = 1024;
 
+    // Σx² in double over float blocks: the CPU vector space's blocked dot.
     private static double SumOfSquares<T>(ReadOnlySpan<T> x)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double total = 0;
-        int width = Vector<T>.Count;
-        for (int start = 0; start < x.Length; start += Block)
-        {
-            var block = x.Slice(start, Math.Min(Block, x.Length - start));
-            var lanes = Vector<T>.Zero;
-            int i = 0;
-            for (; i <= block.Length - width; i += width)
-            {
-                var v = new Vector<T>(block[i..]);
-                lanes += v * v;
-            }
-
-            T tail = T.Zero;
-            for (; i < block.Length; i++)
-            {
-                tail += block[i] * block[i];
-            }
-
-            total += double.CreateChecked(Vector.Sum(lanes)) + double.CreateChecked(tail);
-        }
-
-        return total;
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> => SpectralMonitor.Estimators.Cpu.CpuVectorSpace<T>.DotBlocked(x, x);
 
     /// <summary>
     /// Σu², the counts of √v̂ ≤ c·ε and |u| ≥ 1, and max |u| for u = (m/c₁)/(√(v/c₂) + ε). A non-finite u makes the sum
