@@ -30,11 +30,12 @@ internal sealed record DetectorResult(IDetector Detector, IReadOnlyDictionary<st
 /// <param name="UnmonitoredCpuSeconds">Mean CPU seconds of an unmonitored run.</param>
 /// <param name="Default">ΣCPU(default) / ΣCPU(unmonitored) − 1.</param>
 /// <param name="Dense">ΣCPU(dense) / ΣCPU(unmonitored) − 1.</param>
-/// <param name="Sensor">Σ sensor time / ΣCPU(unmonitored).</param>
+/// <param name="Sensor">Σ sensor time, less the batch-curvature sensor's, / ΣCPU(unmonitored).</param>
 /// <param name="DefaultProbes">Mean probes per run at default options.</param>
 /// <param name="DenseProbes">Mean probes per run with dense probing.</param>
 /// <param name="HvpsPerProbe">Mean HVPs per dense probe.</param>
-internal sealed record Overhead(string Group, int Runs, double UnmonitoredCpuSeconds, double Default, double Dense, double Sensor, double DefaultProbes, double DenseProbes, double HvpsPerProbe)
+/// <param name="BatchCurvature">Σ time of the batch-curvature sensor (its own per-step wall time, <see cref="BatchCurvatureSensor.SensorMilliseconds"/>) / ΣCPU(unmonitored).</param>
+internal sealed record Overhead(string Group, int Runs, double UnmonitoredCpuSeconds, double Default, double Dense, double Sensor, double DefaultProbes, double DenseProbes, double HvpsPerProbe, double BatchCurvature)
 {
     /// <summary>The overhead a detector is scored at.</summary>
     public double Of(DetectorCost cost) => cost switch
@@ -42,6 +43,7 @@ internal sealed record Overhead(string Group, int Runs, double UnmonitoredCpuSec
         DetectorCost.DefaultOptions => Default,
         DetectorCost.DenseProbing => Dense,
         DetectorCost.StepSensor => Sensor,
+        DetectorCost.BatchCurvatureSensor => BatchCurvature,
         _ => 0,
     };
 }
@@ -133,16 +135,18 @@ internal static class DetectionReport
         double plain = Cpu(MonitorConfigurations.Unmonitored);
         var dense = runs.Select(r => r.Pass(MonitorConfigurations.Dense)!).ToArray();
         var denseProbes = dense.SelectMany(p => p.Probes).Where(p => p.Succeeded).ToArray();
+        double curvature = runs.Sum(r => r.StepSignals.TryGetValue(BatchCurvatureSensor.SensorMilliseconds, out var ms) ? ms.Where(double.IsFinite).Sum() / 1000 : 0);
         return new Overhead(
             group,
             runs.Length,
             plain / runs.Length,
             (Cpu(MonitorConfigurations.Default) / plain) - 1,
             (Cpu(MonitorConfigurations.Dense) / plain) - 1,
-            dense.Sum(p => p.SensorSeconds) / plain,
+            Math.Max(0, dense.Sum(p => p.SensorSeconds) - curvature) / plain,
             runs.Average(r => r.Pass(MonitorConfigurations.Default)!.Probes.Count),
             dense.Average(p => p.Probes.Count),
-            denseProbes.Length == 0 ? double.NaN : denseProbes.Average(p => p.Hvps));
+            denseProbes.Length == 0 ? double.NaN : denseProbes.Average(p => p.Hvps),
+            curvature / plain);
     }
 
     /// <summary>Writes report.md, results.json and the charts to <paramref name="folder"/>, and the report to stdout.</summary>
@@ -184,7 +188,7 @@ internal static class DetectionReport
             int Spikes(string d) => report.Sum(r => results.Spikes[r.Name][d].Count);
             int Stable(string d) => report.Count(r => results.Spikes[r.Name][d].Count == 0);
             string cost = overhead.TryGetValue(family, out var ov)
-                ? string.Create(CultureInfo.InvariantCulture, $"CPU overhead: default options {Pct(ov.Default)}, dense probing {Pct(ov.Dense)}, step sensors {Pct(ov.Sensor)}")
+                ? string.Create(CultureInfo.InvariantCulture, $"CPU overhead: default options {Pct(ov.Default)}, dense probing {Pct(ov.Dense)}, step sensors {Pct(ov.Sensor)}, batch-curvature sensor {Pct(ov.BatchCurvature)}")
                 : "";
             o.AppendLine(CultureInfo.InvariantCulture, $"### {family}: held-out seeds, material spikes, H = 100");
             o.AppendLine();
@@ -274,11 +278,11 @@ internal static class DetectionReport
         var passes = results.Scored.SelectMany(r => r.Passes).ToArray();
         o.AppendLine(CultureInfo.InvariantCulture, $"### CPU overhead (process CPU time of the same run monitored vs not, held-out seeds; {passes.Count(p => p.SameLosses)} of {passes.Length} passes trained bit-identically to their unmonitored pass)");
         o.AppendLine();
-        o.AppendLine("| group | runs | unmonitored CPU s / run | default options | dense probing | step sensors | probes / run, default | probes / run, dense | HVPs / dense probe |");
-        o.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        o.AppendLine("| group | runs | unmonitored CPU s / run | default options | dense probing | step sensors | batch-curvature sensor | probes / run, default | probes / run, dense | HVPs / dense probe |");
+        o.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var x in results.Overheads)
         {
-            o.AppendLine(CultureInfo.InvariantCulture, $"| {x.Group} | {x.Runs} | {num(x.UnmonitoredCpuSeconds, "F1")} | {pct(x.Default)} | {pct(x.Dense)} | {pct(x.Sensor)} | {num(x.DefaultProbes, "F1")} | {num(x.DenseProbes, "F0")} | {num(x.HvpsPerProbe, "F1")} |");
+            o.AppendLine(CultureInfo.InvariantCulture, $"| {x.Group} | {x.Runs} | {num(x.UnmonitoredCpuSeconds, "F1")} | {pct(x.Default)} | {pct(x.Dense)} | {pct(x.Sensor)} | {pct(x.BatchCurvature)} | {num(x.DefaultProbes, "F1")} | {num(x.DenseProbes, "F0")} | {num(x.HvpsPerProbe, "F1")} |");
         }
 
         o.AppendLine();
@@ -379,7 +383,7 @@ internal static class DetectionReport
             scoring = "alarm onsets only: a spike at t is warned when an onset lies in [t-H, t-1] (lead = t - the earliest); precision = onsets followed by a spike within H; false onsets = the others, per 1000 steps; stable runs = runs without a spike; time on = share of steps with the alarm on",
             selection = "per optimizer family, each detector family's threshold with the best F1 of recall and precision on the tune seeds (material spikes, H = 100); ties: less time on",
             early_divergence = results.EarlyDivergence.Select(r => new { name = r.Name, step = r.StepsRun - 1 }),
-            overheads = results.Overheads.Select(x => new { group = x.Group, runs = x.Runs, unmonitored_cpu_seconds_per_run = F(x.UnmonitoredCpuSeconds), @default = F(x.Default), dense = F(x.Dense), step_sensors = F(x.Sensor), default_probes_per_run = F(x.DefaultProbes), dense_probes_per_run = F(x.DenseProbes), hvps_per_dense_probe = F(x.HvpsPerProbe) }),
+            overheads = results.Overheads.Select(x => new { group = x.Group, runs = x.Runs, unmonitored_cpu_seconds_per_run = F(x.UnmonitoredCpuSeconds), @default = F(x.Default), dense = F(x.Dense), step_sensors = F(x.Sensor), batch_curvature_sensor = F(x.BatchCurvature), default_probes_per_run = F(x.DefaultProbes), dense_probes_per_run = F(x.DenseProbes), hvps_per_dense_probe = F(x.HvpsPerProbe) }),
             detectors = results.Detectors.Select(d => new
             {
                 name = d.Detector.Name,

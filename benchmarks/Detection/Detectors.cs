@@ -15,8 +15,11 @@ internal enum DetectorCost
     /// <summary>The monitor with dense probing (every probe's indicators are read off that pass).</summary>
     DenseProbing,
 
-    /// <summary>The step sensors (their measured time per step).</summary>
+    /// <summary>The step sensors (their measured time per step), less the batch-curvature sensor.</summary>
     StepSensor,
+
+    /// <summary>The batch-curvature sensor (<see cref="Detection.BatchCurvatureSensor"/>: one more forward pass per step).</summary>
+    BatchCurvatureSensor,
 }
 
 /// <summary>
@@ -262,7 +265,16 @@ internal static class DetectorCatalog
         Step(StepSignalNames.Loss, DetectorCost.Free, 2, 2.5, 3, 4, 6);
         foreach (string signal in StepSensors.DetectableSignalNames())
         {
-            Step(signal, DetectorCost.StepSensor, 2.5, 3, 4, 6);
+            Step(signal, StepSensors.CostOf(signal), 2.5, 3, 4, 6);
+        }
+
+        // The curvature of each step's own batch along its update over the edge (BatchCurvatureSensor): read at every
+        // step, and every 5 steps as the monitor's sensor cadence would read it; an alarm holds 50 steps past its last
+        // reading at or above the threshold (screens/batch_sharpness.py).
+        foreach (int every in new[] { 1, 5 })
+        {
+            detectors.AddRange(new[] { 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1 }.Select(t =>
+                new StepSignalDetector(BatchCurvatureSensor.ToEdge, StepTransform.Value, t, ReadEvery: every, HoldSteps: 50)));
         }
 
         return detectors;
@@ -293,7 +305,15 @@ internal enum StepTransform
 /// said anything (<see cref="StepThresholdDetector"/> instead gives steps before 20 the state of step 20, which puts an
 /// onset at step 0 when that state is on).
 /// </summary>
-internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true) : IDetector
+/// <param name="Signal">The per-step signal.</param>
+/// <param name="Transform">What is thresholded.</param>
+/// <param name="Value">The threshold.</param>
+/// <param name="Above">On at or above the threshold (false: at or below).</param>
+/// <param name="ReadEvery">The signal is read only at steps that are multiples of this (a sensor on a cadence, as the
+/// monitor reads it at the default cost); the state holds between reads.</param>
+/// <param name="HoldSteps">Once on, the alarm stays on until no read has met the condition for this many steps (0: it
+/// follows each read).</param>
+internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true, int ReadEvery = 1, int HoldSteps = 0) : IDetector
 {
     /// <summary>First step (inclusive) of the ratio's baseline.</summary>
     public const int BaselineStart = 10;
@@ -309,17 +329,20 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
 
     public string Family => Transform switch
     {
-        StepTransform.EmaZScore => $"{Signal} z-score {(Above ? "≥ x" : "≤ −x")}",
-        StepTransform.RatioToBaseline => $"{Signal} / baseline {(Above ? "≥" : "≤")} x",
-        StepTransform.Trend => $"{Signal} trend over {TrendWindow} steps {(Above ? "≥" : "≤")} x",
-        _ => $"{Signal} {(Above ? "≥" : "≤")} x",
+        StepTransform.EmaZScore => $"{Signal}{Cadence} z-score {(Above ? "≥ x" : "≤ −x")}",
+        StepTransform.RatioToBaseline => $"{Signal}{Cadence} / baseline {(Above ? "≥" : "≤")} x",
+        StepTransform.Trend => $"{Signal}{Cadence} trend over {TrendWindow} steps {(Above ? "≥" : "≤")} x",
+        _ => $"{Signal}{Cadence} {(Above ? "≥" : "≤")} x",
     };
+
+    private string Cadence =>
+        (ReadEvery > 1 ? $" read every {ReadEvery} steps" : "") + (HoldSteps > 0 ? $" (held {HoldSteps} steps)" : "");
 
     public string Name => Family[..^1] + Value.ToString("G4", CultureInfo.InvariantCulture);
 
     public double? Threshold => Value;
 
-    public DetectorCost Cost => DetectorCost.StepSensor;
+    public DetectorCost Cost => StepSensors.CostOf(Signal);
 
     /// <summary>A run is scored when its trace has the signal with some finite value.</summary>
     public bool Applies(RecordedRun run) => run?.StepSignals.TryGetValue(Signal, out var values) == true && values.Any(double.IsFinite);
@@ -334,7 +357,22 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
 
         var series = Transformed(values, Transform).Take(run.StepsRun).ToArray();
         double bar = Transform == StepTransform.EmaZScore && !Above ? -Value : Value;
-        return [.. series.Select(v => Above ? v >= bar : v <= bar)];
+        var alarm = new bool[series.Length];
+        bool on = false;
+        int lastMet = int.MinValue / 2;
+        for (int t = 0; t < series.Length; t++)
+        {
+            if (t % Math.Max(1, ReadEvery) == 0)
+            {
+                bool met = Above ? series[t] >= bar : series[t] <= bar;
+                lastMet = met ? t : lastMet;
+                on = met || (HoldSteps > 0 && on && t - lastMet < HoldSteps);
+            }
+
+            alarm[t] = on;
+        }
+
+        return alarm;
     }
 
     /// <summary>The transformed series (NaN where undefined).</summary>

@@ -1,3 +1,4 @@
+using SpectralMonitor.Examples.Workloads;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,6 +28,12 @@ internal interface IStepSensor : IDisposable
     /// <param name="values">One slot per signal (NaN when not measured).</param>
     void Read(int step, double learningRate, Span<double> values);
 
+    /// <summary>Called after each applied update, before <see cref="Read"/>, with the step's batch still alive.</summary>
+    /// <param name="update">The update, with a way to evaluate the batch's loss at the updated parameters.</param>
+    void AfterUpdate(AppliedUpdate update)
+    {
+    }
+
     /// <summary>Training-thread CPU seconds the sensor has spent so far outside <see cref="Read"/> (in forward hooks,
     /// inside the training forward), counted into its cost with the reads' time.</summary>
     double OutsideReadSeconds => 0;
@@ -36,7 +43,11 @@ internal interface IStepSensor : IDisposable
 internal static class StepSensors
 {
     /// <summary>New instances of every step sensor (one set per pass).</summary>
-    public static IReadOnlyList<IStepSensor> Create() => [new UpdateSizeSensor(), new OptimizerStateSensor(), new LogitSensor()];
+    public static IReadOnlyList<IStepSensor> Create() => [new UpdateSizeSensor(), new OptimizerStateSensor(), new LogitSensor(), new BatchCurvatureSensor()];
+
+    /// <summary>The cost a detector of <paramref name="signal"/> is scored at.</summary>
+    public static DetectorCost CostOf(string signal) =>
+        signal == BatchCurvatureSensor.ToEdge ? DetectorCost.BatchCurvatureSensor : DetectorCost.StepSensor;
 
     /// <summary>Whether <paramref name="signal"/> is a sensor's own per-step time (its name ends in "_ms"): a cost, not a detector's input.</summary>
     public static bool IsCostSignal(string signal) => signal?.EndsWith("_ms", StringComparison.Ordinal) == true;

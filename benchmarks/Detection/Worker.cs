@@ -128,11 +128,22 @@ internal static class Worker
             }
         }
 
+        void AfterUpdate(AppliedUpdate update)
+        {
+            double before = ThreadCpuTime.Seconds();
+            foreach (var sensor in sensors)
+            {
+                sensor.AfterUpdate(update);
+            }
+
+            sensorSeconds += ThreadCpuTime.Seconds() - before;
+        }
+
         using var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var wall = Stopwatch.StartNew();
         var clip = configuration == MonitorConfigurations.ZClipped ? new ZClip() : null;
-        var trace = WorkloadRunner.Run(spec, options, OnStep, data, torchThreads: 1, onStart: OnStart, gradientScale: clip is null ? null : clip.Scale);
+        var trace = WorkloadRunner.Run(spec, options, OnStep, data, torchThreads: 1, onStart: OnStart, gradientScale: clip is null ? null : clip.Scale, afterUpdate: sensors.Count > 0 ? AfterUpdate : null);
         wall.Stop();
         sensorSeconds += sensors.Sum(s => s.OutsideReadSeconds);
         process.Refresh();

@@ -42,6 +42,16 @@ public readonly record struct StepReport(
     IReadOnlyList<StabilityAlert> AlertChanges,
     TimeSpan StepTime);
 
+/// <summary>
+/// An update the runner has just applied, reported inside the step (the batch and the step's gradients still alive).
+/// </summary>
+/// <param name="Step">Step number from 0.</param>
+/// <param name="Loss">The step's mini-batch loss at the parameters before the update.</param>
+/// <param name="LearningRate">The learning rate the update used (parameter group 0).</param>
+/// <param name="BatchLossAfter">The same mini-batch's loss at the updated parameters: one more forward pass (no
+/// gradient; through <c>forward</c>, so forward hooks on the model itself do not fire).</param>
+public readonly record struct AppliedUpdate(int Step, double Loss, double LearningRate, Func<double> BatchLossAfter);
+
 /// <summary>What happened in a run.</summary>
 /// <param name="Spec">The run.</param>
 /// <param name="ParameterCount">Trainable parameters of the model.</param>
@@ -121,6 +131,7 @@ public static class WorkloadRunner
     /// <param name="torchThreads">When positive, <c>torch.set_num_threads</c> (process-wide) is set to it first; 1 gives reproducible runs.</param>
     /// <param name="onStart">Called once before the first step with the model and the optimizer (on the training thread), e.g. to attach per-step sensors that read them.</param>
     /// <param name="gradientScale">Called with each step's gradient norm after backward; the gradient is multiplied by the factor it returns (1: unchanged). Null for none.</param>
+    /// <param name="afterUpdate">Called after each applied update, before the step's batch and gradients are released (a sensor that needs the training batch). Null for none.</param>
     /// <param name="cancellationToken">Stops the run between steps.</param>
     /// <returns>The trace of the run.</returns>
     /// <exception cref="ArgumentException">The spec or the monitor options are invalid.</exception>
@@ -134,6 +145,7 @@ public static class WorkloadRunner
         int torchThreads = 1,
         Action<nn.Module<Tensor, Tensor>, optim.Optimizer>? onStart = null,
         Func<double, double>? gradientScale = null,
+        Action<AppliedUpdate>? afterUpdate = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -233,6 +245,12 @@ public static class WorkloadRunner
                 if (applied)
                 {
                     optimizer.step();
+                    afterUpdate?.Invoke(new AppliedUpdate(step, loss, rate, () =>
+                    {
+                        using var noGrad = torch.no_grad();
+                        using var after = Loss(model.forward(batch.Inputs), batch.Targets);
+                        return after.item<float>();
+                    }));
                 }
             }
 
