@@ -17,7 +17,7 @@ namespace SpectralMonitor.Torch;
 /// buffer) for SGD-momentum, the RMSprop step direction's norm for RMSprop.
 /// </param>
 /// <param name="UpdateToWeight">η‖Δθ‖/‖θ‖ over all monitored parameters (the update-RMS to weight-RMS ratio).</param>
-/// <param name="MaxLayerUpdateToWeight">The largest η‖Δθ_l‖/‖θ_l‖ over parameter tensors l with ‖θ_l‖ &gt; 0.</param>
+/// <param name="MaxLayerUpdateToWeight">The largest η‖Δθ_l‖/‖θ_l‖ over parameter tensors l with ‖θ_l‖ &gt; 0; NaN when a tensor's update or weights hold a NaN.</param>
 /// <param name="EpsilonDominatedShare">Share of coordinates with √v̂ ≤ c·ε (c = <see cref="OptimizerStepStatisticsReader.EpsilonFactor"/>): where ε, not the gradient history, sets the step size.</param>
 /// <param name="MaxLayerEpsilonDominatedShare">The largest ε-dominated share over parameter tensors.</param>
 /// <param name="SaturatedShare">
@@ -192,6 +192,7 @@ public static class OptimizerStepStatisticsReader
         const int Width = 7;
         double update = 0, scaledUpdate = 0, weight = 0, epsilon = 0, saturated = 0, maxUpdate = double.NegativeInfinity, count = 0;
         double maxLayerRatio = double.NaN, maxLayerEpsilon = double.NaN;
+        bool layerNaN = false;
         for (int i = 0; i < values.Length; i += Width)
         {
             update += values[i];
@@ -201,7 +202,11 @@ public static class OptimizerStepStatisticsReader
             saturated += values[i + 4];
             maxUpdate = Math.Max(maxUpdate, values[i + 5]); // a NaN in any row (a NaN in the state) stays NaN
             count += values[i + 6];
-            if (values[i + 2] > 0)
+            if (double.IsNaN(values[i + 1]) || double.IsNaN(values[i + 2]))
+            {
+                layerNaN = true; // a NaN in a layer's update or weights is not skipped as a layer without weight
+            }
+            else if (values[i + 2] > 0)
             {
                 maxLayerRatio = Max(maxLayerRatio, Math.Sqrt(values[i + 1] / values[i + 2]));
             }
@@ -213,7 +218,7 @@ public static class OptimizerStepStatisticsReader
             step,
             Math.Sqrt(update),
             weight > 0 ? Math.Sqrt(scaledUpdate / weight) : double.NaN,
-            maxLayerRatio,
+            layerNaN ? double.NaN : maxLayerRatio,
             adaptive ? epsilon / count : double.NaN,
             adaptive ? maxLayerEpsilon : double.NaN,
             adaptive ? saturated / count : double.NaN,

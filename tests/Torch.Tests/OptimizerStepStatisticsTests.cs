@@ -217,6 +217,22 @@ public class OptimizerStepStatisticsTests
             var s = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, OptimizerStepStatisticsReader.BatchElements, onHost, out _)!;
             Assert.True(double.IsNaN(s.UpdateNormOverLearningRate), $"onHost {onHost}: ‖u‖ {s.UpdateNormOverLearningRate}");
             Assert.True(double.IsNaN(s.MaxNormalizedUpdate), $"onHost {onHost}: max |u| {s.MaxNormalizedUpdate}");
+            Assert.True(double.IsNaN(s.MaxLayerUpdateToWeight), $"onHost {onHost}: worst layer {s.MaxLayerUpdateToWeight}");
+        }
+
+        // A NaN in the weights (the state finite again): the worst layer's ratio is NaN too, not the other layer's.
+        using (torch.no_grad())
+        {
+            state.exp_avg.reshape(-1)[17] = torch.tensor(0f);
+            model.weight!.reshape(-1)[5] = torch.tensor(float.NaN);
+        }
+
+        foreach (bool onHost in new[] { false, true })
+        {
+            var s = OptimizerStepStatisticsReader.TryRead(optimizer, OptimizerStepStatisticsReader.SmallTensor, OptimizerStepStatisticsReader.BatchElements, onHost, out _)!;
+            Assert.True(double.IsFinite(s.UpdateNormOverLearningRate), $"onHost {onHost}: ‖u‖ {s.UpdateNormOverLearningRate}");
+            Assert.True(double.IsNaN(s.UpdateToWeight), $"onHost {onHost}: update to weight {s.UpdateToWeight}");
+            Assert.True(double.IsNaN(s.MaxLayerUpdateToWeight), $"onHost {onHost}: worst layer {s.MaxLayerUpdateToWeight}");
         }
     }
 
