@@ -9,8 +9,12 @@ an alarm holds 50 steps past its last read at or above x, as in the benchmark), 
 is the single read the benchmark scores. It prints the whole grid too, so that the neighbours of the choice can be
 seen.
 
+With a second folder of traces (seeds the benchmark did not train, e.g. from `detection worker` jobs), it scores the
+choice made on seed 1 on them too, with the spikes found by the benchmark's definition (re-implemented in
+spike_precursors.py and checked there against the benchmark's own onsets).
+
 Run (after `dotnet run -c Release --project benchmarks -- detection`; traces are not committed):
-    /usr/bin/python3 benchmarks/Detection/screens/batch_curvature_smoothing.py [RESULTS_DIR]
+    /usr/bin/python3 benchmarks/Detection/screens/batch_curvature_smoothing.py [RESULTS_DIR [FRESH_TRACES_DIR]]
 """
 import glob
 import json
@@ -18,6 +22,7 @@ import os
 import sys
 
 import batch_sharpness
+import spike_precursors
 
 EVERY = 5
 ALPHAS = [0.0, 0.5, 0.8, 0.9]
@@ -48,20 +53,28 @@ def row(label, runs, threshold, signal):
     return f"{label} | {w}/{n} | {lead if lead is not None else '–'} | {precision} | {sa}/{st} |"
 
 
-def main():
-    results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "results")
-    stored = {r["name"]: r["material_spikes"] for r in json.load(open(os.path.join(results, "results.json")))["runs"]}
+def load(folder, stored=None):
+    """The traces in `folder` as runs; spikes from `stored` (the benchmark's results.json) or recomputed."""
     runs = []
-    for path in sorted(glob.glob(os.path.join(results, "traces", "*.json"))):
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         trace = json.load(open(path))
         values = trace["step_signals"].get("batch_curvature_to_edge")
         if values is None:
             sys.exit(f"{path}: no batch_curvature_to_edge (a trace from before the sensor)")
-        run = {"name": trace["name"], "seed": trace["seed"], "spikes": stored[trace["name"]],
+        spikes = stored[trace["name"]] if stored else spike_precursors.material_spikes(trace["step_signals"]["loss"])
+        run = {"name": trace["name"], "seed": trace["seed"], "spikes": spikes,
                "optimizer": "sgdm" if " sgdm " in trace["name"] else "adam", "gpt": trace["name"].startswith("gpt")}
         for alpha in ALPHAS:
             run[f"ema{alpha}"] = smoothed(values, alpha)
         runs.append(run)
+    return runs
+
+
+def main():
+    results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "results")
+    stored = {r["name"]: r["material_spikes"] for r in json.load(open(os.path.join(results, "results.json")))["runs"]}
+    runs = load(os.path.join(results, "traces"), stored)
+    fresh = load(sys.argv[2]) if len(sys.argv) > 2 else []
     print(f"{len(runs)} traces; reads every {EVERY} steps, alarms held {batch_sharpness.HOLD} steps\n")
     for family in ["sgdm", "adam"]:
         members = [r for r in runs if r["optimizer"] == family]
@@ -76,13 +89,18 @@ def main():
         for alpha, x in grid:
             mark = " **chosen**" if (alpha, x) == chosen else ""
             print(f"| {alpha}{mark} | {x} | {f1(tune, x, f'ema{alpha}'):.2f} | " + row("", held, x, f"ema{alpha}")[3:])
-        if family == "adam":
-            alpha, x = chosen
-            print("\nThe choice split by workload (held-out seeds):\n")
-            print("| runs | warned | median lead | precision (onsets) | stable runs alarmed |")
-            print("|---|---|---|---|---|")
-            print(row("| digits", [r for r in held if not r["gpt"]], x, f"ema{alpha}"))
-            print(row("| GPT", [r for r in held if r["gpt"]], x, f"ema{alpha}"))
+        alpha, x = chosen
+        print("\nThe choice by workload:\n")
+        print("| seeds | runs | warned | median lead | precision (onsets) | stable runs alarmed |")
+        print("|---|---|---|---|---|---|")
+        for label, pool in [("2, 3 (held out)", held), (", ".join(sorted({str(r["seed"]) for r in fresh})) + " (fresh)",
+                                                            [r for r in fresh if r["optimizer"] == family])]:
+            if not pool:
+                continue
+            print(row(f"| {label} | all", pool, x, f"ema{alpha}"))
+            if family == "adam":
+                print(row(f"| {label} | digits", [r for r in pool if not r["gpt"]], x, f"ema{alpha}"))
+                print(row(f"| {label} | GPT", [r for r in pool if r["gpt"]], x, f"ema{alpha}"))
         print()
 
 
