@@ -41,7 +41,80 @@ internal static class DetectionCharts
             }
         }
 
+        // The batch-curvature sensor on the digits MLP with Adam: a held-out spiking run and a stable one.
+        var mlpAdam = results.Scored.Where(r => r.Setting.Workload == WorkloadKind.DigitsMlp && r.Setting.Optimizer == OptimizerKind.Adam && r.Role == SeedRole.Report
+            && r.StepSignals.ContainsKey(BatchCurvatureSensor.ToEdge)).ToArray();
+        var curvatureRuns = new[]
+        {
+            mlpAdam.Where(r => results.Spikes[r.Name][SpikeDefinitions.MaterialName].Count > 0).OrderBy(r => r.Seed).FirstOrDefault(),
+            mlpAdam.Where(r => results.Spikes[r.Name][SpikeDefinitions.MaterialName].Count == 0).OrderBy(r => r.Seed).FirstOrDefault(),
+        }.OfType<RecordedRun>().ToArray();
+        if (curvatureRuns.Length > 0)
+        {
+            Save("trace-mlp-adam-batch-curvature.svg", [.. curvatureRuns.SelectMany(r => BatchCurvatureTrace(r, results))], false, 1000, 240);
+        }
+
         return written;
+    }
+
+    /// <summary>The smoothed batch-curvature detector the report's screen chose on seed 1 (WARNINGS.md).</summary>
+    private static readonly StepSignalDetector SmoothedCurvature = new(BatchCurvatureSensor.ToEdge, StepTransform.Value, 0.1, ReadEvery: 5, HoldSteps: 50, ReadEma: 0.5);
+
+    private static List<Plot> BatchCurvatureTrace(RecordedRun run, DetectionResults results)
+    {
+        var spikes = results.Spikes[run.Name][SpikeDefinitions.MaterialName];
+        double[] steps = [.. Enumerable.Range(0, run.StepsRun).Select(t => (double)t)];
+        var loss = new Plot();
+        var line = loss.Add.Scatter(steps, run.Losses.Select(v => double.IsFinite(v) && v > 0 ? Math.Log10(v) : double.NaN).ToArray());
+        line.MarkerSize = 0;
+        line.LegendText = "log10 mini-batch loss";
+        loss.Title(string.Create(CultureInfo.InvariantCulture, $"{run.Name}: {spikes.Count} material spike(s) (red)"));
+        loss.YLabel("log10 loss");
+
+        var curvature = new Plot();
+        var values = run.StepSignals[BatchCurvatureSensor.ToEdge];
+        var reads = Enumerable.Range(0, Math.Min(values.Length, run.StepsRun)).Where(t => t % SmoothedCurvature.ReadEvery == 0 && double.IsFinite(values[t])).ToArray();
+        var points = curvature.Add.Scatter(reads.Select(t => (double)t).ToArray(), reads.Select(t => values[t]).ToArray());
+        points.LineWidth = 0;
+        points.MarkerSize = 2;
+        points.LegendText = "batch curvature along the update / edge, every 5th step";
+        var smooth = new List<double>();
+        double ema = double.NaN;
+        foreach (int t in reads)
+        {
+            ema = double.IsNaN(ema) ? values[t] : (SmoothedCurvature.ReadEma * ema) + ((1 - SmoothedCurvature.ReadEma) * values[t]);
+            smooth.Add(ema);
+        }
+
+        var average = curvature.Add.Scatter(reads.Select(t => (double)t).ToArray(), smooth.ToArray());
+        average.MarkerSize = 0;
+        average.LegendText = "EMA over the reads (0.5)";
+        var bar = curvature.Add.HorizontalLine(SmoothedCurvature.Value);
+        bar.LinePattern = LinePattern.Dotted;
+        bar.LegendText = "threshold 0.1 (chosen on seed 1)";
+        curvature.Axes.SetLimitsY(0, 0.9);
+        curvature.YLabel("c / edge");
+
+        var alarm = SmoothedCurvature.Alarm(run);
+        var state = curvature.Add.Scatter(steps, alarm.Select(on => on ? 0.45 : double.NaN).ToArray());
+        state.MarkerSize = 0;
+        state.LineWidth = 4;
+        state.LegendText = "alarm on (held 50 steps)";
+        foreach (var p in new[] { loss, curvature })
+        {
+            foreach (int s in spikes)
+            {
+                var v = p.Add.VerticalLine(s);
+                v.Color = Colors.Red;
+                v.LinePattern = LinePattern.Dashed;
+            }
+
+            p.ShowLegend(Alignment.UpperRight);
+            p.Axes.SetLimitsX(0, run.StepsRun);
+        }
+
+        curvature.XLabel("step");
+        return [loss, curvature];
     }
 
     private static Plot RecallVersusFalseAlarms(DetectionResults results, string family)

@@ -269,12 +269,19 @@ internal static class DetectorCatalog
         }
 
         // The curvature of each step's own batch along its update over the edge (BatchCurvatureSensor): read at every
-        // step, and every 5 steps as the monitor's sensor cadence would read it; an alarm holds 50 steps past its last
-        // reading at or above the threshold (screens/batch_sharpness.py).
+        // step, and every 5 steps as the monitor's sensor cadence would read it, each read or an EMA over the reads
+        // (weight on the past 0.5, 0.8, 0.9); an alarm holds 50 steps past its last read at or above the threshold
+        // (screens/batch_sharpness.py, screens/batch_curvature_smoothing.py).
         foreach (int every in new[] { 1, 5 })
         {
             detectors.AddRange(new[] { 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1 }.Select(t =>
                 new StepSignalDetector(BatchCurvatureSensor.ToEdge, StepTransform.Value, t, ReadEvery: every, HoldSteps: 50)));
+        }
+
+        foreach (double alpha in new[] { 0.5, 0.8, 0.9 })
+        {
+            detectors.AddRange(new[] { 0.04, 0.05, 0.06, 0.075, 0.09, 0.1, 0.125, 0.15, 0.2, 0.25 }.Select(t =>
+                new StepSignalDetector(BatchCurvatureSensor.ToEdge, StepTransform.Value, t, ReadEvery: 5, HoldSteps: 50, ReadEma: alpha)));
         }
 
         return detectors;
@@ -313,7 +320,9 @@ internal enum StepTransform
 /// monitor reads it at the default cost); the state holds between reads.</param>
 /// <param name="HoldSteps">Once on, the alarm stays on until no read has met the condition for this many steps (0: it
 /// follows each read).</param>
-internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true, int ReadEvery = 1, int HoldSteps = 0) : IDetector
+/// <param name="ReadEma">Weight on the past of an exponential average over the reads (finite values only), compared
+/// instead of each read (0: the read itself).</param>
+internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true, int ReadEvery = 1, int HoldSteps = 0, double ReadEma = 0) : IDetector
 {
     /// <summary>First step (inclusive) of the ratio's baseline.</summary>
     public const int BaselineStart = 10;
@@ -336,7 +345,9 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
     };
 
     private string Cadence =>
-        (ReadEvery > 1 ? $" read every {ReadEvery} steps" : "") + (HoldSteps > 0 ? $" (held {HoldSteps} steps)" : "");
+        (ReadEvery > 1 ? $" read every {ReadEvery} steps" : "")
+        + (ReadEma > 0 ? string.Create(CultureInfo.InvariantCulture, $", EMA {ReadEma} over reads") : "")
+        + (HoldSteps > 0 ? $" (held {HoldSteps} steps)" : "");
 
     public string Name => Family[..^1] + Value.ToString("G4", CultureInfo.InvariantCulture);
 
@@ -360,11 +371,19 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
         var alarm = new bool[series.Length];
         bool on = false;
         int lastMet = int.MinValue / 2;
+        double ema = double.NaN;
         for (int t = 0; t < series.Length; t++)
         {
             if (t % Math.Max(1, ReadEvery) == 0)
             {
-                bool met = Above ? series[t] >= bar : series[t] <= bar;
+                double read = series[t];
+                if (ReadEma > 0 && double.IsFinite(read))
+                {
+                    ema = double.IsNaN(ema) ? read : (ReadEma * ema) + ((1 - ReadEma) * read);
+                    read = ema;
+                }
+
+                bool met = Above ? read >= bar : read <= bar;
                 lastMet = met ? t : lastMet;
                 on = met || (HoldSteps > 0 && on && t - lastMet < HoldSteps);
             }

@@ -100,5 +100,16 @@ public sealed class BatchCurvatureSensorTests
         Assert.Equal(Enumerable.Range(7, 15).Concat(Enumerable.Range(40, 10)), Enumerable.Range(0, 80).Where(t => every[t]));
         Assert.Equal(new[] { 7, 40 }, DetectionScoring.Onsets(every));
         Assert.Contains("read every 5 steps (held 10 steps)", new StepSignalDetector("x", StepTransform.Value, 1, ReadEvery: 5, HoldSteps: 10).Family, StringComparison.Ordinal);
+
+        // An EMA over the reads (weight 0.5 on the past; a NaN read leaves it alone and meets nothing): reads 0, 2, NaN,
+        // 2, 0 at steps 0, 5, 10, 15, 20 average 0, 1, –, 1.5, 0.75, so without a hold "≥ 1" is on at 5–9 and 15–19, and
+        // "≥ 1.5" only at 15–19.
+        double[] reads = [.. Enumerable.Range(0, 30).Select(t => t switch { 5 or 15 => 2.0, 10 => double.NaN, _ => 0.0 })];
+        var smoothRun = new RecordedRun("r", DetectionPlan.Smoke()[0].Setting, 1, SeedRole.Tune, 1, 30, false,
+            new Dictionary<string, double[]>(StringComparer.Ordinal) { ["x"] = reads }, []);
+        var one = new StepSignalDetector("x", StepTransform.Value, 1, ReadEvery: 5, ReadEma: 0.5).Alarm(smoothRun);
+        Assert.Equal(Enumerable.Range(5, 5).Concat(Enumerable.Range(15, 5)), Enumerable.Range(0, 30).Where(t => one[t]));
+        var higher = new StepSignalDetector("x", StepTransform.Value, 1.5, ReadEvery: 5, ReadEma: 0.5).Alarm(smoothRun);
+        Assert.Equal(Enumerable.Range(15, 5), Enumerable.Range(0, 30).Where(t => higher[t]));
     }
 }
