@@ -53,10 +53,10 @@ public sealed class StabilityMonitor : IDisposable
     private readonly BackoffController? _backoff;
     private readonly SpikeGuard? _guard;
     private bool _guardEpisode;
-    private readonly IStepSensor? _sensor;
+    private IStepSensor? _sensor;
     private bool _sensorDue;
     private bool _sensorPrepared;
-    private readonly bool _sensorCapturesForward;
+    private bool _sensorCapturesForward;
     private long _sensorReads;
     private long _lastSensorPosition;
     private long _maxSensorGap;
@@ -344,8 +344,9 @@ public sealed class StabilityMonitor : IDisposable
     /// moved to another device or dtype (which replaces its parameters, so the old optimizer no longer trains it).
     /// From the next probe on, the monitor reads the new target; the backoff acts on its learning rates (the factor in
     /// force carries over and applies to them from the next step; the old optimizer is not touched again); metric tags
-    /// name its optimizer. Warm starts restart. The schedule, rules and statistics carry on. May be called between
-    /// steps or from an event handler; from another thread it waits for a probe in progress.
+    /// name its optimizer; the step sensor (when the target is one) reads it. Warm starts restart. The schedule, rules and
+    /// statistics carry on. May be called between steps or from an event handler; from another thread it waits for a
+    /// probe in progress.
     /// </summary>
     /// <typeparam name="TVec">The target's vector type.</typeparam>
     /// <param name="target">The model and optimizer now in use.</param>
@@ -364,6 +365,12 @@ public sealed class StabilityMonitor : IDisposable
             var previous = _runner;
             _runner = new ProbeRunner<TVec>(target, _options, _logger);
             previous.Dispose();
+
+            // The step sensor reads the new target too (the old one's optimizer no longer steps); a read the old
+            // sensor was armed for is not taken.
+            _sensor = _options.StepSensorInterval > 0 ? target as IStepSensor : null;
+            _sensorCapturesForward = _sensor?.CapturesTrainingForward ?? false;
+            _sensorPrepared = false;
             _instruments.SetOptimizer(target.OptimizerName);
             _rules.SetOptimizer(target.OptimizerName);
             _lastFailureReason = null;
@@ -500,7 +507,7 @@ public sealed class StabilityMonitor : IDisposable
         }
 
         var observation = _statistics.Observe(step, loss, gradientNorm);
-        var sensorReadings = ReadSensor(step, position, observation.Indicators);
+        var sensorReadings = ReadSensor(step, loss, position, observation.Indicators);
         var changes = new List<StabilityAlert>();
         if (observation.NonFinite is { } nonFinite)
         {
@@ -545,7 +552,7 @@ public sealed class StabilityMonitor : IDisposable
     /// is read only where the previous step prepared the read (<see cref="PrepareSensor"/>). Its readings alone, or null
     /// when not read. A failing sensor is logged and skipped.
     /// </summary>
-    private Dictionary<string, double>? ReadSensor(long step, long position, Dictionary<string, double> readings)
+    private Dictionary<string, double>? ReadSensor(long step, double loss, long position, Dictionary<string, double> readings)
     {
         if (_sensor is null)
         {
@@ -568,7 +575,7 @@ public sealed class StabilityMonitor : IDisposable
         bool read = false;
         try
         {
-            read = _sensor.TryReadStep(step, own);
+            read = _sensor.TryReadStep(step, loss, own);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -17,6 +17,16 @@ public interface IStepSensor
     bool TryReadStep(long trainingStep, IDictionary<string, double> readings);
 
     /// <summary>
+    /// Reads the sensor after the step's update, knowing the step's training loss (the loss at the parameters before
+    /// the update, as reported to <see cref="StabilityMonitor.OnStep"/>); the monitor calls this one. The default ignores
+    /// the loss and calls <see cref="TryReadStep(long, IDictionary{string, double})"/>.
+    /// </summary>
+    /// <param name="trainingStep">The step just taken.</param>
+    /// <param name="loss">The step's training loss.</param>
+    /// <param name="readings">Where the readings go, keyed by indicator name.</param>
+    bool TryReadStep(long trainingStep, double loss, IDictionary<string, double> readings) => TryReadStep(trainingStep, readings);
+
+    /// <summary>
     /// True when the sensor captures from the training forward pass (forward hooks) and must be armed a step ahead: the
     /// monitor then reads it only after a step it prepared with <see cref="PrepareRead"/>. The default is false: the
     /// sensor reads state the step left behind (the optimizer's), and is read at any due step the budget can pay for.
@@ -33,7 +43,7 @@ public interface IStepSensor
     }
 
     /// <summary>
-    /// Seconds the sensor spent on the training thread outside <see cref="TryReadStep"/> since the previous call (inside
+    /// Seconds the sensor spent on the training thread outside <see cref="TryReadStep(long, double, IDictionary{string, double})"/> since the previous call (inside
     /// forward hooks, for example). The monitor charges them to the sensor, not to training. The default is 0.
     /// </summary>
     double TakeOutsideSeconds() => 0;
