@@ -106,6 +106,20 @@ public static class Indicators
     public const string OutputLogitMaxAbs = "output_logit_max_abs";
 
     /// <summary>
+    /// The curvature of the step's own training batch along the update just taken, over the optimizer's stability
+    /// edge: c = 2 (L_B(θ + Δ) − L_B(θ) − gᵀΔ) / ‖Δ‖²_M with M = I for SGD (edge 2(1 + μ)/η) and M = diag(√v̂ + ε) for
+    /// Adam and AdamW (edge 2(1 + β₁)/((1 − β₁)η)). Read by a step sensor that can evaluate the training batch's loss
+    /// again after the update (TorchSharp: <c>TorchSharpProbeOptions.BatchLoss</c>; one forward pass per read).
+    /// </summary>
+    public const string BatchCurvatureToEdge = "batch_curvature_to_edge";
+
+    /// <summary>
+    /// <see cref="BatchCurvatureToEdge"/> averaged over its reads: an exponential moving average with weight
+    /// <c>0.5</c> on the past, which the opt-in rule <see cref="Rules.DefaultRules.BatchCurvatureRise"/> reads.
+    /// </summary>
+    public const string BatchCurvatureToEdgeAverage = "batch_curvature_to_edge_average";
+
+    /// <summary>
     /// Share of the top curvature eigenvector's squared norm (the unit eigenvector y of P^½H̃P^½) on ε-dominated
     /// coordinates, √v̂ &lt; c·ε (Adam family; <see cref="ProbeEstimators.EpsilonModes"/>). One indicator per factor c,
     /// named by <see cref="AtEpsilonFactor"/>.
@@ -138,7 +152,7 @@ public static class Indicators
     [
         UpdateNormOverLearningRate, UpdateToWeight, MaxLayerUpdateToWeight, EpsilonDominatedShare,
         MaxLayerEpsilonDominatedShare, SaturatedUpdateShare, MaxNormalizedUpdate, AttentionLogitMax, AttentionEntropyMin,
-        OutputLogPartition, OutputLogitMaxAbs,
+        OutputLogPartition, OutputLogitMaxAbs, BatchCurvatureToEdge, BatchCurvatureToEdgeAverage,
     ];
 
     /// <summary>Indicators known at every step, without a probe.</summary>

@@ -58,6 +58,20 @@ public sealed record TorchSharpProbeOptions
     /// probe points) and disposes them after the monitor; the training forward must call the model with <c>call</c>.
     /// </summary>
     public ForwardLogitHooks? ForwardLogits { get; init; }
+
+    /// <summary>
+    /// Opt-in: the loss of the current step's training batch at the model's current parameters (a forward pass; the
+    /// monitor calls it under <c>no_grad</c> after the update, on the steps its step sensor reads). Capture the loop's
+    /// batch variables, e.g. <c>() =&gt; criterion(model.forward(x), y)</c> with <c>x</c>, <c>y</c> the batch of the
+    /// step, and keep that batch alive until <see cref="StabilityMonitor.OnStep"/> returns. With it the step sensor
+    /// reports <see cref="Indicators.BatchCurvatureToEdge"/> and its average over reads, which the opt-in rule
+    /// <see cref="Rules.DefaultRules.BatchCurvatureRise"/> reads (SGD, Adam and AdamW). Each read costs this forward
+    /// pass and a copy of the parameters taken a step ahead, charged to the overhead budget. The step's gradients must
+    /// still be in the parameters' <c>grad</c> when <see cref="StabilityMonitor.OnStep"/> runs (call
+    /// <c>zero_grad()</c> before the next backward, not right after <c>step()</c>), and the model must compute the
+    /// same function on both passes (no dropout active). Null (the default): none of this.
+    /// </summary>
+    public Func<Tensor>? BatchLoss { get; init; }
 }
 
 /// <summary>Builders of probe-loss closures.</summary>
@@ -153,6 +167,7 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
     private FlatParameterView _view;
     private TensorVectorSpace _space;
     private readonly ForwardLogitHooks? _hooks;
+    private readonly BatchCurvatureReader? _curvature;
     private TimeSpan _hookTime;
 
     /// <summary>Creates the target.</summary>
@@ -176,6 +191,7 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
         LearningRates = _options.ControlLearningRate ? new ParamGroupLearningRateController(optimizer) : null;
         _hooks = _options.ForwardLogits;
         _hooks?.Disarm();
+        _curvature = _options.BatchLoss is { } batchLoss ? new BatchCurvatureReader(batchLoss) : null;
         _hookTime = _hooks?.CaptureTime ?? TimeSpan.Zero;
     }
 
@@ -203,10 +219,23 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
     /// <param name="trainingStep">The step just taken.</param>
     /// <param name="readings">Where the readings go.</param>
     /// <returns>False when neither gave anything: the optimizer holds no state yet or is not supported, and no hook fired.</returns>
-    public bool TryReadStep(long trainingStep, IDictionary<string, double> readings)
+    public bool TryReadStep(long trainingStep, IDictionary<string, double> readings) => TryReadStep(trainingStep, double.NaN, readings);
+
+    /// <summary>
+    /// Reads what <see cref="TryReadStep(long, IDictionary{string, double})"/> reads and, with
+    /// <see cref="TorchSharpProbeOptions.BatchLoss"/> and a read prepared a step ahead, the curvature of the step's batch
+    /// along its update (<see cref="Indicators.BatchCurvatureToEdge"/>, from <paramref name="loss"/>, the batch loss
+    /// before the update, and the closure's loss after it).
+    /// </summary>
+    /// <param name="trainingStep">The step just taken.</param>
+    /// <param name="loss">The step's training loss (NaN: no curvature reading).</param>
+    /// <param name="readings">Where the readings go.</param>
+    /// <returns>False when nothing was read.</returns>
+    public bool TryReadStep(long trainingStep, double loss, IDictionary<string, double> readings)
     {
         ArgumentNullException.ThrowIfNull(readings);
         bool read = ReadForwardLogits(readings);
+        read |= _curvature?.TryRead(Optimizer, loss, readings) == true;
         if (OptimizerStepStatisticsReader.TryRead(Optimizer, out _) is not { } s)
         {
             return read;
@@ -226,11 +255,15 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
         return true;
     }
 
-    /// <summary>True with <see cref="TorchSharpProbeOptions.ForwardLogits"/>: the hooks are armed a step ahead of a read.</summary>
-    public bool CapturesTrainingForward => _hooks is not null;
+    /// <summary>
+    /// True with <see cref="TorchSharpProbeOptions.ForwardLogits"/> or <see cref="TorchSharpProbeOptions.BatchLoss"/>: the
+    /// hooks are armed, and the parameters copied, a step ahead of a read.
+    /// </summary>
+    public bool CapturesTrainingForward => _hooks is not null || _curvature is not null;
 
     /// <summary>
-    /// Arms the forward hooks (<see cref="TorchSharpProbeOptions.ForwardLogits"/>) for the next training forward, and
+    /// Arms the forward hooks (<see cref="TorchSharpProbeOptions.ForwardLogits"/>) for the next training forward, copies
+    /// the parameters before the next update (<see cref="TorchSharpProbeOptions.BatchLoss"/>), and
     /// restarts the count of <see cref="TakeOutsideSeconds"/> (what the hooks took from a probe's forward before it is
     /// inside the probe's time).
     /// </summary>
@@ -241,6 +274,8 @@ public sealed class TorchSharpProbeTarget : IProbeTarget<Tensor>, IStepSensor
             _hooks.Arm();
             _hookTime = _hooks.CaptureTime;
         }
+
+        _curvature?.Prepare(Optimizer);
     }
 
     /// <summary>The time spent inside the forward hooks since the previous call or <see cref="PrepareRead"/>.</summary>

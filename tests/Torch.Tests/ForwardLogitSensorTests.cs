@@ -71,7 +71,7 @@ public sealed class ForwardLogitSensorTests
     }
 
     /// <summary>Reads one gauge of one run through a <see cref="MeterListener"/>.</summary>
-    private sealed class GaugeReader : IDisposable
+    internal sealed class GaugeReader : IDisposable
     {
         private readonly MeterListener _listener = new();
         private double? _value;

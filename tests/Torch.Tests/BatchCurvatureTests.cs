@@ -1,0 +1,189 @@
+using SpectralMonitor.Rules;
+using TorchSharp;
+using static TorchSharp.torch;
+using GaugeReader = SpectralMonitor.Torch.Tests.ForwardLogitSensorTests.GaugeReader;
+
+namespace SpectralMonitor.Torch.Tests;
+
+/// <summary>
+/// <see cref="TorchSharpProbeOptions.BatchLoss"/>: the step sensor's curvature of the training batch along the update
+/// just taken (<see cref="Indicators.BatchCurvatureToEdge"/>). On a least-squares loss, quadratic in the weights, the
+/// finite difference it takes is exact, so the reading must equal ΔᵀHΔ / ‖Δ‖²_M over the edge with H = 2XᵀX/n, for
+/// SGD-momentum (M = I) and Adam (M = diag(√v̂ + ε)); through the monitor it is read where prepared, its rule fires,
+/// and training is left bit-identical.
+/// </summary>
+[Collection(SerialTorchTests.Name)]
+public sealed class BatchCurvatureTests
+{
+    private static readonly double[] Inputs = [1, 2, 0, 0, 1, -1, 3, 0, 1, 1, 1, 1, -2, 0, 2];
+    private static readonly double[] Targets = [1, -1, 2, 0, 0.5];
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheReadingIsTheCurvatureAlongTheUpdateOverTheEdgeExactlyOnAQuadraticLoss(bool adam)
+    {
+        const double rate = 0.05;
+        using var x = torch.tensor(Inputs, dtype: ScalarType.Float64).reshape(5, 3);
+        using var y = torch.tensor(Targets, dtype: ScalarType.Float64).reshape(5, 1);
+        using var model = Linear();
+        using optim.Optimizer optimizer = adam ? torch.optim.Adam(model.parameters(), rate) : torch.optim.SGD(model.parameters(), rate, momentum: 0.9);
+        Tensor Loss() => nn.functional.mse_loss(model.forward(x), y);
+        var target = new TorchSharpProbeTarget(model, optimizer, Loss, new TorchSharpProbeOptions { BatchLoss = Loss });
+        Assert.True(target.CapturesTrainingForward);
+
+        using var secondMoment = torch.zeros(3, dtype: ScalarType.Float64);
+        double average = double.NaN;
+        for (int step = 0; step < 4; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            target.PrepareRead(); // the monitor's call after the previous step: copies θ before this update
+            optimizer.zero_grad();
+            var loss = Loss();
+            loss.backward();
+            secondMoment.mul_(0.999).add_(model.weight!.grad!.reshape(3).square().mul(0.001));
+            var start = model.weight!.detach().clone();
+            optimizer.step();
+            var readings = new Dictionary<string, double>();
+            Assert.True(target.TryReadStep(step, loss.item<double>(), readings));
+
+            // H = 2XᵀX/n for the mean squared error; Δ the step just taken; Adam's v kept here from the gradients.
+            var delta = model.weight!.detach().sub(start).reshape(3);
+            double curvature = delta.dot(x.t().matmul(x).mul(2.0 / 5).matmul(delta)).item<double>();
+            double metric = adam
+                ? delta.square().mul(secondMoment.div(1 - Math.Pow(0.999, step + 1)).sqrt().add(1e-8)).sum().item<double>()
+                : delta.dot(delta).item<double>();
+            double edge = adam ? 2 * 1.9 / (0.1 * rate) : 2 * 1.9 / rate;
+            double expected = curvature / metric / edge;
+
+            // Float64 throughout: the loss difference cancels to about 1e-16 of a loss of order 1 against a quadratic
+            // term of order 1e-3–1e-2, so 1e-9 relative is loose.
+            Assert.Equal(expected, readings[Indicators.BatchCurvatureToEdge], 1e-9 * Math.Abs(expected));
+            average = double.IsNaN(average) ? expected : (0.5 * average) + (0.5 * expected);
+            Assert.Equal(average, readings[Indicators.BatchCurvatureToEdgeAverage], 1e-9 * Math.Abs(average));
+        }
+    }
+
+    [Fact]
+    public void NothingIsReadWithoutAPreparedCopyOrWithTheGradientsZeroed()
+    {
+        using var x = torch.tensor(Inputs, dtype: ScalarType.Float64).reshape(5, 3);
+        using var y = torch.tensor(Targets, dtype: ScalarType.Float64).reshape(5, 1);
+        using var model = Linear();
+        using var optimizer = torch.optim.SGD(model.parameters(), 0.05, momentum: 0.9);
+        Tensor Loss() => nn.functional.mse_loss(model.forward(x), y);
+        var target = new TorchSharpProbeTarget(model, optimizer, Loss, new TorchSharpProbeOptions { BatchLoss = Loss });
+        double Step(bool prepare, bool zeroAfter, Dictionary<string, double> readings)
+        {
+            if (prepare)
+            {
+                target.PrepareRead();
+            }
+
+            optimizer.zero_grad();
+            using var loss = Loss();
+            loss.backward();
+            optimizer.step();
+            if (zeroAfter)
+            {
+                foreach (var p in model.parameters())
+                {
+                    using var noGrad = torch.no_grad();
+                    p.grad?.zero_();
+                }
+            }
+
+            Assert.True(target.TryReadStep(0, loss.item<double>(), readings)); // the optimizer statistics are read
+            return loss.item<double>();
+        }
+
+        var unprepared = new Dictionary<string, double>();
+        Step(prepare: false, zeroAfter: false, unprepared);
+        Assert.Contains(Indicators.UpdateToWeight, unprepared.Keys);
+        Assert.DoesNotContain(Indicators.BatchCurvatureToEdge, unprepared.Keys);
+
+        var zeroed = new Dictionary<string, double>();
+        Step(prepare: true, zeroAfter: true, zeroed);
+        Assert.DoesNotContain(Indicators.BatchCurvatureToEdge, zeroed.Keys);
+
+        // A prepared copy is used once: the next read without a new prepare has none.
+        var prepared = new Dictionary<string, double>();
+        Step(prepare: true, zeroAfter: false, prepared);
+        Assert.True(prepared[Indicators.BatchCurvatureToEdge] > 0);
+        var again = new Dictionary<string, double>();
+        Step(prepare: false, zeroAfter: false, again);
+        Assert.DoesNotContain(Indicators.BatchCurvatureToEdge, again.Keys);
+    }
+
+    [Fact]
+    public void ThroughTheMonitorItIsReadRaisesItsRuleAndLeavesTrainingBitIdentical()
+    {
+        const string run = "batch-curvature-monitor";
+        double[] Train(bool monitored, List<StabilityAlert> alerts, List<double?> gauges)
+        {
+            torch.manual_seed(11);
+            using var model = nn.Sequential(("fc1", nn.Linear(6, 16)), ("tanh", nn.Tanh()), ("fc2", nn.Linear(16, 3)));
+            using var optimizer = torch.optim.Adam(model.parameters(), 0.05);
+            var generator = new torch.Generator(5);
+            Tensor inputs = torch.empty(0), targets = torch.empty(0);
+            Tensor BatchLoss() => nn.functional.cross_entropy(model.forward(inputs), targets);
+            using var probeInputs = torch.randn(32, 6, generator: generator);
+            using var probeTargets = torch.randint(0, 3, [32], generator: generator);
+            var options = new TorchSharpMonitorOptions
+            {
+                // The rule's thresholds moved so that any reading raises it: this checks the wiring, not the threshold.
+                Monitor = new StabilityMonitorOptions
+                {
+                    RunName = run, FirstProbeStep = 1_000_000, OverheadBudget = 1, StepSensorInterval = 2,
+                    Rules = [DefaultRules.BatchCurvatureRise with { Warning = -1e9, Critical = 1e9 }],
+                },
+                Probe = new TorchSharpProbeOptions { BatchLoss = BatchLoss },
+            };
+            using var monitor = monitored ? optimizer.AttachSpectralMonitor(model, () => nn.functional.cross_entropy(model.forward(probeInputs), probeTargets), options) : null;
+            if (monitor is not null)
+            {
+                monitor.AlertRaised += (_, alert) => alerts.Add(alert);
+            }
+
+            using var gauge = monitored ? new GaugeReader(Indicators.BatchCurvatureToEdge, run) : null;
+            var losses = new List<double>();
+            for (int step = 0; step < 20; step++)
+            {
+                using var scope = torch.NewDisposeScope();
+                inputs = torch.randn(16, 6, generator: generator);
+                targets = torch.randint(0, 3, [16], generator: generator);
+                optimizer.zero_grad();
+                var loss = nn.functional.cross_entropy(model.call(inputs), targets);
+                loss.backward();
+                optimizer.step();
+                losses.Add(loss.item<float>());
+                monitor?.OnStep(step, losses[^1]);
+                gauges.Add(gauge?.Read());
+            }
+
+            return [.. losses];
+        }
+
+        var alerts = new List<StabilityAlert>();
+        var gauges = new List<double?>();
+        double[] plain = Train(monitored: false, [], []);
+        double[] watched = Train(monitored: true, alerts, gauges);
+        Assert.Equal(plain, watched);
+
+        // Reads are due every 2nd step and prepared a step ahead (the one due at step 0 is read at step 1).
+        Assert.Null(gauges[0]);
+        Assert.All(gauges.Skip(1), g => Assert.NotNull(g));
+        Assert.Contains(alerts, a => a.Rule == DefaultRules.BatchCurvatureRise.Name);
+    }
+
+    private static TorchSharp.Modules.Linear Linear()
+    {
+        var model = nn.Linear(3, 1, hasBias: false, dtype: ScalarType.Float64);
+        using (torch.no_grad())
+        {
+            model.weight!.copy_(torch.tensor(new[] { 0.3, -0.2, 0.1 }, dtype: ScalarType.Float64).reshape(1, 3));
+        }
+
+        return model;
+    }
+}
