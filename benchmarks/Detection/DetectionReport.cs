@@ -34,8 +34,10 @@ internal sealed record DetectorResult(IDetector Detector, IReadOnlyDictionary<st
 /// <param name="DefaultProbes">Mean probes per run at default options.</param>
 /// <param name="DenseProbes">Mean probes per run with dense probing.</param>
 /// <param name="HvpsPerProbe">Mean HVPs per dense probe.</param>
+/// <param name="Curvature">ΣCPU(default options with the opt-in batch-curvature sensor and rule) / ΣCPU(unmonitored) − 1 (NaN when not trained).</param>
+/// <param name="CurvatureEvery5">The same with the sensor read every 5 steps and no probes.</param>
 /// <param name="BatchCurvature">Σ time of the batch-curvature sensor (its own per-step wall time, <see cref="BatchCurvatureSensor.SensorMilliseconds"/>) / ΣCPU(unmonitored).</param>
-internal sealed record Overhead(string Group, int Runs, double UnmonitoredCpuSeconds, double Default, double Dense, double Sensor, double DefaultProbes, double DenseProbes, double HvpsPerProbe, double BatchCurvature)
+internal sealed record Overhead(string Group, int Runs, double UnmonitoredCpuSeconds, double Default, double Dense, double Sensor, double DefaultProbes, double DenseProbes, double HvpsPerProbe, double BatchCurvature, double Curvature, double CurvatureEvery5)
 {
     /// <summary>The overhead a detector is scored at.</summary>
     public double Of(DetectorCost cost) => cost switch
@@ -44,6 +46,8 @@ internal sealed record Overhead(string Group, int Runs, double UnmonitoredCpuSec
         DetectorCost.DenseProbing => Dense,
         DetectorCost.StepSensor => Sensor,
         DetectorCost.BatchCurvatureSensor => BatchCurvature,
+        DetectorCost.CurvatureOptions => Curvature,
+        DetectorCost.CurvatureEvery5 => CurvatureEvery5,
         _ => 0,
     };
 }
@@ -146,7 +150,10 @@ internal static class DetectionReport
             runs.Average(r => r.Pass(MonitorConfigurations.Default)!.Probes.Count),
             dense.Average(p => p.Probes.Count),
             denseProbes.Length == 0 ? double.NaN : denseProbes.Average(p => p.Hvps),
-            curvature / plain);
+            curvature / plain,
+            Relative(MonitorConfigurations.Curvature),
+            Relative(MonitorConfigurations.CurvatureEvery5));
+        double Relative(string configuration) => runs.All(r => r.Pass(configuration) is not null) ? (Cpu(configuration) / plain) - 1 : double.NaN;
     }
 
     /// <summary>Writes report.md, results.json and the charts to <paramref name="folder"/>, and the report to stdout.</summary>
@@ -188,7 +195,7 @@ internal static class DetectionReport
             int Spikes(string d) => report.Sum(r => results.Spikes[r.Name][d].Count);
             int Stable(string d) => report.Count(r => results.Spikes[r.Name][d].Count == 0);
             string cost = overhead.TryGetValue(family, out var ov)
-                ? string.Create(CultureInfo.InvariantCulture, $"CPU overhead: default options {Pct(ov.Default)}, dense probing {Pct(ov.Dense)}, step sensors {Pct(ov.Sensor)}, batch-curvature sensor {Pct(ov.BatchCurvature)}")
+                ? string.Create(CultureInfo.InvariantCulture, $"CPU overhead: default options {Pct(ov.Default)}, batch curvature (opt-in) {Pct(ov.Curvature)}, read every 5 steps {Pct(ov.CurvatureEvery5)}, dense probing {Pct(ov.Dense)}, step sensors {Pct(ov.Sensor)}, batch-curvature sensor {Pct(ov.BatchCurvature)}")
                 : "";
             o.AppendLine(CultureInfo.InvariantCulture, $"### {family}: held-out seeds, material spikes, H = 100");
             o.AppendLine();
@@ -278,11 +285,11 @@ internal static class DetectionReport
         var passes = results.Scored.SelectMany(r => r.Passes).ToArray();
         o.AppendLine(CultureInfo.InvariantCulture, $"### CPU overhead (process CPU time of the same run monitored vs not, held-out seeds; {passes.Count(p => p.SameLosses)} of {passes.Length} passes trained bit-identically to their unmonitored pass)");
         o.AppendLine();
-        o.AppendLine("| group | runs | unmonitored CPU s / run | default options | dense probing | step sensors | batch-curvature sensor | probes / run, default | probes / run, dense | HVPs / dense probe |");
-        o.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        o.AppendLine("| group | runs | unmonitored CPU s / run | default options | default + batch curvature (opt-in) | batch curvature every 5 steps, no probes | dense probing | step sensors | batch-curvature sensor | probes / run, default | probes / run, dense | HVPs / dense probe |");
+        o.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var x in results.Overheads)
         {
-            o.AppendLine(CultureInfo.InvariantCulture, $"| {x.Group} | {x.Runs} | {num(x.UnmonitoredCpuSeconds, "F1")} | {pct(x.Default)} | {pct(x.Dense)} | {pct(x.Sensor)} | {pct(x.BatchCurvature)} | {num(x.DefaultProbes, "F1")} | {num(x.DenseProbes, "F0")} | {num(x.HvpsPerProbe, "F1")} |");
+            o.AppendLine(CultureInfo.InvariantCulture, $"| {x.Group} | {x.Runs} | {num(x.UnmonitoredCpuSeconds, "F1")} | {pct(x.Default)} | {pct(x.Curvature)} | {pct(x.CurvatureEvery5)} | {pct(x.Dense)} | {pct(x.Sensor)} | {pct(x.BatchCurvature)} | {num(x.DefaultProbes, "F1")} | {num(x.DenseProbes, "F0")} | {num(x.HvpsPerProbe, "F1")} |");
         }
 
         o.AppendLine();
@@ -383,7 +390,7 @@ internal static class DetectionReport
             scoring = "alarm onsets only: a spike at t is warned when an onset lies in [t-H, t-1] (lead = t - the earliest); precision = onsets followed by a spike within H; false onsets = the others, per 1000 steps; stable runs = runs without a spike; time on = share of steps with the alarm on",
             selection = "per optimizer family, each detector family's threshold with the best F1 of recall and precision on the tune seeds (material spikes, H = 100); ties: less time on",
             early_divergence = results.EarlyDivergence.Select(r => new { name = r.Name, step = r.StepsRun - 1 }),
-            overheads = results.Overheads.Select(x => new { group = x.Group, runs = x.Runs, unmonitored_cpu_seconds_per_run = F(x.UnmonitoredCpuSeconds), @default = F(x.Default), dense = F(x.Dense), step_sensors = F(x.Sensor), batch_curvature_sensor = F(x.BatchCurvature), default_probes_per_run = F(x.DefaultProbes), dense_probes_per_run = F(x.DenseProbes), hvps_per_dense_probe = F(x.HvpsPerProbe) }),
+            overheads = results.Overheads.Select(x => new { group = x.Group, runs = x.Runs, unmonitored_cpu_seconds_per_run = F(x.UnmonitoredCpuSeconds), @default = F(x.Default), dense = F(x.Dense), step_sensors = F(x.Sensor), batch_curvature_sensor = F(x.BatchCurvature), curvature_options = F(x.Curvature), curvature_every_5 = F(x.CurvatureEvery5), default_probes_per_run = F(x.DefaultProbes), dense_probes_per_run = F(x.DenseProbes), hvps_per_dense_probe = F(x.HvpsPerProbe) }),
             detectors = results.Detectors.Select(d => new
             {
                 name = d.Detector.Name,

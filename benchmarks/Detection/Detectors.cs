@@ -15,6 +15,12 @@ internal enum DetectorCost
     /// <summary>The monitor with dense probing (every probe's indicators are read off that pass).</summary>
     DenseProbing,
 
+    /// <summary>The monitor at its defaults with the opt-in batch-curvature sensor and rule.</summary>
+    CurvatureOptions,
+
+    /// <summary>The same with the step sensor read every 5 steps (budget off) and no probes.</summary>
+    CurvatureEvery5,
+
     /// <summary>The step sensors (their measured time per step), less the batch-curvature sensor.</summary>
     StepSensor,
 
@@ -51,13 +57,19 @@ internal interface IDetector
 /// <summary>The monitor's own alert level as it ran in one configuration (rules included), on at or above a level.</summary>
 internal sealed record MonitorLevelDetector(string Configuration, AlertLevel Minimum) : IDetector
 {
-    public string Name => $"monitor rules, {(Configuration == MonitorConfigurations.Default ? "default options" : "dense probing")}, {(Minimum == AlertLevel.Warning ? "Warning or Critical" : "Critical")}";
+    public string Name => $"monitor rules, {Configuration switch { MonitorConfigurations.Default => "default options", MonitorConfigurations.Curvature => "default options + batch curvature (opt-in)", MonitorConfigurations.CurvatureEvery5 => "batch curvature read every 5 steps, no probes", _ => "dense probing" }}, {(Minimum == AlertLevel.Warning ? "Warning or Critical" : "Critical")}";
 
     public string Family => Name;
 
     public double? Threshold => null;
 
-    public DetectorCost Cost => Configuration == MonitorConfigurations.Default ? DetectorCost.DefaultOptions : DetectorCost.DenseProbing;
+    public DetectorCost Cost => Configuration switch
+    {
+        MonitorConfigurations.Default => DetectorCost.DefaultOptions,
+        MonitorConfigurations.Curvature => DetectorCost.CurvatureOptions,
+        MonitorConfigurations.CurvatureEvery5 => DetectorCost.CurvatureEvery5,
+        _ => DetectorCost.DenseProbing,
+    };
 
     public bool Applies(RecordedRun run) => run?.Pass(Configuration) is not null;
 
@@ -219,6 +231,10 @@ internal static class DetectorCatalog
         {
             new MonitorLevelDetector(MonitorConfigurations.Default, AlertLevel.Warning),
             new MonitorLevelDetector(MonitorConfigurations.Default, AlertLevel.Critical),
+            new MonitorLevelDetector(MonitorConfigurations.Curvature, AlertLevel.Warning),
+            new MonitorLevelDetector(MonitorConfigurations.Curvature, AlertLevel.Critical),
+            new MonitorLevelDetector(MonitorConfigurations.CurvatureEvery5, AlertLevel.Warning),
+            new MonitorLevelDetector(MonitorConfigurations.CurvatureEvery5, AlertLevel.Critical),
             new MonitorLevelDetector(MonitorConfigurations.Dense, AlertLevel.Warning),
             new MonitorLevelDetector(MonitorConfigurations.Dense, AlertLevel.Critical),
             new StepZScoreDetector(StepSignalNames.GradientNorm, ZClipThreshold, DetectorCost.Free, $"ZClip-style gradient-norm z-score > {ZClipThreshold} (fixed)"),

@@ -1,3 +1,4 @@
+using SpectralMonitor.Rules;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -115,6 +116,22 @@ internal static class MonitorConfigurations
     /// <summary>Dense probing: every <see cref="DenseInterval"/> steps, budget off, default estimators and rules.</summary>
     public const string Dense = "dense";
 
+    /// <summary>
+    /// The default options with the opt-in batch-curvature sensor and its rule (<see cref="DefaultRules.BatchCurvatureRise"/>
+    /// beside the default rules; the runner gives the monitor the training batch's loss): what a user who turns it on gets.
+    /// </summary>
+    public const string Curvature = "curvature";
+
+    /// <summary>
+    /// As <see cref="Curvature"/>, with the budget off and no probe, so that the step sensor is read every
+    /// <see cref="StabilityMonitorOptions.StepSensorInterval"/> (5) steps: the cadence the offline detectors were scored at.
+    /// </summary>
+    public const string CurvatureEvery5 = "curvature-every-5";
+
+    /// <summary>Whether <paramref name="configuration"/> gives the monitor the training batch's loss.</summary>
+    /// <param name="configuration">A configuration.</param>
+    public static bool ReadsBatchLoss(string configuration) => configuration is Curvature or CurvatureEvery5;
+
     /// <summary>Probe interval of the dense configuration.</summary>
     public const int DenseInterval = 10;
 
@@ -169,7 +186,7 @@ internal static class MonitorConfigurations
     public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffGuard or BackoffEscalating or DenseBackoff or DenseBackoffEscalating;
 
     /// <summary>Every configuration, in the order a worker trains them.</summary>
-    public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Dense];
+    public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Curvature, CurvatureEvery5, Dense];
 
     /// <summary>The options of <paramref name="configuration"/> (null: unmonitored).</summary>
     /// <param name="configuration">One of <see cref="All"/>.</param>
@@ -179,6 +196,8 @@ internal static class MonitorConfigurations
     {
         Unmonitored => null,
         Default => new StabilityMonitorOptions { RunName = runName },
+        Curvature => new StabilityMonitorOptions { RunName = runName, Rules = [.. DefaultRules.All, DefaultRules.BatchCurvatureRise] },
+        CurvatureEvery5 => Options(Curvature, runName)! with { OverheadBudget = 1, FirstProbeStep = 1_000_000 },
         Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1, Estimators = denseEstimators ?? ProbeEstimators.Default },
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
         ReactiveNoCeiling => Options(Reactive, runName)! with { SpikeGuard = new SpikeGuardOptions { RepeatCeilingFactor = 1 } },

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using SpectralMonitor.Examples.Workloads;
+using SpectralMonitor.Rules;
 using TorchSharp;
 
 namespace SpectralMonitor.Benchmarks.Detection;
@@ -32,8 +33,9 @@ internal static class Worker
         _ = spec.Workload == WorkloadKind.CharGpt ? (object)data.Corpus : data.Digits;
         WorkloadRunner.Run(
             spec with { Name = "warm-up", Steps = WarmupSteps, WarmupSteps = 0 },
-            new StabilityMonitorOptions { RunName = "warm-up", ProbeInterval = 5, FirstProbeStep = 0, OverheadBudget = 1 },
-            data: data);
+            new StabilityMonitorOptions { RunName = "warm-up", ProbeInterval = 5, FirstProbeStep = 0, OverheadBudget = 1, Rules = [.. DefaultRules.All, DefaultRules.BatchCurvatureRise] },
+            data: data,
+            batchLoss: true);
 
         var passes = new List<PassRecord>();
         var signals = new Dictionary<string, double[]>(StringComparer.Ordinal);
@@ -143,7 +145,7 @@ internal static class Worker
         var cpuBefore = process.TotalProcessorTime;
         var wall = Stopwatch.StartNew();
         var clip = configuration == MonitorConfigurations.ZClipped ? new ZClip() : null;
-        var trace = WorkloadRunner.Run(spec, options, OnStep, data, torchThreads: 1, onStart: OnStart, gradientScale: clip is null ? null : clip.Scale, afterUpdate: sensors.Count > 0 ? AfterUpdate : null);
+        var trace = WorkloadRunner.Run(spec, options, OnStep, data, torchThreads: 1, onStart: OnStart, gradientScale: clip is null ? null : clip.Scale, afterUpdate: sensors.Count > 0 ? AfterUpdate : null, batchLoss: MonitorConfigurations.ReadsBatchLoss(configuration));
         wall.Stop();
         sensorSeconds += sensors.Sum(s => s.OutsideReadSeconds);
         process.Refresh();

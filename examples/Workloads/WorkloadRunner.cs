@@ -132,6 +132,7 @@ public static class WorkloadRunner
     /// <param name="onStart">Called once before the first step with the model and the optimizer (on the training thread), e.g. to attach per-step sensors that read them.</param>
     /// <param name="gradientScale">Called with each step's gradient norm after backward; the gradient is multiplied by the factor it returns (1: unchanged). Null for none.</param>
     /// <param name="afterUpdate">Called after each applied update, before the step's batch and gradients are released (a sensor that needs the training batch). Null for none.</param>
+    /// <param name="batchLoss">Give the monitor the training batch's loss (<see cref="TorchSharpProbeOptions.BatchLoss"/>): its step sensor then reads the curvature of each batch along its update. The batch stays alive until the monitor's <c>OnStep</c> returns.</param>
     /// <param name="cancellationToken">Stops the run between steps.</param>
     /// <returns>The trace of the run.</returns>
     /// <exception cref="ArgumentException">The spec or the monitor options are invalid.</exception>
@@ -146,6 +147,7 @@ public static class WorkloadRunner
         Action<nn.Module<Tensor, Tensor>, optim.Optimizer>? onStart = null,
         Func<double, double>? gradientScale = null,
         Action<AppliedUpdate>? afterUpdate = null,
+        bool batchLoss = false,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -185,6 +187,8 @@ public static class WorkloadRunner
         using var hooks = monitorOptions is not null && model is CharGpt gpt
             ? new ForwardLogitHooks(gpt, outputModule: null, gpt.AttentionScoreModuleNames)
             : null;
+        // The training batch of the current step, kept past the step's dispose scope for the monitor's batch-loss closure.
+        Tensor? heldInputs = null, heldTargets = null;
         using var monitor = monitorOptions is null
             ? null
             : optimizer.AttachSpectralMonitor(
@@ -193,7 +197,11 @@ public static class WorkloadRunner
                 new TorchSharpMonitorOptions
                 {
                     Monitor = monitorOptions,
-                    Probe = new TorchSharpProbeOptions { ForwardLogits = hooks },
+                    Probe = new TorchSharpProbeOptions
+                    {
+                        ForwardLogits = hooks,
+                        BatchLoss = batchLoss ? () => Loss(model.forward(heldInputs!), heldTargets!) : null,
+                    },
                     LoggerFactory = loggerFactory,
                     MeterFactory = meterFactory,
                 });
@@ -222,6 +230,12 @@ public static class WorkloadRunner
             using (var stepScope = torch.NewDisposeScope())
             {
                 var batch = batches.NextBatch();
+                if (batchLoss && monitor is not null)
+                {
+                    heldInputs = batch.Inputs.DetachFromDisposeScope();
+                    heldTargets = batch.Targets.DetachFromDisposeScope();
+                }
+
                 optimizer.zero_grad();
                 // call, not forward: forward hooks on the model (an onStart sensor's) see the training forward only;
                 // the monitor's probe loss uses forward and does not fire them.
@@ -261,6 +275,9 @@ public static class WorkloadRunner
             stepAlerts.Clear();
             stepProbe = null;
             monitor?.OnStep(step, loss, gradientNorm);
+            heldInputs?.Dispose();
+            heldTargets?.Dispose();
+            heldInputs = heldTargets = null;
             if (stepProbe is { } completed)
             {
                 probes.Add(completed);
