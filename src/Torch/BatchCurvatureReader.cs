@@ -47,7 +47,8 @@ internal sealed class BatchCurvatureReader
     /// <summary>
     /// Writes <see cref="Indicators.BatchCurvatureToEdge"/> and its average into <paramref name="readings"/>; false (and
     /// nothing written) when the read was not prepared, the optimizer is not SGD, Adam or AdamW, its groups disagree on
-    /// the edge, no parameter has a nonzero gradient, or the update was zero.
+    /// the edge, no parameter has a nonzero gradient, or the update was zero. A non-finite reading (a non-finite loss
+    /// after the update) is written alone and leaves the average as it was. Frees the prepared copy.
     /// </summary>
     /// <param name="optimizer">The optimizer that took the update.</param>
     /// <param name="loss">The batch loss before the update.</param>
