@@ -1,7 +1,6 @@
 using SpectralMonitor.Examples.Workloads;
-using SpectralMonitor.Estimators.Optimizers;
 using SpectralMonitor.Torch;
-using TorchSharp.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace SpectralMonitor.Benchmarks.Detection;
@@ -17,8 +16,9 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// M = I, edge 2(1 + μ)/η. Adam and AdamW: M = diag(√v̂ + ε) after the update, the preconditioner's metric, so that c
 /// is a Rayleigh quotient of P^{1/2} H P^{1/2}, and the frozen-preconditioner edge 2(1 + β₁)/((1 − β₁)η). The signal
 /// is c over the edge (NaN when there was no update or the optimizer is not one of these).</para>
-/// <para>Cost per step: one forward pass without autograd, one parameter copy and two dot products (Adam: a read of
-/// the second moments too).</para>
+/// <para>It reads through the monitor's own reader (<see cref="BatchCurvatureReader"/>, what
+/// <c>TorchSharpProbeOptions.BatchLoss</c> turns on), so the benchmark measures exactly what the monitor reads. Cost per
+/// step: one forward pass without autograd, one parameter copy and a few element-wise passes with one host read.</para>
 /// </remarks>
 internal sealed class BatchCurvatureSensor : IStepSensor
 {
@@ -29,10 +29,10 @@ internal sealed class BatchCurvatureSensor : IStepSensor
     public const string SensorMilliseconds = "batch_curvature_ms";
 
     private readonly System.Diagnostics.Stopwatch _watch = new();
-    private Parameter[] _parameters = [];
-    private Tensor[] _previous = [];
-    private FlatParameterView? _view;
+    private readonly Dictionary<string, double> _readings = new(StringComparer.Ordinal);
     private optim.Optimizer? _optimizer;
+    private BatchCurvatureReader? _reader;
+    private Func<double>? _lossAfter;
     private double _value = double.NaN;
     private double _milliseconds = double.NaN;
 
@@ -40,66 +40,32 @@ internal sealed class BatchCurvatureSensor : IStepSensor
 
     public void Attach(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer)
     {
-        ArgumentNullException.ThrowIfNull(model);
         _optimizer = optimizer;
-        _view = FlatParameterView.FromModule(model);
-        _parameters = [.. _view.Parameters];
-        using var noGrad = no_grad();
-        _previous = [.. _parameters.Select(p => p.detach().clone())];
+        _reader = new BatchCurvatureReader(() => torch.tensor(_lossAfter!(), ScalarType.Float64));
+        _reader.Prepare(optimizer);
     }
 
     public void AfterUpdate(AppliedUpdate update)
     {
         _watch.Restart();
         _value = double.NaN;
+        if (_reader is null || _optimizer is null)
+        {
+            return;
+        }
+
         try
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            double firstOrder = 0;
-            var delta = new Tensor[_parameters.Length];
-            for (int i = 0; i < _parameters.Length; i++)
+            _lossAfter = update.BatchLossAfter;
+            _readings.Clear();
+            if (_reader.TryRead(_optimizer, update.Loss, _readings) && _readings.TryGetValue(Indicators.BatchCurvatureToEdge, out double value))
             {
-                delta[i] = _parameters[i].sub(_previous[i]).to(ScalarType.Float64);
-                if (_parameters[i].grad is { } g)
-                {
-                    firstOrder += delta[i].mul(g.to(ScalarType.Float64)).sum().item<double>();
-                }
+                _value = value;
             }
-
-            var snapshot = _optimizer is null || _view is null ? null : OptimizerStateReader.TryRead(_optimizer, _view, out _);
-            double metric, edge;
-            switch (snapshot)
-            {
-                case SgdSnapshot<Tensor> sgd:
-                    metric = delta.Sum(d => d.square().sum().item<double>());
-                    edge = 2 * (1 + sgd.Hyperparameters.Momentum) / update.LearningRate;
-                    break;
-                case AdamSnapshot<Tensor> adam:
-                    var h = adam.Hyperparameters;
-                    double correction = 1 - Math.Pow(h.Beta2, adam.Step);
-                    var secondMoments = _view!.Split(adam.ExpAvgSq);
-                    metric = delta.Select((d, i) => d.square().mul(secondMoments[i].to(ScalarType.Float64).div(correction).sqrt().add(h.Epsilon)).sum().item<double>()).Sum();
-                    edge = 2 * (1 + h.Beta1) / ((1 - h.Beta1) * update.LearningRate);
-                    break;
-                default:
-                    return;
-            }
-
-            double after = update.BatchLossAfter();
-            double curvature = 2 * (after - update.Loss - firstOrder) / metric;
-            _value = metric > 0 && edge > 0 ? curvature / edge : double.NaN;
         }
         finally
         {
-            using (no_grad())
-            {
-                for (int i = 0; i < _parameters.Length; i++)
-                {
-                    _previous[i].copy_(_parameters[i]);
-                }
-            }
-
+            _reader.Prepare(_optimizer); // the parameters before the next update
             _milliseconds = _watch.Elapsed.TotalMilliseconds;
         }
     }
@@ -112,13 +78,5 @@ internal sealed class BatchCurvatureSensor : IStepSensor
         _milliseconds = double.NaN;
     }
 
-    public void Dispose()
-    {
-        foreach (var tensor in _previous)
-        {
-            tensor.Dispose();
-        }
-
-        _previous = [];
-    }
+    public void Dispose() => _reader?.Discard();
 }

@@ -179,6 +179,9 @@ internal sealed class BatchCurvatureReader
         return v.to(ScalarType.Float64).div(correction).sqrt().Plus(eps);
     }
 
+    /// <summary>Frees a prepared copy that will not be read.</summary>
+    public void Discard() => DisposeCopies();
+
     private void DisposeCopies()
     {
         foreach (var copy in _before)
