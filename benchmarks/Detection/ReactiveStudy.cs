@@ -64,8 +64,15 @@ internal static class ReactiveStudy
     internal static Treatment DenseEscalatingBackoff { get; } = BackoffTreatment(
         "backoff-dense-escalating", MonitorConfigurations.DenseBackoffEscalating, "dense probing with the escalating learning-rate backoff", "the pass probes every 10 steps with no budget");
 
+    /// <summary>
+    /// The backoff acting on the opt-in batch-curvature rule with the sensor read every 5 steps and no probes
+    /// (<c>detection backoff-curvature</c>).
+    /// </summary>
+    internal static Treatment CurvatureBackoff { get; } = BackoffTreatment(
+        "backoff-curvature", MonitorConfigurations.CurvatureBackoff, "batch-curvature rule (read every 5 steps) with the learning-rate backoff", "the pass reads the step sensor, with one forward pass on the batch, every 5 steps, without probes");
+
     /// <summary>Every treatment, by its study command.</summary>
-    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardWithoutCeiling, RuleBackoff, BackoffAndGuard, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff];
+    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardWithoutCeiling, RuleBackoff, BackoffAndGuard, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff, CurvatureBackoff];
 
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;

@@ -128,9 +128,12 @@ internal static class MonitorConfigurations
     /// </summary>
     public const string CurvatureEvery5 = "curvature-every-5";
 
+    /// <summary>As <see cref="CurvatureEvery5"/>, with the learning-rate backoff at its defaults (the <c>detection backoff-curvature</c> study).</summary>
+    public const string CurvatureBackoff = "curvature-backoff";
+
     /// <summary>Whether <paramref name="configuration"/> gives the monitor the training batch's loss.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool ReadsBatchLoss(string configuration) => configuration is Curvature or CurvatureEvery5;
+    public static bool ReadsBatchLoss(string configuration) => configuration is Curvature or CurvatureEvery5 or CurvatureBackoff;
 
     /// <summary>Probe interval of the dense configuration.</summary>
     public const int DenseInterval = 10;
@@ -183,7 +186,7 @@ internal static class MonitorConfigurations
 
     /// <summary>Whether <paramref name="configuration"/> changes training (its pass keeps its own losses): the spike guard, ZClip-style clipping and the backoff.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffGuard or BackoffEscalating or DenseBackoff or DenseBackoffEscalating;
+    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffGuard or BackoffEscalating or DenseBackoff or DenseBackoffEscalating or CurvatureBackoff;
 
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Curvature, CurvatureEvery5, Dense];
@@ -198,6 +201,7 @@ internal static class MonitorConfigurations
         Default => new StabilityMonitorOptions { RunName = runName },
         Curvature => new StabilityMonitorOptions { RunName = runName, Rules = [.. DefaultRules.All, DefaultRules.BatchCurvatureRise] },
         CurvatureEvery5 => Options(Curvature, runName)! with { OverheadBudget = 1, FirstProbeStep = 1_000_000 },
+        CurvatureBackoff => Options(CurvatureEvery5, runName)! with { Backoff = new BackoffOptions() },
         Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1, Estimators = denseEstimators ?? ProbeEstimators.Default },
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
         ReactiveNoCeiling => Options(Reactive, runName)! with { SpikeGuard = new SpikeGuardOptions { RepeatCeilingFactor = 1 } },
