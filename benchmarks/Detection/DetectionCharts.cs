@@ -78,15 +78,8 @@ internal static class DetectionCharts
         points.LineWidth = 0;
         points.MarkerSize = 2;
         points.LegendText = "batch curvature along the update / edge, every 5th step";
-        var smooth = new List<double>();
-        double ema = double.NaN;
-        foreach (int t in reads)
-        {
-            ema = double.IsNaN(ema) ? values[t] : (SmoothedCurvature.ReadEma * ema) + ((1 - SmoothedCurvature.ReadEma) * values[t]);
-            smooth.Add(ema);
-        }
-
-        var average = curvature.Add.Scatter(reads.Select(t => (double)t).ToArray(), smooth.ToArray());
+        var averaged = SmoothedCurvature.Reads(values);
+        var average = curvature.Add.Scatter(reads.Select(t => (double)t).ToArray(), reads.Select(t => averaged[t]).ToArray());
         average.MarkerSize = 0;
         average.LegendText = "EMA over the reads (0.5)";
         var bar = curvature.Add.HorizontalLine(SmoothedCurvature.Value);

@@ -384,22 +384,15 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
 
         var series = Transformed(values, Transform).Take(run.StepsRun).ToArray();
         double bar = Transform == StepTransform.EmaZScore && !Above ? -Value : Value;
+        var reads = Reads(series);
         var alarm = new bool[series.Length];
         bool on = false;
         int lastMet = int.MinValue / 2;
-        double ema = double.NaN;
         for (int t = 0; t < series.Length; t++)
         {
             if (t % Math.Max(1, ReadEvery) == 0)
             {
-                double read = series[t];
-                if (ReadEma > 0 && double.IsFinite(read))
-                {
-                    ema = double.IsNaN(ema) ? read : (ReadEma * ema) + ((1 - ReadEma) * read);
-                    read = ema;
-                }
-
-                bool met = Above ? read >= bar : read <= bar;
+                bool met = Above ? reads[t] >= bar : reads[t] <= bar;
                 lastMet = met ? t : lastMet;
                 on = met || (HoldSteps > 0 && on && t - lastMet < HoldSteps);
             }
@@ -408,6 +401,35 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
         }
 
         return alarm;
+    }
+
+    /// <summary>
+    /// What the detector compares at each read (every <see cref="ReadEvery"/>-th step; NaN at other steps): the value
+    /// itself, or with <see cref="ReadEma"/> its average over the finite reads so far (a non-finite read is compared as it is).
+    /// </summary>
+    /// <param name="series">The transformed series.</param>
+    public double[] Reads(IReadOnlyList<double> series)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var reads = new double[series.Count];
+        double ema = double.NaN;
+        for (int t = 0; t < series.Count; t++)
+        {
+            double read = double.NaN;
+            if (t % Math.Max(1, ReadEvery) == 0)
+            {
+                read = series[t];
+                if (ReadEma > 0 && double.IsFinite(read))
+                {
+                    ema = double.IsNaN(ema) ? read : (ReadEma * ema) + ((1 - ReadEma) * read);
+                    read = ema;
+                }
+            }
+
+            reads[t] = read;
+        }
+
+        return reads;
     }
 
     /// <summary>The transformed series (NaN where undefined).</summary>
