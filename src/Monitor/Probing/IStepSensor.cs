@@ -27,16 +27,18 @@ public interface IStepSensor
     bool TryReadStep(long trainingStep, double loss, IDictionary<string, double> readings) => TryReadStep(trainingStep, readings);
 
     /// <summary>
-    /// True when the sensor captures from the training forward pass (forward hooks) and must be armed a step ahead: the
-    /// monitor then reads it only after a step it prepared with <see cref="PrepareRead"/>. The default is false: the
-    /// sensor reads state the step left behind (the optimizer's), and is read at any due step the budget can pay for.
+    /// True when the sensor must be armed a step ahead of a read: it captures from the training forward pass (forward
+    /// hooks) or keeps something from before the update (a copy of the parameters). The monitor then reads it only
+    /// after a step it prepared with <see cref="PrepareRead"/>. The default is false: the sensor reads state the step
+    /// left behind (the optimizer's), and is read at any due step the budget can pay for.
     /// </summary>
     bool CapturesTrainingForward => false;
 
     /// <summary>
     /// Called after a step when the monitor expects to read the sensor after the next step (the read is due and the
     /// budget can pay for it), so that a sensor that captures from the training forward pass (forward hooks) can arm
-    /// itself for that forward and cost nothing on the other steps. The default does nothing.
+    /// itself for that forward, or one that needs the state before the update can keep it, and cost nothing on the
+    /// other steps. The default does nothing.
     /// </summary>
     void PrepareRead()
     {
