@@ -13,8 +13,9 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// <remarks>
 /// <para>With Δ = θ_{t+1} − θ_t and g the batch gradient at θ_t, the batch loss's change less its first-order part is
 /// half the curvature along Δ (plus cubic terms): c = 2 (L_B(θ_{t+1}) − L_B(θ_t) − gᵀΔ) / ‖Δ‖²_M. SGD-momentum:
-/// M = I, edge 2(1 + μ)/η. Adam and AdamW: M = diag(√v̂ + ε) after the update, the preconditioner's metric, so that c
-/// is a Rayleigh quotient of P^{1/2} H P^{1/2}, and the frozen-preconditioner edge 2(1 + β₁)/((1 − β₁)η). The signal
+/// M = I. Adam and AdamW: M = diag(√v̂ + ε) after the update, the preconditioner's metric, so that c is a Rayleigh
+/// quotient of P^{1/2} H P^{1/2}. The edge is the probe's, the stability edge of the next update
+/// (2(1 + μ)/η; Adam's frozen-preconditioner edge 2(1 + β₁)/((1 − β₁)ηc₁) with its bias correction c₁). The signal
 /// is c over the edge (NaN when there was no update or the optimizer is not one of these).</para>
 /// <para>It reads through the monitor's own reader (<see cref="BatchCurvatureReader"/>, what
 /// <c>TorchSharpProbeOptions.BatchLoss</c> turns on), so the benchmark measures exactly what the monitor reads. Cost per

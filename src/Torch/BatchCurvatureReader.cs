@@ -1,3 +1,5 @@
+using SpectralMonitor.Estimators.Modes;
+using SpectralMonitor.Estimators.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,9 +14,14 @@ namespace SpectralMonitor.Torch;
 /// <para>With θ the parameters before the update (copied by <see cref="Prepare"/>, a step ahead), Δ = θ′ − θ the update,
 /// g the batch gradient the update used (still in the parameters' <c>grad</c>) and L the batch loss at θ (the loss the
 /// loop reported), the batch loss at θ′ less its first-order change is half the curvature along Δ plus cubic terms:
-/// c = 2 (L_B(θ′) − L − gᵀΔ) / ‖Δ‖²_M. SGD: M = I, edge 2(1 + μ)/η. Adam and AdamW: M = diag(√v̂ + ε) after the update,
-/// edge 2(1 + β₁)/((1 − β₁)η). η is the parameter group's rate when the sensor reads, the rate of the next step if a
-/// scheduler changed it in between.</para>
+/// c = 2 (L_B(θ′) − L − gᵀΔ) / ‖Δ‖²_M (plus the coupled L2 decay λ‖Δ‖²/‖Δ‖²_M, which the update map's curvature
+/// includes). SGD: M = I. Adam and AdamW: M = diag(√v̂ + ε) after the update. The edge is the one
+/// <see cref="Indicators.SharpnessToEdge"/> is read against, <see cref="UpdateBlock.StabilityEdge"/> of the next update
+/// (2(1 + μ)/η for heavy-ball SGD; 2(1 + β₁)/((1 − β₁)η·c₁) for Adam, with c₁ = 1/(1 − β₁ᵗ⁺¹) its bias correction;
+/// Nesterov, dampening and AdamW's decay as <see cref="UpdateBlock"/> has them), from the hyperparameters the probe
+/// reads. η is the parameter group's rate when the sensor reads, the rate of the next step if a scheduler changed it
+/// in between. Parameter groups with different edges (per-group rates) are read in the metric Σ edge_g·‖Δ_g‖²_M, which
+/// puts every group on one edge.</para>
 /// <para>Cost per read: a copy of the parameters (at <see cref="Prepare"/>), a few element-wise passes over them, one
 /// host read and the forward pass of the batch-loss closure. Holds one copy of the parameters from a prepare to its
 /// read, the step in between.</para>
@@ -46,8 +53,8 @@ internal sealed class BatchCurvatureReader
 
     /// <summary>
     /// Writes <see cref="Indicators.BatchCurvatureToEdge"/> and its average into <paramref name="readings"/>; false (and
-    /// nothing written) when the read was not prepared, the optimizer is not SGD, Adam or AdamW, its groups disagree on
-    /// the edge, no parameter has a nonzero gradient, or the update was zero. A non-finite reading (a non-finite loss
+    /// nothing written) when the read was not prepared, the optimizer is not SGD, Adam or AdamW, a hyperparameter has no
+    /// stability edge, no parameter has a nonzero gradient, or the update was zero. A non-finite reading (a non-finite loss
     /// after the update) is written alone and leaves the average as it was. Frees the prepared copy.
     /// </summary>
     /// <param name="optimizer">The optimizer that took the update.</param>
@@ -75,29 +82,14 @@ internal sealed class BatchCurvatureReader
             return false;
         }
 
-        double? edge = null;
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var sums = new List<Tensor>();
+        var edges = new List<double>();
+        var decays = new List<double>();
         int index = 0;
-        bool anyGradient = false;
         for (int g = 0; g < groups.Length; g++)
         {
-            var options = dictionary.Options[g];
-            double rate = options.LearningRate ?? double.NaN;
-            double? groupEdge = options switch
-            {
-                SGD.Options sgd => 2 * (1 + (sgd.momentum ?? 0)) / rate,
-                Adam.Options a => 2 * (1 + (a.beta1 ?? 0.9)) / ((1 - (a.beta1 ?? 0.9)) * rate),
-                AdamW.Options w => 2 * (1 + (w.beta1 ?? 0.9)) / ((1 - (w.beta1 ?? 0.9)) * rate),
-                _ => null,
-            };
-            if (groupEdge is not double e || !double.IsFinite(e) || e <= 0 || (edge is double known && Math.Abs(known - e) > 1e-12 * known))
-            {
-                return false;
-            }
-
-            edge = e;
             foreach (var parameter in groups[g].Parameters)
             {
                 if (index >= dictionary.State.Count)
@@ -106,34 +98,45 @@ internal sealed class BatchCurvatureReader
                 }
 
                 var state = dictionary.State[index];
-                var delta = parameter.sub(_before[index]).to(ScalarType.Float64);
+                var before = _before[index];
                 index++;
                 if (parameter.grad is not { IsInvalid: false } gradient)
                 {
                     continue;
                 }
 
-                anyGradient = true;
-                var weight = Metric(state, options);
-                if (weight is null && optimizer is not SGD)
+                if (Geometry(dictionary.Options[g], state) is not var (edge, decay, weight))
                 {
                     return false;
                 }
 
+                var delta = parameter.sub(before).to(ScalarType.Float64);
                 var square = delta.mul(delta);
                 var g64 = gradient.to(ScalarType.Float64);
-                sums.Add(torch.stack([delta.mul(g64).sum(), (weight is null ? square : square.mul(weight)).sum(), g64.mul(g64).sum()]));
+                sums.Add(torch.stack([
+                    delta.mul(g64).sum(), square.sum(), (weight is null ? square : square.mul(weight)).sum(), g64.mul(g64).sum()]));
+                edges.Add(edge);
+                decays.Add(decay);
             }
         }
 
-        if (!anyGradient || edge is not double stabilityEdge)
+        if (sums.Count == 0)
         {
             return false;
         }
 
-        double[] totals = torch.stack(sums).sum(dim: 0L).cpu().data<double>().ToArray();
-        double firstOrder = totals[0], metric = totals[1], gradientSquared = totals[2];
-        if (!(metric > 0) || !(gradientSquared > 0))
+        // One host read: per parameter gᵀΔ, ‖Δ‖², ‖Δ‖²_M and ‖g‖².
+        double[] rows = torch.stack(sums).cpu().data<double>().ToArray();
+        double firstOrder = 0, decayTerm = 0, scaledMetric = 0, gradientSquared = 0;
+        for (int p = 0; p < edges.Count; p++)
+        {
+            firstOrder += rows[(4 * p) + 0];
+            decayTerm += decays[p] * rows[(4 * p) + 1];
+            scaledMetric += edges[p] * rows[(4 * p) + 2];
+            gradientSquared += rows[(4 * p) + 3];
+        }
+
+        if (!(scaledMetric > 0) || !(gradientSquared > 0))
         {
             return false; // no update, or the gradients were zeroed before the read
         }
@@ -141,7 +144,10 @@ internal sealed class BatchCurvatureReader
         // The closure's tensors belong to this read's dispose scope.
         double after = _batchLoss().to(ScalarType.Float64).item<double>();
 
-        double value = 2 * (after - loss - firstOrder) / metric / stabilityEdge;
+        // Curvature of L_B + Σ λ‖θ‖²/2 (the loss the update map linearizes; λ the coupled L2 decay) along Δ, over the
+        // metric Σ edge·‖Δ‖²_M: with one edge this is c/edge; with per-group edges (per-group rates), the curvature in
+        // the metric that puts every group on the same edge.
+        double value = ((2 * (after - loss - firstOrder)) + decayTerm) / scaledMetric;
         if (!double.IsFinite(value))
         {
             readings[Indicators.BatchCurvatureToEdge] = value;
@@ -154,29 +160,50 @@ internal sealed class BatchCurvatureReader
         return true;
     }
 
-    /// <summary>√v̂ + ε of an Adam or AdamW parameter after its update, in float64; null for SGD or without state.</summary>
-    private static Tensor? Metric(OptimizerState state, OptimizerOptions options)
+    /// <summary>
+    /// For one parameter after its update: the stability edge of its next update (<see cref="UpdateBlock.StabilityEdge"/>,
+    /// the edge <see cref="Indicators.SharpnessToEdge"/> is read against), its coupled L2 weight decay (SGD and Adam;
+    /// AdamW's is decoupled and in the edge) and its metric weight √v̂ + ε in float64 (null for SGD, whose metric is the
+    /// identity); null when it cannot be read (no Adam state yet, or options the update map rejects).
+    /// </summary>
+    private static (double Edge, double Decay, Tensor? Metric)? Geometry(OptimizerOptions options, OptimizerState state)
     {
-        (Tensor? v, long step) = state switch
+        try
         {
-            Adam.State a => (a.exp_avg_sq, a.step),
-            AdamW.State w => (w.exp_avg_sq, w.step),
-            _ => (null, 0),
-        };
-        if (v is null || v.IsInvalid || step <= 0)
+            switch (options, state)
+            {
+                case (SGD.Options o, SGD.State s):
+                    var sgd = OptimizerStateReader.SgdHyper(o);
+                    double sgdEdge = UpdateBlock.ForSgd(sgd, firstStep: sgd.Momentum != 0 && s.momentum_buffer is not { IsInvalid: false }).StabilityEdge;
+                    return Finite(sgdEdge, sgd.WeightDecay, null);
+                case (Adam.Options o, Adam.State s):
+                    return Adam(OptimizerStateReader.AdamHyper(o), s.step, o.amsgrad == true ? s.max_exp_avg_sq : s.exp_avg_sq);
+                case (AdamW.Options o, AdamW.State s):
+                    return Adam(OptimizerStateReader.AdamWHyper(o), s.step, o.amsgrad == true ? s.max_exp_avg_sq : s.exp_avg_sq);
+                default:
+                    return null;
+            }
+        }
+        catch (ArgumentException)
         {
-            return null;
+            return null; // a hyperparameter out of range (a NaN rate, a momentum ≥ 1): no edge to read against
         }
 
-        var (beta2, eps) = options switch
+        static (double, double, Tensor?)? Adam(AdamHyperparameters hyper, long step, Tensor? v)
         {
-            Adam.Options a => (a.beta2 ?? 0.999, a.eps ?? 1e-8),
-            AdamW.Options w => (w.beta2 ?? 0.999, w.eps ?? 1e-8),
-            _ => (0.999, 1e-8),
-        };
-        // Explicit Scalars only (tests/Torch.Tests/ScalarLifetimeTests).
-        using var correction = (1 - Math.Pow(beta2, step)).ToScalar();
-        return v.to(ScalarType.Float64).div(correction).sqrt().Plus(eps);
+            if (v is null || v.IsInvalid || step <= 0)
+            {
+                return null;
+            }
+
+            // Explicit Scalars only (tests/Torch.Tests/ScalarLifetimeTests).
+            using var correction = (1 - Math.Pow(hyper.Beta2, step)).ToScalar();
+            var metric = v.to(ScalarType.Float64).div(correction).sqrt().Plus(hyper.Epsilon);
+            return Finite(UpdateBlock.ForAdam(hyper, step + 1).StabilityEdge, hyper.Decoupled ? 0 : hyper.WeightDecay, metric);
+        }
+
+        static (double, double, Tensor?)? Finite(double edge, double decay, Tensor? metric) =>
+            double.IsFinite(edge) && edge > 0 ? (edge, decay, metric) : null;
     }
 
     /// <summary>Frees a prepared copy that will not be read.</summary>

@@ -139,12 +139,7 @@ public static class OptimizerStateReader
     private static SgdSnapshot<Tensor>? ReadSgd(
         FlatParameterView parameters, OptimizerState[] states, int[] groupOf, List<OptimizerOptions> options, out string? reason)
     {
-        var hyper = Agree(parameters, groupOf, options, o =>
-        {
-            var s = (SGD.Options)o;
-            return new SgdHyperparameters(
-                o.LearningRate ?? double.NaN, s.momentum ?? 0, s.dampening ?? 0, s.weight_decay ?? 0, s.nesterov ?? false, s.maximize ?? false);
-        }, out reason);
+        var hyper = Agree(parameters, groupOf, options, o => SgdHyper((SGD.Options)o), out reason);
         if (hyper is null)
         {
             return null;
@@ -234,10 +229,16 @@ public static class OptimizerStateReader
             hyper.Centered ? Flatten(parameters, typed.Select(s => s.grad_avg).ToArray()) : null);
     }
 
-    private static AdamHyperparameters AdamHyper(Adam.Options o) => new(
+    /// <summary>A parameter group's SGD options with TorchSharp's defaults filled in.</summary>
+    internal static SgdHyperparameters SgdHyper(SGD.Options o) => new(
+        o.LearningRate ?? double.NaN, o.momentum ?? 0, o.dampening ?? 0, o.weight_decay ?? 0, o.nesterov ?? false, o.maximize ?? false);
+
+    /// <summary>A parameter group's Adam options with TorchSharp's defaults filled in.</summary>
+    internal static AdamHyperparameters AdamHyper(Adam.Options o) => new(
         o.LearningRate ?? double.NaN, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, o.weight_decay ?? 0, o.amsgrad ?? false, Decoupled: false, o.maximize ?? false);
 
-    private static AdamHyperparameters AdamWHyper(AdamW.Options o) => new(
+    /// <summary>A parameter group's AdamW options with TorchSharp's defaults filled in.</summary>
+    internal static AdamHyperparameters AdamWHyper(AdamW.Options o) => new(
         o.LearningRate ?? double.NaN, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, o.weight_decay ?? 0.01, o.amsgrad ?? false, Decoupled: true, o.maximize ?? false);
 
     private static T? Agree<T>(FlatParameterView parameters, int[] groupOf, List<OptimizerOptions> options, Func<OptimizerOptions, T> read, out string? reason)

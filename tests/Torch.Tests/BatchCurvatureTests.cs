@@ -18,21 +18,38 @@ public sealed class BatchCurvatureTests
     private static readonly double[] Inputs = [1, 2, 0, 0, 1, -1, 3, 0, 1, 1, 1, 1, -2, 0, 2];
     private static readonly double[] Targets = [1, -1, 2, 0, 0.5];
 
+    /// <summary>
+    /// The edges written out by hand, as PyTorch's update maps give them (not through <c>UpdateBlock</c>): heavy-ball SGD
+    /// 2(1 + μ)/η; Nesterov 2(1 + μ)/(η(1 + 2μ)) over H + λI (L2 decay λ); Adam 2(1 + β₁)/((1 − β₁)ηc₁) with
+    /// c₁ = 1/(1 − β₁ᵗ⁺¹) at the next step t + 1; AdamW (2 − ηλ)(1 + β₁)/((1 − β₁)ηc₁) over H (decay decoupled).
+    /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void TheReadingIsTheCurvatureAlongTheUpdateOverTheEdgeExactlyOnAQuadraticLoss(bool adam)
+    [InlineData("sgd")]
+    [InlineData("sgd-nesterov-decay")]
+    [InlineData("adam")]
+    [InlineData("adam-amsgrad")]
+    [InlineData("adamw-decay")]
+    public void TheReadingIsTheCurvatureAlongTheUpdateOverTheEdgeExactlyOnAQuadraticLoss(string optimizerName)
     {
-        const double rate = 0.05;
+        const double rate = 0.05, decay = 0.1, mu = 0.9, beta1 = 0.9;
         using var x = torch.tensor(Inputs, dtype: ScalarType.Float64).reshape(5, 3);
         using var y = torch.tensor(Targets, dtype: ScalarType.Float64).reshape(5, 1);
         using var model = Linear();
-        using optim.Optimizer optimizer = adam ? torch.optim.Adam(model.parameters(), rate) : torch.optim.SGD(model.parameters(), rate, momentum: 0.9);
+        using optim.Optimizer optimizer = optimizerName switch
+        {
+            "sgd" => torch.optim.SGD(model.parameters(), rate, momentum: mu),
+            "sgd-nesterov-decay" => torch.optim.SGD(model.parameters(), rate, momentum: mu, weight_decay: decay, nesterov: true),
+            "adam" => torch.optim.Adam(model.parameters(), rate),
+            "adam-amsgrad" => torch.optim.Adam(model.parameters(), rate, amsgrad: true),
+            _ => torch.optim.AdamW(model.parameters(), rate, weight_decay: decay),
+        };
+        bool adam = optimizerName.StartsWith("adam", StringComparison.Ordinal);
         Tensor Loss() => nn.functional.mse_loss(model.forward(x), y);
         var target = new TorchSharpProbeTarget(model, optimizer, Loss, new TorchSharpProbeOptions { BatchLoss = Loss });
         Assert.True(target.CapturesTrainingForward);
 
         using var secondMoment = torch.zeros(3, dtype: ScalarType.Float64);
+        using var largestSecondMoment = torch.zeros(3, dtype: ScalarType.Float64);
         double average = double.NaN;
         for (int step = 0; step < 4; step++)
         {
@@ -42,6 +59,7 @@ public sealed class BatchCurvatureTests
             var loss = Loss();
             loss.backward();
             secondMoment.mul_(0.999).add_(model.weight!.grad!.reshape(3).square().mul(0.001));
+            largestSecondMoment.copy_(torch.maximum(largestSecondMoment, secondMoment));
             var start = model.weight!.detach().clone();
             optimizer.step();
             var readings = new Dictionary<string, double>();
@@ -49,11 +67,21 @@ public sealed class BatchCurvatureTests
 
             // H = 2XᵀX/n for the mean squared error; Δ the step just taken; Adam's v kept here from the gradients.
             var delta = model.weight!.detach().sub(start).reshape(3);
-            double curvature = delta.dot(x.t().matmul(x).mul(2.0 / 5).matmul(delta)).item<double>();
+            double squared = delta.dot(delta).item<double>();
+            double curvature = delta.dot(x.t().matmul(x).mul(2.0 / 5).matmul(delta)).item<double>()
+                + (optimizerName == "sgd-nesterov-decay" ? decay * squared : 0);
+            var v = optimizerName == "adam-amsgrad" ? largestSecondMoment : secondMoment;
             double metric = adam
-                ? delta.square().mul(secondMoment.div(1 - Math.Pow(0.999, step + 1)).sqrt().add(1e-8)).sum().item<double>()
-                : delta.dot(delta).item<double>();
-            double edge = adam ? 2 * 1.9 / (0.1 * rate) : 2 * 1.9 / rate;
+                ? delta.square().mul(v.div(1 - Math.Pow(0.999, step + 1)).sqrt().add(1e-8)).sum().item<double>()
+                : squared;
+            double c1 = 1 / (1 - Math.Pow(beta1, step + 2));
+            double edge = optimizerName switch
+            {
+                "sgd" => 2 * (1 + mu) / rate,
+                "sgd-nesterov-decay" => 2 * (1 + mu) / (rate * (1 + (2 * mu))),
+                "adamw-decay" => (2 - (rate * decay)) * (1 + beta1) / ((1 - beta1) * rate * c1),
+                _ => 2 * (1 + beta1) / ((1 - beta1) * rate * c1),
+            };
             double expected = curvature / metric / edge;
 
             // Float64 throughout: the loss difference cancels to about 1e-16 of a loss of order 1 against a quadratic
@@ -61,6 +89,46 @@ public sealed class BatchCurvatureTests
             Assert.Equal(expected, readings[Indicators.BatchCurvatureToEdge], 1e-9 * Math.Abs(expected));
             average = double.IsNaN(average) ? expected : (0.5 * average) + (0.5 * expected);
             Assert.Equal(average, readings[Indicators.BatchCurvatureToEdgeAverage], 1e-9 * Math.Abs(average));
+        }
+    }
+
+    /// <summary>
+    /// Two parameter groups at different rates: heavy-ball SGD at rate ηᵍ is stable while the curvature in the metric
+    /// D⁻¹ = diag(1/ηᵍ) stays under 2(1 + μ), so the reading is ΔᵀHΔ / Σ_g (2(1 + μ)/ηᵍ)‖Δᵍ‖², with H = 2[X 1]ᵀ[X 1]/n
+    /// over (weight, bias).
+    /// </summary>
+    [Fact]
+    public void GroupsWithDifferentRatesAreReadInTheMetricThatPutsThemOnOneEdge()
+    {
+        const double weightRate = 0.05, biasRate = 0.01, mu = 0.9;
+        using var x = torch.tensor(Inputs, dtype: ScalarType.Float64).reshape(5, 3);
+        using var y = torch.tensor(Targets, dtype: ScalarType.Float64).reshape(5, 1);
+        using var model = nn.Linear(3, 1, dtype: ScalarType.Float64);
+        using var optimizer = torch.optim.SGD(
+            new[] { new TorchSharp.Modules.SGD.ParamGroup([model.weight!], weightRate, momentum: mu), new TorchSharp.Modules.SGD.ParamGroup([model.bias!], biasRate, momentum: mu) },
+            weightRate,
+            momentum: mu);
+        Tensor Loss() => nn.functional.mse_loss(model.forward(x), y);
+        var target = new TorchSharpProbeTarget(model, optimizer, Loss, new TorchSharpProbeOptions { BatchLoss = Loss });
+        using var design = torch.cat([x, torch.ones(5, 1, dtype: ScalarType.Float64)], dim: 1);
+        using var hessian = design.t().matmul(design).mul(2.0 / 5);
+        for (int step = 0; step < 3; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            target.PrepareRead();
+            optimizer.zero_grad();
+            var loss = Loss();
+            loss.backward();
+            var start = torch.cat([model.weight!.detach().reshape(3), model.bias!.detach()]).clone();
+            optimizer.step();
+            var readings = new Dictionary<string, double>();
+            Assert.True(target.TryReadStep(step, loss.item<double>(), readings));
+
+            var delta = torch.cat([model.weight!.detach().reshape(3), model.bias!.detach()]).sub(start);
+            double curvature = delta.dot(hessian.matmul(delta)).item<double>();
+            double weightPart = delta[..3].square().sum().item<double>(), biasPart = delta[3..].square().sum().item<double>();
+            double expected = curvature / ((2 * (1 + mu) / weightRate * weightPart) + (2 * (1 + mu) / biasRate * biasPart));
+            Assert.Equal(expected, readings[Indicators.BatchCurvatureToEdge], 1e-9 * Math.Abs(expected));
         }
     }
 
