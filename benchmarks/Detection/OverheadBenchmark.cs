@@ -7,13 +7,15 @@ namespace SpectralMonitor.Benchmarks.Detection;
 
 /// <summary>
 /// Monitor overhead at the default options on the detection benchmark's TorchSharp workloads
-/// (<c>dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,…] [--gpt-steps N] [--smoke] [--sensor-off]</c>;
+/// (<c>dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,…] [--gpt-steps N] [--smoke] [--sensor-off] [--batch-curvature]</c>;
 /// run it with <c>DOTNET_TieredCompilation=0</c> so that no background re-JIT lands in a timed pass). Per setup, in this
 /// process with one torch thread: an untimed warm-up that runs every monitor code path, then interleaved repetitions
 /// (order alternating) of the same run unmonitored and monitored at <c>new StabilityMonitorOptions()</c>; the table
 /// gives medians of the process CPU time and wall time and their ratios, and from the monitored passes the monitor's
 /// own ledger (<see cref="StabilityMonitor.Cost"/>), probes, the first probe's step and the step-sensor cadence. Every
-/// monitored pass must train bit-identically to its unmonitored pass (checked, reported).
+/// monitored pass must train bit-identically to its unmonitored pass (checked, reported). <c>--batch-curvature</c>
+/// monitors with the opt-in <c>TorchSharpProbeOptions.BatchLoss</c> as well (still the default budget) and times the
+/// batch-curvature read's parts side by side at the last step.
 /// </summary>
 internal static class OverheadBenchmark
 {
@@ -36,7 +38,7 @@ internal static class OverheadBenchmark
     public static int Run(string[] args)
     {
         int reps = 3, gptSteps = DetectionPlan.GptSteps;
-        bool smoke = false, sensorOff = false;
+        bool smoke = false, sensorOff = false, curvature = false;
         string[] keys = [.. Setups.Select(s => s.Key)];
         for (int i = 0; i < args.Length; i++)
         {
@@ -59,8 +61,11 @@ internal static class OverheadBenchmark
                 case "--sensor-off":
                     sensorOff = true;
                     break;
+                case "--batch-curvature":
+                    curvature = true;
+                    break;
                 default:
-                    Console.Error.WriteLine($"overhead: unknown or invalid argument '{args[i]}' (usage: overhead [--reps N ≥ 1] [--setups {string.Join(',', Setups.Select(s => s.Key))}] [--gpt-steps N ≥ 20] [--smoke] [--sensor-off])");
+                    Console.Error.WriteLine($"overhead: unknown or invalid argument '{args[i]}' (usage: overhead [--reps N ≥ 1] [--setups {string.Join(',', Setups.Select(s => s.Key))}] [--gpt-steps N ≥ 20] [--smoke] [--sensor-off] [--batch-curvature])");
                     return 2;
             }
         }
@@ -82,19 +87,19 @@ internal static class OverheadBenchmark
             var setting = Setups.First(s => s.Key == key).Setting;
             int steps = smoke ? 60 : setting.Workload == WorkloadKind.CharGpt ? gptSteps : setting.Steps;
             var spec = (setting with { Steps = steps, ProbeBatchSize = smoke ? 8 : setting.ProbeBatchSize }).Spec(Seed);
-            Console.WriteLine(Measure(key, spec, smoke ? 1 : reps, data, sensorOff));
+            Console.WriteLine(Measure(key, spec, smoke ? 1 : reps, data, sensorOff, curvature));
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"load average at end {LoadAverage()}"));
         return 0;
     }
 
-    private static string Measure(string key, RunSpec spec, int reps, WorkloadData data, bool sensorOff)
+    private static string Measure(string key, RunSpec spec, int reps, WorkloadData data, bool sensorOff, bool curvature)
     {
         // Warm-up, untimed: every code path of training and of the monitor (probes and sensor on a nominal schedule).
         var warmUp = spec with { Name = "warm-up", Steps = 12, WarmupSteps = 0 };
         WorkloadRunner.Run(warmUp, null, data: data);
-        WorkloadRunner.Run(warmUp, new StabilityMonitorOptions { RunName = "warm-up", ProbeInterval = 5, FirstProbeStep = 0, OverheadBudget = 1, StepSensorInterval = 1 }, data: data);
+        WorkloadRunner.Run(warmUp, new StabilityMonitorOptions { RunName = "warm-up", ProbeInterval = 5, FirstProbeStep = 0, OverheadBudget = 1, StepSensorInterval = 1 }, data: data, batchLoss: curvature);
 
         var plain = new List<(double Cpu, double Wall, double Thread, double Gc)>();
         var monitored = new List<(double Cpu, double Wall, double Thread, double Gc)>();
@@ -107,7 +112,7 @@ internal static class OverheadBenchmark
             {
                 MonitorCost? cost = null;
                 var options = monitor ? new StabilityMonitorOptions { RunName = "overhead-" + key, StepSensorInterval = sensorOff ? 0 : 5 } : null;
-                var (trace, cpu, wall, thread, gc) = Timed(() => WorkloadRunner.Run(spec, options, onStep: r => cost = r.Monitor?.Cost ?? cost, data: data));
+                var (trace, cpu, wall, thread, gc) = Timed(() => WorkloadRunner.Run(spec, options, onStep: r => cost = r.Monitor?.Cost ?? cost, data: data, batchLoss: curvature && monitor));
                 if (monitor)
                 {
                     monitored.Add((cpu, wall, thread, gc));
@@ -127,6 +132,11 @@ internal static class OverheadBenchmark
 
         var (perTensor, batched, managed) = StateReadSideBySide(spec, data);
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} optimizer-state read at the last step (median of 50 each, in rotation): tensor by tensor {perTensor:F3} ms, batched {batched:F3} ms, managed pass over CPU memory {managed:F3} ms"));
+        if (curvature)
+        {
+            var (forward, hostRead, tensorRead) = CurvatureReadSideBySide(spec, data);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} batch-curvature read at the last step (median of 50 each, in rotation): the batch's forward pass alone {forward:F3} ms; prepare + read with the managed pass {hostRead:F3} ms, with tensor operations {tensorRead:F3} ms; a training step {Median(passes.Select(p => 1e3 * p.Cost.TrainingSeconds / p.Cost.Steps)):F3} ms"));
+        }
         double plainCpu = Median(plain.Select(p => p.Cpu)), monitoredCpu = Median(monitored.Select(p => p.Cpu));
         double wallRatio = Median(monitored.Select(p => p.Wall)) / Median(plain.Select(p => p.Wall));
         double threadRatio = Median(monitored.Select(p => p.Thread)) / Median(plain.Select(p => p.Thread));
@@ -181,6 +191,59 @@ internal static class OverheadBenchmark
                 times[way].Add(clock.Elapsed.TotalMilliseconds);
             }
         }, data: data, onStart: (_, o) => optimizer = o);
+        return (Median(times[0]), Median(times[1]), Median(times[2]));
+    }
+
+    /// <summary>
+    /// The batch-curvature read (<see cref="SpectralMonitor.Torch.BatchCurvatureReader"/>) at the last step of an
+    /// unmonitored run, 50 times each in rotation: the training batch's forward pass without autograd alone (the least a
+    /// read can cost), and prepare + read with the managed pass and with tensor operations. Each read is of an update
+    /// taken with the last step's gradients between its prepare and its read (not timed); median milliseconds of each.
+    /// </summary>
+    private static (double Forward, double Host, double Tensors) CurvatureReadSideBySide(RunSpec spec, WorkloadData data)
+    {
+        torch.optim.Optimizer? optimizer = null;
+        Func<double>? batchLoss = null;
+        var times = new[] { new List<double>(), new List<double>(), new List<double>() };
+        WorkloadRunner.Run(spec, null, onStep: _ => { }, data: data, onStart: (_, o) => optimizer = o, afterUpdate: update =>
+        {
+            if (update.Step != spec.Steps - 1 || optimizer is null)
+            {
+                return;
+            }
+
+            batchLoss = update.BatchLossAfter;
+            var readers = new[]
+            {
+                new SpectralMonitor.Torch.BatchCurvatureReader(() => torch.tensor(batchLoss(), torch.ScalarType.Float64)),
+                new SpectralMonitor.Torch.BatchCurvatureReader(() => torch.tensor(batchLoss(), torch.ScalarType.Float64), onHost: false),
+            };
+            var readings = new Dictionary<string, double>();
+            for (int i = 0; i < 150; i++)
+            {
+                int way = i % 3;
+                using var scope = torch.NewDisposeScope();
+                var clock = Stopwatch.StartNew();
+                if (way == 0)
+                {
+                    _ = batchLoss();
+                }
+                else
+                {
+                    var reader = readers[way - 1];
+                    reader.Prepare(optimizer);
+                    clock.Stop();
+                    optimizer.step();
+                    clock.Start();
+                    if (!reader.TryRead(optimizer, update.Loss, readings))
+                    {
+                        throw new InvalidOperationException($"overhead: the batch-curvature read of {spec.Name} failed at its last step.");
+                    }
+                }
+
+                times[way].Add(clock.Elapsed.TotalMilliseconds);
+            }
+        });
         return (Median(times[0]), Median(times[1]), Median(times[2]));
     }
 

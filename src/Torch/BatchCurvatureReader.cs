@@ -1,4 +1,5 @@
 using SpectralMonitor.Estimators.Modes;
+using System.Runtime.InteropServices;
 using SpectralMonitor.Estimators.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -22,9 +23,14 @@ namespace SpectralMonitor.Torch;
 /// reads. η is the parameter group's rate when the sensor reads, the rate of the next step if a scheduler changed it
 /// in between. Parameter groups with different edges (per-group rates) are read in the metric Σ edge_g·‖Δ_g‖²_M, which
 /// puts every group on one edge.</para>
-/// <para>Cost per read: a copy of the parameters (at <see cref="Prepare"/>), a few element-wise passes over them, one
-/// host read and the forward pass of the batch-loss closure. Holds one copy of the parameters from a prepare to its
-/// read, the step in between.</para>
+/// <para>Cost per read: a copy of the parameters (at <see cref="Prepare"/>), one pass over the parameters, their
+/// gradients and (Adam) second moments for four sums, and the forward pass of the batch-loss closure. Parameters that
+/// are contiguous float32 or float64 tensors on the CPU are copied into managed buffers that are kept and reused from
+/// read to read (one copy of those parameters for the reader's lifetime), and their sums are taken in one managed pass
+/// over the tensors' own memory, as <see cref="OptimizerStepStatisticsReader"/> reads the optimizer state: on small
+/// models the per-tensor fixed cost of tensor operations, not the arithmetic, would be the read. Any other parameter
+/// (on a GPU, half precision, non-contiguous) is copied as a tensor from a prepare to its read and summed by tensor
+/// operations with one host transfer.</para>
 /// </remarks>
 internal sealed class BatchCurvatureReader
 {
@@ -32,23 +38,58 @@ internal sealed class BatchCurvatureReader
     public const double AverageWeight = 0.5;
 
     private readonly Func<Tensor> _batchLoss;
+    private readonly bool _onHost;
     private Parameter[] _parameters = [];
-    private Tensor[] _before = [];
+    private Tensor?[] _before = [];
+    private byte[]?[] _hostBefore = [];
+    private bool _prepared;
     private double _average = double.NaN;
 
     /// <param name="batchLoss">The loss of the step's training batch at the current parameters.</param>
-    public BatchCurvatureReader(Func<Tensor> batchLoss) => _batchLoss = batchLoss;
+    /// <param name="onHost">False keeps every parameter on the tensor path (tests compare the two paths).</param>
+    public BatchCurvatureReader(Func<Tensor> batchLoss, bool onHost = true)
+    {
+        _batchLoss = batchLoss;
+        _onHost = onHost;
+    }
 
     /// <summary>
-    /// Copies the parameters the optimizer updates (before the next update). The copies live until the next
-    /// <see cref="TryRead"/> or <see cref="Prepare"/>, which free them.
+    /// Copies the parameters the optimizer updates (before the next update). Tensor copies live until the next
+    /// <see cref="TryRead"/>, <see cref="Prepare"/> or <see cref="Discard"/>, which free them; managed copies are reused.
     /// </summary>
     public void Prepare(optim.Optimizer optimizer)
     {
         DisposeCopies();
         using var noGrad = torch.no_grad();
-        _parameters = [.. optimizer.ParamGroups.OfType<ParamGroup>().SelectMany(g => g.Parameters)];
-        _before = [.. _parameters.Select(p => p.detach().clone().DetachFromDisposeScope())];
+        Parameter[] parameters = [.. optimizer.ParamGroups.OfType<ParamGroup>().SelectMany(g => g.Parameters)];
+        if (_hostBefore.Length != parameters.Length)
+        {
+            _hostBefore = new byte[]?[parameters.Length];
+        }
+
+        _before = new Tensor?[parameters.Length];
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            var parameter = parameters[i];
+            if (_onHost && HostReadable(parameter))
+            {
+                var bytes = parameter.bytes;
+                if (_hostBefore[i]?.Length != bytes.Length)
+                {
+                    _hostBefore[i] = new byte[bytes.Length];
+                }
+
+                bytes.CopyTo(_hostBefore[i]);
+            }
+            else
+            {
+                _hostBefore[i] = null;
+                _before[i] = parameter.detach().clone().DetachFromDisposeScope();
+            }
+        }
+
+        _parameters = parameters;
+        _prepared = true;
     }
 
     /// <summary>
@@ -64,13 +105,16 @@ internal sealed class BatchCurvatureReader
     {
         try
         {
-            return _before.Length > 0 && double.IsFinite(loss) && Read(optimizer, loss, readings);
+            return _prepared && double.IsFinite(loss) && Read(optimizer, loss, readings);
         }
         finally
         {
             DisposeCopies();
         }
     }
+
+    /// <summary>Frees a prepared copy that will not be read.</summary>
+    public void Discard() => DisposeCopies();
 
     private bool Read(optim.Optimizer optimizer, double loss, IDictionary<string, double> readings)
     {
@@ -84,7 +128,8 @@ internal sealed class BatchCurvatureReader
 
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var sums = new List<Tensor>();
+        var rows = new List<double>();
+        var onDevice = new List<(int Row, Tensor Sums)>();
         var edges = new List<double>();
         var decays = new List<double>();
         int index = 0;
@@ -98,35 +143,64 @@ internal sealed class BatchCurvatureReader
                 }
 
                 var state = dictionary.State[index];
-                var before = _before[index];
-                index++;
+                int i = index++;
                 if (parameter.grad is not { IsInvalid: false } gradient)
                 {
                     continue;
                 }
 
-                if (Geometry(dictionary.Options[g], state) is not var (edge, decay, weight))
+                if (Geometry(dictionary.Options[g], state) is not { } geometry)
                 {
                     return false;
                 }
 
-                var delta = parameter.sub(before).to(ScalarType.Float64);
-                var square = delta.mul(delta);
-                var g64 = gradient.to(ScalarType.Float64);
-                sums.Add(torch.stack([
-                    delta.mul(g64).sum(), square.sum(), (weight is null ? square : square.mul(weight)).sum(), g64.mul(g64).sum()]));
-                edges.Add(edge);
-                decays.Add(decay);
+                int row = rows.Count;
+                rows.AddRange([0, 0, 0, 0]);
+                edges.Add(geometry.Edge);
+                decays.Add(geometry.Decay);
+                if (_hostBefore[i] is { } hostBefore)
+                {
+                    if (!HostReadable(parameter) || parameter.bytes.Length != hostBefore.Length)
+                    {
+                        return false; // moved or retyped between the prepare and the read
+                    }
+
+                    var sums = CollectionsMarshal.AsSpan(rows).Slice(row, 4);
+                    if (parameter.dtype == ScalarType.Float32)
+                    {
+                        HostSums<float>(parameter, hostBefore, gradient, geometry, sums);
+                    }
+                    else
+                    {
+                        HostSums<double>(parameter, hostBefore, gradient, geometry, sums);
+                    }
+                }
+                else
+                {
+                    onDevice.Add((row, TensorSums(parameter, _before[i]!, gradient, geometry)));
+                }
             }
         }
 
-        if (sums.Count == 0)
+        if (edges.Count == 0)
         {
             return false;
         }
 
-        // One host read: per parameter gᵀΔ, ‖Δ‖², ‖Δ‖²_M and ‖g‖².
-        double[] rows = torch.stack(sums).cpu().data<double>().ToArray();
+        if (onDevice.Count > 0)
+        {
+            // One host transfer for every tensor-path parameter.
+            double[] transferred = torch.stack(onDevice.Select(d => d.Sums).ToList()).cpu().data<double>().ToArray();
+            for (int d = 0; d < onDevice.Count; d++)
+            {
+                for (int k = 0; k < 4; k++)
+                {
+                    rows[onDevice[d].Row + k] = transferred[(4 * d) + k];
+                }
+            }
+        }
+
+        // Per parameter: gᵀΔ, ‖Δ‖², ‖Δ‖²_M, ‖g‖².
         double firstOrder = 0, decayTerm = 0, scaledMetric = 0, gradientSquared = 0;
         for (int p = 0; p < edges.Count; p++)
         {
@@ -161,12 +235,15 @@ internal sealed class BatchCurvatureReader
     }
 
     /// <summary>
-    /// For one parameter after its update: the stability edge of its next update (<see cref="UpdateBlock.StabilityEdge"/>,
+    /// One parameter's update geometry: the stability edge of its next update (<see cref="UpdateBlock.StabilityEdge"/>,
     /// the edge <see cref="Indicators.SharpnessToEdge"/> is read against), its coupled L2 weight decay (SGD and Adam;
-    /// AdamW's is decoupled and in the edge) and its metric weight √v̂ + ε in float64 (null for SGD, whose metric is the
-    /// identity); null when it cannot be read (no Adam state yet, or options the update map rejects).
+    /// AdamW's is decoupled and in the edge) and, for Adam and AdamW, the second moment (amsgrad: its running maximum)
+    /// with its bias correction 1 − β₂ᵗ and ε, for the metric √(v/(1 − β₂ᵗ)) + ε.
     /// </summary>
-    private static (double Edge, double Decay, Tensor? Metric)? Geometry(OptimizerOptions options, OptimizerState state)
+    private sealed record UpdateGeometry(double Edge, double Decay, Tensor? SecondMoment, double Correction, double Epsilon);
+
+    /// <summary>The geometry of one parameter after its update; null when it cannot be read (no Adam state yet, or options the update map rejects).</summary>
+    private static UpdateGeometry? Geometry(OptimizerOptions options, OptimizerState state)
     {
         try
         {
@@ -175,7 +252,7 @@ internal sealed class BatchCurvatureReader
                 case (SGD.Options o, SGD.State s):
                     var sgd = OptimizerStateReader.SgdHyper(o);
                     double sgdEdge = UpdateBlock.ForSgd(sgd, firstStep: sgd.Momentum != 0 && s.momentum_buffer is not { IsInvalid: false }).StabilityEdge;
-                    return Finite(sgdEdge, sgd.WeightDecay, null);
+                    return Finite(new UpdateGeometry(sgdEdge, sgd.WeightDecay, null, 1, 0));
                 case (Adam.Options o, Adam.State s):
                     return Adam(OptimizerStateReader.AdamHyper(o), s.step, o.amsgrad == true ? s.max_exp_avg_sq : s.exp_avg_sq);
                 case (AdamW.Options o, AdamW.State s):
@@ -189,34 +266,103 @@ internal sealed class BatchCurvatureReader
             return null; // a hyperparameter out of range (a NaN rate, a momentum ≥ 1): no edge to read against
         }
 
-        static (double, double, Tensor?)? Adam(AdamHyperparameters hyper, long step, Tensor? v)
-        {
-            if (v is null || v.IsInvalid || step <= 0)
-            {
-                return null;
-            }
+        static UpdateGeometry? Adam(AdamHyperparameters hyper, long step, Tensor? v) =>
+            v is null || v.IsInvalid || step <= 0
+                ? null
+                : Finite(new UpdateGeometry(
+                    UpdateBlock.ForAdam(hyper, step + 1).StabilityEdge, hyper.Decoupled ? 0 : hyper.WeightDecay, v, 1 - Math.Pow(hyper.Beta2, step), hyper.Epsilon));
 
-            // Explicit Scalars only (tests/Torch.Tests/ScalarLifetimeTests).
-            using var correction = (1 - Math.Pow(hyper.Beta2, step)).ToScalar();
-            var metric = v.to(ScalarType.Float64).div(correction).sqrt().Plus(hyper.Epsilon);
-            return Finite(UpdateBlock.ForAdam(hyper, step + 1).StabilityEdge, hyper.Decoupled ? 0 : hyper.WeightDecay, metric);
-        }
-
-        static (double, double, Tensor?)? Finite(double edge, double decay, Tensor? metric) =>
-            double.IsFinite(edge) && edge > 0 ? (edge, decay, metric) : null;
+        static UpdateGeometry? Finite(UpdateGeometry geometry) => double.IsFinite(geometry.Edge) && geometry.Edge > 0 ? geometry : null;
     }
 
-    /// <summary>Frees a prepared copy that will not be read.</summary>
-    public void Discard() => DisposeCopies();
+    /// <summary>A contiguous float32 or float64 tensor on the CPU whose memory fits a span.</summary>
+    private static bool HostReadable(Tensor t) =>
+        t.device_type == DeviceType.CPU && t.dtype is ScalarType.Float32 or ScalarType.Float64 && t.is_contiguous()
+        && t.numel() * t.element_size() <= int.MaxValue;
+
+    /// <summary>
+    /// The four sums of one parameter over CPU memory, element by element as <see cref="TensorSums"/> computes them
+    /// (Δ in <typeparamref name="T"/>, everything after in double). A gradient or second moment that is not a contiguous
+    /// CPU tensor of the parameter's type is copied into one first.
+    /// </summary>
+    private static void HostSums<T>(Parameter parameter, byte[] before, Tensor gradient, UpdateGeometry geometry, Span<double> sums)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        // The spans alias native memory that the tensors keep alive for the whole call.
+        var type = parameter.dtype;
+        var g = OnHost(gradient, type);
+        var v = geometry.SecondMoment is { } secondMoment ? OnHost(secondMoment, type) : null;
+        ReadOnlySpan<T> theta = MemoryMarshal.Cast<byte, T>(parameter.bytes);
+        ReadOnlySpan<T> start = MemoryMarshal.Cast<byte, T>(before);
+        ReadOnlySpan<T> grad = MemoryMarshal.Cast<byte, T>(g.bytes);
+        if (grad.Length != theta.Length)
+        {
+            sums.Fill(double.NaN);
+            return;
+        }
+
+        double firstOrder = 0, squared = 0, metric = 0, gradientSquared = 0;
+        if (v is null)
+        {
+            for (int k = 0; k < theta.Length; k++)
+            {
+                double d = double.CreateTruncating(theta[k] - start[k]), gk = double.CreateTruncating(grad[k]);
+                firstOrder += d * gk;
+                squared += d * d;
+                gradientSquared += gk * gk;
+            }
+
+            metric = squared;
+        }
+        else
+        {
+            ReadOnlySpan<T> second = MemoryMarshal.Cast<byte, T>(v.bytes);
+            double correction = geometry.Correction, eps = geometry.Epsilon;
+            for (int k = 0; k < theta.Length; k++)
+            {
+                double d = double.CreateTruncating(theta[k] - start[k]), gk = double.CreateTruncating(grad[k]);
+                firstOrder += d * gk;
+                squared += d * d;
+                metric += d * d * (Math.Sqrt(double.CreateTruncating(second[k]) / correction) + eps);
+                gradientSquared += gk * gk;
+            }
+        }
+
+        sums[0] = firstOrder;
+        sums[1] = squared;
+        sums[2] = metric;
+        sums[3] = gradientSquared;
+
+        static Tensor OnHost(Tensor t, ScalarType type) =>
+            t.device_type == DeviceType.CPU && t.dtype == type && t.is_contiguous() ? t : t.to(type, torch.CPU).contiguous();
+    }
+
+    /// <summary>The four sums of one parameter by tensor operations, in float64 on the parameter's device.</summary>
+    private static Tensor TensorSums(Parameter parameter, Tensor before, Tensor gradient, UpdateGeometry geometry)
+    {
+        var delta = parameter.sub(before).to(ScalarType.Float64);
+        var square = delta.mul(delta);
+        var g64 = gradient.to(ScalarType.Float64);
+        Tensor metric = square;
+        if (geometry.SecondMoment is { } v)
+        {
+            // Explicit Scalars only (tests/Torch.Tests/ScalarLifetimeTests).
+            using var correction = geometry.Correction.ToScalar();
+            metric = square.mul(v.to(ScalarType.Float64).div(correction).sqrt().Plus(geometry.Epsilon));
+        }
+
+        return torch.stack([delta.mul(g64).sum(), square.sum(), metric.sum(), g64.mul(g64).sum()]);
+    }
 
     private void DisposeCopies()
     {
         foreach (var copy in _before)
         {
-            copy.Dispose();
+            copy?.Dispose();
         }
 
         _before = [];
         _parameters = [];
+        _prepared = false;
     }
 }

@@ -48,6 +48,9 @@ public sealed class BatchCurvatureTests
         var target = new TorchSharpProbeTarget(model, optimizer, Loss, new TorchSharpProbeOptions { BatchLoss = Loss });
         Assert.True(target.CapturesTrainingForward);
 
+        // The target reads these CPU tensors in a managed pass; this reader keeps every parameter on the tensor path.
+        var tensorPath = new BatchCurvatureReader(Loss, onHost: false);
+
         using var secondMoment = torch.zeros(3, dtype: ScalarType.Float64);
         using var largestSecondMoment = torch.zeros(3, dtype: ScalarType.Float64);
         double average = double.NaN;
@@ -55,6 +58,7 @@ public sealed class BatchCurvatureTests
         {
             using var scope = torch.NewDisposeScope();
             target.PrepareRead(); // the monitor's call after the previous step: copies θ before this update
+            tensorPath.Prepare(optimizer);
             optimizer.zero_grad();
             var loss = Loss();
             loss.backward();
@@ -64,6 +68,8 @@ public sealed class BatchCurvatureTests
             optimizer.step();
             var readings = new Dictionary<string, double>();
             Assert.True(target.TryReadStep(step, loss.item<double>(), readings));
+            var tensorReadings = new Dictionary<string, double>();
+            Assert.True(tensorPath.TryRead(optimizer, loss.item<double>(), tensorReadings));
 
             // H = 2XᵀX/n for the mean squared error; Δ the step just taken; Adam's v kept here from the gradients.
             var delta = model.weight!.detach().sub(start).reshape(3);
@@ -87,6 +93,7 @@ public sealed class BatchCurvatureTests
             // Float64 throughout: the loss difference cancels to about 1e-16 of a loss of order 1 against a quadratic
             // term of order 1e-3–1e-2, so 1e-9 relative is loose.
             Assert.Equal(expected, readings[Indicators.BatchCurvatureToEdge], 1e-9 * Math.Abs(expected));
+            Assert.Equal(expected, tensorReadings[Indicators.BatchCurvatureToEdge], 1e-9 * Math.Abs(expected));
             average = double.IsNaN(average) ? expected : (0.5 * average) + (0.5 * expected);
             Assert.Equal(average, readings[Indicators.BatchCurvatureToEdgeAverage], 1e-9 * Math.Abs(average));
         }
@@ -129,6 +136,45 @@ public sealed class BatchCurvatureTests
             double weightPart = delta[..3].square().sum().item<double>(), biasPart = delta[3..].square().sum().item<double>();
             double expected = curvature / ((2 * (1 + mu) / weightRate * weightPart) + (2 * (1 + mu) / biasRate * biasPart));
             Assert.Equal(expected, readings[Indicators.BatchCurvatureToEdge], 1e-9 * Math.Abs(expected));
+        }
+    }
+
+    /// <summary>
+    /// On a float32 MLP (several parameter tensors, nonlinear loss), the managed pass over CPU memory and the tensor
+    /// operations give the same reading: both form Δ in float32 and sum in float64, in different orders, so they agree to
+    /// rounding of the sums (1e-12 relative is loose) amplified by the cancellation in L′ − L − gᵀΔ (gᵀΔ is 10–1000 times
+    /// the curvature term here), hence 1e-8.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheManagedPassAndTheTensorOperationsReadTheSame(bool adam)
+    {
+        torch.manual_seed(3);
+        using var model = nn.Sequential(("fc1", nn.Linear(6, 32)), ("tanh", nn.Tanh()), ("fc2", nn.Linear(32, 3)));
+        using optim.Optimizer optimizer = adam ? torch.optim.AdamW(model.parameters(), 0.01) : torch.optim.SGD(model.parameters(), 0.1, momentum: 0.9, nesterov: true);
+        var generator = new torch.Generator(7);
+        using var inputs = torch.randn(16, 6, generator: generator);
+        using var targets = torch.randint(0, 3, [16], generator: generator);
+        Tensor Loss() => nn.functional.cross_entropy(model.forward(inputs), targets);
+        var host = new BatchCurvatureReader(Loss);
+        var tensors = new BatchCurvatureReader(Loss, onHost: false);
+        for (int step = 0; step < 5; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            host.Prepare(optimizer);
+            tensors.Prepare(optimizer);
+            optimizer.zero_grad();
+            var loss = Loss();
+            loss.backward();
+            optimizer.step();
+            var fromHost = new Dictionary<string, double>();
+            var fromTensors = new Dictionary<string, double>();
+            Assert.True(host.TryRead(optimizer, loss.item<float>(), fromHost));
+            Assert.True(tensors.TryRead(optimizer, loss.item<float>(), fromTensors));
+            double expected = fromTensors[Indicators.BatchCurvatureToEdge];
+            Assert.True(double.IsFinite(expected) && expected != 0);
+            Assert.Equal(expected, fromHost[Indicators.BatchCurvatureToEdge], 1e-8 * Math.Abs(expected));
         }
     }
 
