@@ -300,6 +300,14 @@ internal static class DetectorCatalog
                 new StepSignalDetector(BatchCurvatureSensor.ToEdge, StepTransform.Value, t, ReadEvery: 5, HoldSteps: 50, ReadEma: alpha)));
         }
 
+        // The rule's average (0.5) with a warm-up: no alarm in the first 20, 50 or 100 steps, where the first reads of a
+        // run (Adam's bias correction c₁ still far from 1, the loss falling fast) sit high on healthy runs too.
+        foreach (int warmup in new[] { 20, 50, 100 })
+        {
+            detectors.AddRange(new[] { 0.05, 0.075, 0.1, 0.125, 0.15, 0.2 }.Select(t =>
+                new StepSignalDetector(BatchCurvatureSensor.ToEdge, StepTransform.Value, t, ReadEvery: 5, HoldSteps: 50, ReadEma: 0.5, WarmupSteps: warmup)));
+        }
+
         return detectors;
     }
 }
@@ -338,7 +346,9 @@ internal enum StepTransform
 /// follows each read).</param>
 /// <param name="ReadEma">Weight on the past of an exponential average over the reads (finite values only), compared
 /// instead of each read (0: the read itself).</param>
-internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true, int ReadEvery = 1, int HoldSteps = 0, double ReadEma = 0) : IDetector
+/// <param name="WarmupSteps">The alarm stays off before this step (reads before it still feed the average), as a rule
+/// with <c>AlertRule.WarmupSteps</c> does.</param>
+internal sealed record StepSignalDetector(string Signal, StepTransform Transform, double Value, bool Above = true, int ReadEvery = 1, int HoldSteps = 0, double ReadEma = 0, int WarmupSteps = 0) : IDetector
 {
     /// <summary>First step (inclusive) of the ratio's baseline.</summary>
     public const int BaselineStart = 10;
@@ -363,6 +373,7 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
     private string Cadence =>
         (ReadEvery > 1 ? $" read every {ReadEvery} steps" : "")
         + (ReadEma > 0 ? string.Create(CultureInfo.InvariantCulture, $", EMA {ReadEma} over reads") : "")
+        + (WarmupSteps > 0 ? $", from step {WarmupSteps}" : "")
         + (HoldSteps > 0 ? $" (held {HoldSteps} steps)" : "");
 
     public string Name => Family[..^1] + Value.ToString("G4", CultureInfo.InvariantCulture);
@@ -392,7 +403,7 @@ internal sealed record StepSignalDetector(string Signal, StepTransform Transform
         {
             if (t % Math.Max(1, ReadEvery) == 0)
             {
-                bool met = Above ? reads[t] >= bar : reads[t] <= bar;
+                bool met = t >= WarmupSteps && (Above ? reads[t] >= bar : reads[t] <= bar);
                 lastMet = met ? t : lastMet;
                 on = met || (HoldSteps > 0 && on && t - lastMet < HoldSteps);
             }

@@ -107,9 +107,11 @@ public static class Indicators
 
     /// <summary>
     /// The curvature of the step's own training batch along the update just taken, over the optimizer's stability
-    /// edge: c = 2 (L_B(θ + Δ) − L_B(θ) − gᵀΔ) / ‖Δ‖²_M with M = I for SGD (edge 2(1 + μ)/η) and M = diag(√v̂ + ε) for
-    /// Adam and AdamW (edge 2(1 + β₁)/((1 − β₁)η)). Read by a step sensor that can evaluate the training batch's loss
-    /// again after the update (TorchSharp: <c>TorchSharpProbeOptions.BatchLoss</c>; one forward pass per read).
+    /// edge: c = 2 (L_B(θ + Δ) − L_B(θ) − gᵀΔ) / ‖Δ‖²_M with M = I for SGD and M = diag(√v̂ + ε) for Adam and AdamW,
+    /// over the edge <see cref="SharpnessToEdge"/> is read against (2(1 + μ)/η for heavy-ball SGD,
+    /// 2(1 + β₁)/((1 − β₁)ηc₁) for Adam with its bias correction c₁ = 1/(1 − β₁ᵗ⁺¹)). Read by a step sensor that can
+    /// evaluate the training batch's loss again after the update (TorchSharp: <c>TorchSharpProbeOptions.BatchLoss</c>;
+    /// one forward pass per read).
     /// </summary>
     public const string BatchCurvatureToEdge = "batch_curvature_to_edge";
 

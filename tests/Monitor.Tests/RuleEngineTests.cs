@@ -37,6 +37,25 @@ public class RuleEngineTests
         Assert.False(cleared.IsRaised);
     }
 
+    [Fact]
+    public void ARuleInItsWarmupRaisesNothingButItsReadingsStillCount()
+    {
+        // A trend rule (value over the value 2 readings back) with a 3-step warm-up: the readings at steps 0–2 raise
+        // nothing, even at 10× the threshold, yet they are the history the trend at steps 3–4 is taken against.
+        var rule = new AlertRule("rise", "x", RuleComparison.Trend, Warning: 2, Critical: 4, TrendWindow: 2, CooldownSteps: 0, WarmupSteps: 3);
+        var engine = new RuleEngine([rule], BaselineKind.Median, 3, 0.9, "sgd");
+        Assert.Empty(engine.Evaluate(0, Reading("x", 1)));
+        Assert.Empty(engine.Evaluate(1, Reading("x", 2)));
+        Assert.Empty(engine.Evaluate(2, Reading("x", 40)));   // 40 / 1 = 40: past Critical, inside the warm-up
+        Assert.Equal(AlertLevel.Critical, Assert.Single(engine.Evaluate(3, Reading("x", 10))).Level); // 10 / 2 = 5
+
+        // The monitor's timeline, not the loop's numbering, counts the warm-up when it is given.
+        var positioned = new RuleEngine([rule with { Comparison = RuleComparison.Absolute }], BaselineKind.Median, 3, 0.9, "sgd");
+        Assert.Empty(positioned.Evaluate(5_000, Reading("x", 10), position: 2));
+        Assert.Equal(AlertLevel.Critical, Assert.Single(positioned.Evaluate(5_001, Reading("x", 10), position: 3)).Level);
+        Assert.Throws<ArgumentException>(() => (rule with { WarmupSteps = -1 }).Validate());
+    }
+
     [Theory]
     [InlineData(0.9, 3.0)]
     [InlineData(0.95, 3.5)]

@@ -261,7 +261,7 @@ public sealed class BatchCurvatureTests
 
             using var gauge = monitored ? new GaugeReader(Indicators.BatchCurvatureToEdge, run) : null;
             var losses = new List<double>();
-            for (int step = 0; step < 20; step++)
+            for (int step = 0; step < 30; step++)
             {
                 using var scope = torch.NewDisposeScope();
                 inputs = torch.randn(16, 6, generator: generator);
@@ -288,6 +288,9 @@ public sealed class BatchCurvatureTests
         Assert.Null(gauges[0]);
         Assert.All(gauges.Skip(1), g => Assert.NotNull(g));
         Assert.Contains(alerts, a => a.Rule == DefaultRules.BatchCurvatureRise.Name);
+
+        // Not before the rule's warm-up (20 steps; the loop numbers steps from 0, as the monitor's timeline does).
+        Assert.All(alerts.Where(a => a.Rule == DefaultRules.BatchCurvatureRise.Name), a => Assert.True(a.Step >= DefaultRules.BatchCurvatureRise.WarmupSteps, $"raised at step {a.Step}"));
     }
 
     private static TorchSharp.Modules.Linear Linear()

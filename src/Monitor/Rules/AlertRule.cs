@@ -50,6 +50,13 @@ public enum RuleComparison
 /// <see cref="StabilityMonitor.Rebind{TVec}"/> to an optimizer it does not apply to clears its level (without an
 /// <see cref="StabilityMonitor.AlertLowered"/> event). Record equality compares this list by reference.
 /// </param>
+/// <param name="WarmupSteps">
+/// The rule raises nothing during the first this many steps the monitor watches (positions 0 to
+/// <c>WarmupSteps − 1</c> on its timeline; a rule engine used alone counts the step numbers it is given): the first
+/// readings of a run, taken while the loss falls fast and Adam's bias corrections are far from 1, can sit high on
+/// healthy runs. Readings in the warm-up still count for <see cref="RuleComparison.Trend"/> and baselines. Range
+/// [0, 10 000 000]; 0 (the default) evaluates from the first step.
+/// </param>
 public sealed record AlertRule(
     string Name,
     string Indicator,
@@ -62,7 +69,8 @@ public sealed record AlertRule(
     double Hysteresis = 0.05,
     int CooldownSteps = 50,
     string? Description = null,
-    IReadOnlyList<string>? Optimizers = null)
+    IReadOnlyList<string>? Optimizers = null,
+    int WarmupSteps = 0)
 {
     /// <summary>Whether the rule applies to the optimizer named <paramref name="optimizerName"/> (see <see cref="Optimizers"/>).</summary>
     /// <param name="optimizerName">The probe target's optimizer name.</param>
@@ -127,6 +135,11 @@ public sealed record AlertRule(
         if (CooldownSteps < 0)
         {
             throw new ArgumentException($"Rule '{Name}': CooldownSteps must be ≥ 0; it is {CooldownSteps}.", nameof(CooldownSteps));
+        }
+
+        if (WarmupSteps < 0 || WarmupSteps > 10_000_000)
+        {
+            throw new ArgumentException($"Rule '{Name}': WarmupSteps must be in [0, 10 000 000]; it is {WarmupSteps}.", nameof(WarmupSteps));
         }
 
         if (Optimizers is not null && (Optimizers.Count == 0 || Optimizers.Any(string.IsNullOrWhiteSpace)))

@@ -120,7 +120,8 @@ public static class DefaultRules
         Warning: 0.1,
         Critical: 0.2,
         Hysteresis: 0.5,
-        Description: "The curvature of the training batches along their own updates rose to 0.1 (Warning) or 0.2 (Critical) of the optimizer's stability edge, averaged over the sensor's reads.");
+        Description: "The curvature of the training batches along their own updates rose to 0.1 (Warning) or 0.2 (Critical) of the optimizer's stability edge, averaged over the sensor's reads.",
+        WarmupSteps: 20);
 
     /// <summary>Every default rule.</summary>
     public static IReadOnlyList<AlertRule> All { get; } = [SharpnessNearEdge, OscillatoryRadius, AttentionEntropyCollapse];

@@ -84,7 +84,7 @@ internal sealed class RuleEngine
 
             double? compared = Compare(rule, _states[i], value, readings);
             _states[i].Record(value);
-            if (compared is not double c || double.IsNaN(c))
+            if (compared is not double c || double.IsNaN(c) || (position ?? step) < rule.WarmupSteps)
             {
                 continue;
             }
