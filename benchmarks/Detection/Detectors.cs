@@ -308,6 +308,13 @@ internal static class DetectorCatalog
                 new StepSignalDetector(BatchCurvatureSensor.ToEdge, StepTransform.Value, t, ReadEvery: 5, HoldSteps: 50, ReadEma: 0.5, WarmupSteps: warmup)));
         }
 
+        // The same rule read more sparsely, as a budget spaces the reads: every 10 and every 20 steps.
+        foreach (int every in new[] { 10, 20 })
+        {
+            detectors.AddRange(new[] { 0.05, 0.075, 0.1, 0.125, 0.15, 0.2 }.Select(t =>
+                new StepSignalDetector(BatchCurvatureSensor.ToEdge, StepTransform.Value, t, ReadEvery: every, HoldSteps: 50, ReadEma: 0.5, WarmupSteps: 20)));
+        }
+
         return detectors;
     }
 }

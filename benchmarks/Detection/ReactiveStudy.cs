@@ -71,8 +71,15 @@ internal static class ReactiveStudy
     internal static Treatment CurvatureBackoff { get; } = BackoffTreatment(
         "backoff-curvature", MonitorConfigurations.CurvatureBackoff, "batch-curvature rule (read every 5 steps) with the learning-rate backoff", "the pass reads the step sensor, with one forward pass on the batch, every 5 steps, without probes");
 
+    /// <summary>
+    /// The same at the default 5% budget, probes included (<c>detection backoff-curvature-budget</c>): the sensor is read
+    /// when the budget pays for it.
+    /// </summary>
+    internal static Treatment CurvatureBudgetBackoff { get; } = BackoffTreatment(
+        "backoff-curvature-budget", MonitorConfigurations.CurvatureBackoffBudget, "batch-curvature rule (at the default 5% budget) with the learning-rate backoff", "the pass reads the step sensor, with one forward pass on the batch, when the default budget pays for it");
+
     /// <summary>Every treatment, by its study command.</summary>
-    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardWithoutCeiling, RuleBackoff, BackoffAndGuard, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff, CurvatureBackoff];
+    internal static IReadOnlyList<Treatment> Treatments { get; } = [Guard, GuardWithoutCeiling, RuleBackoff, BackoffAndGuard, EscalatingBackoff, DenseBackoff, DenseEscalatingBackoff, CurvatureBackoff, CurvatureBudgetBackoff];
 
     /// <summary>Steps averaged for the final loss.</summary>
     public const int FinalSteps = 100;

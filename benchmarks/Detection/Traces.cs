@@ -131,9 +131,12 @@ internal static class MonitorConfigurations
     /// <summary>As <see cref="CurvatureEvery5"/>, with the learning-rate backoff at its defaults (the <c>detection backoff-curvature</c> study).</summary>
     public const string CurvatureBackoff = "curvature-backoff";
 
+    /// <summary>As <see cref="Curvature"/> (the default 5% budget), with the learning-rate backoff at its defaults (the <c>detection backoff-curvature-budget</c> study).</summary>
+    public const string CurvatureBackoffBudget = "curvature-backoff-budget";
+
     /// <summary>Whether <paramref name="configuration"/> gives the monitor the training batch's loss.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool ReadsBatchLoss(string configuration) => configuration is Curvature or CurvatureEvery5 or CurvatureBackoff;
+    public static bool ReadsBatchLoss(string configuration) => configuration is Curvature or CurvatureEvery5 or CurvatureBackoff or CurvatureBackoffBudget;
 
     /// <summary>Probe interval of the dense configuration.</summary>
     public const int DenseInterval = 10;
@@ -186,7 +189,7 @@ internal static class MonitorConfigurations
 
     /// <summary>Whether <paramref name="configuration"/> changes training (its pass keeps its own losses): the spike guard, ZClip-style clipping and the backoff.</summary>
     /// <param name="configuration">A configuration.</param>
-    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffGuard or BackoffEscalating or DenseBackoff or DenseBackoffEscalating or CurvatureBackoff;
+    public static bool Intervenes(string configuration) => configuration is Reactive or ReactiveNoCeiling or ZClipped or Backoff or BackoffGuard or BackoffEscalating or DenseBackoff or DenseBackoffEscalating or CurvatureBackoff or CurvatureBackoffBudget;
 
     /// <summary>Every configuration, in the order a worker trains them.</summary>
     public static IReadOnlyList<string> All { get; } = [Unmonitored, Default, Curvature, CurvatureEvery5, Dense];
@@ -202,6 +205,7 @@ internal static class MonitorConfigurations
         Curvature => new StabilityMonitorOptions { RunName = runName, Rules = [.. DefaultRules.All, DefaultRules.BatchCurvatureRise] },
         CurvatureEvery5 => Options(Curvature, runName)! with { OverheadBudget = 1, FirstProbeStep = 1_000_000 },
         CurvatureBackoff => Options(CurvatureEvery5, runName)! with { Backoff = new BackoffOptions() },
+        CurvatureBackoffBudget => Options(Curvature, runName)! with { Backoff = new BackoffOptions() },
         Dense => new StabilityMonitorOptions { RunName = runName, ProbeInterval = DenseInterval, OverheadBudget = 1, Estimators = denseEstimators ?? ProbeEstimators.Default },
         Reactive => new StabilityMonitorOptions { RunName = runName, SpikeGuard = new SpikeGuardOptions(), FirstProbeStep = 1_000_000 },
         ReactiveNoCeiling => Options(Reactive, runName)! with { SpikeGuard = new SpikeGuardOptions { RepeatCeilingFactor = 1 } },

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Xml.Linq;
 using SpectralMonitor.Backoff;
 using SpectralMonitor.Benchmarks.Detection;
+using SpectralMonitor.Rules;
 
 namespace SpectralMonitor.Benchmarks.Tests;
 
@@ -196,6 +197,26 @@ public sealed class DetectionSmokeTests : IDisposable
         foreach (var (configuration, treatment) in new[] { (MonitorConfigurations.ReactiveNoCeiling, ReactiveStudy.GuardWithoutCeiling), (MonitorConfigurations.BackoffGuard, ReactiveStudy.BackoffAndGuard) })
         {
             Assert.True(MonitorConfigurations.Intervenes(configuration));
+            Assert.Equal(configuration, treatment.Configuration);
+            Assert.Contains(treatment, ReactiveStudy.Treatments);
+        }
+    }
+
+    [Fact]
+    public void TheBatchCurvatureBackoffStudiesDifferFromTheirDetectionPassesOnlyInTheBackoff()
+    {
+        // Every 5 steps: the budget off and no probes; at the budget: the default options with the rule added.
+        var every5 = MonitorConfigurations.Options(MonitorConfigurations.CurvatureEvery5, "r")!;
+        var budget = MonitorConfigurations.Options(MonitorConfigurations.Curvature, "r")!;
+        Assert.Equal(every5 with { Backoff = new BackoffOptions() }, MonitorConfigurations.Options(MonitorConfigurations.CurvatureBackoff, "r"));
+        Assert.Equal(budget with { Backoff = new BackoffOptions() }, MonitorConfigurations.Options(MonitorConfigurations.CurvatureBackoffBudget, "r"));
+        Assert.Equal(new StabilityMonitorOptions().OverheadBudget, budget.OverheadBudget);
+        Assert.Contains(DefaultRules.BatchCurvatureRise, budget.Rules);
+
+        foreach (var (configuration, treatment) in new[] { (MonitorConfigurations.CurvatureBackoff, ReactiveStudy.CurvatureBackoff), (MonitorConfigurations.CurvatureBackoffBudget, ReactiveStudy.CurvatureBudgetBackoff) })
+        {
+            Assert.True(MonitorConfigurations.Intervenes(configuration));
+            Assert.True(MonitorConfigurations.ReadsBatchLoss(configuration));
             Assert.Equal(configuration, treatment.Configuration);
             Assert.Contains(treatment, ReactiveStudy.Treatments);
         }
