@@ -65,7 +65,11 @@ public sealed class BatchCurvatureSensorTests
                 // Adam's v after step t + 1, kept here from the gradients (β₂ = 0.999), bias-corrected.
                 var vHat = secondMoment.div(1 - Math.Pow(0.999, step + 1));
                 metric = delta.square().mul(vHat.sqrt().add(1e-8)).sum().item<double>();
-                edge = 2 * 1.9 / (0.1 * rate);
+
+                // The frozen-preconditioner edge of the next update, t + 2 in this 0-based loop, with Adam's bias
+                // correction c₁ = 1/(1 − β₁ᵗ): the edge the probe reads sharpness against.
+                double c1 = 1 / (1 - Math.Pow(0.9, step + 2));
+                edge = 2 * 1.9 / (0.1 * rate * c1);
             }
             else
             {

@@ -208,8 +208,14 @@ public sealed class DetectionSmokeTests : IDisposable
         // Every 5 steps: the budget off and no probes; at the budget: the default options with the rule added.
         var every5 = MonitorConfigurations.Options(MonitorConfigurations.CurvatureEvery5, "r")!;
         var budget = MonitorConfigurations.Options(MonitorConfigurations.Curvature, "r")!;
-        Assert.Equal(every5 with { Backoff = new BackoffOptions() }, MonitorConfigurations.Options(MonitorConfigurations.CurvatureBackoff, "r"));
-        Assert.Equal(budget with { Backoff = new BackoffOptions() }, MonitorConfigurations.Options(MonitorConfigurations.CurvatureBackoffBudget, "r"));
+        var every5Backoff = MonitorConfigurations.Options(MonitorConfigurations.CurvatureBackoff, "r")!;
+        var budgetBackoff = MonitorConfigurations.Options(MonitorConfigurations.CurvatureBackoffBudget, "r")!;
+
+        // Records compare the rule lists by reference: compare them as sequences, the rest as records.
+        Assert.Equal(every5.Rules, every5Backoff.Rules);
+        Assert.Equal(budget.Rules, budgetBackoff.Rules);
+        Assert.Equal(every5 with { Backoff = new BackoffOptions() }, every5Backoff with { Rules = every5.Rules });
+        Assert.Equal(budget with { Backoff = new BackoffOptions() }, budgetBackoff with { Rules = budget.Rules });
         Assert.Equal(new StabilityMonitorOptions().OverheadBudget, budget.OverheadBudget);
         Assert.Contains(DefaultRules.BatchCurvatureRise, budget.Rules);
 
