@@ -7,7 +7,7 @@ namespace SpectralMonitor.Benchmarks.Detection;
 
 /// <summary>
 /// Monitor overhead at the default options on the detection benchmark's TorchSharp workloads
-/// (<c>dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,…] [--gpt-steps N] [--smoke] [--sensor-off] [--batch-curvature]</c>;
+/// (<c>dotnet run -c Release --project benchmarks -- overhead [--reps N] [--setups mlp-sgdm,…] [--gpt-steps N] [--smoke] [--sensor-off] [--batch-curvature] [--cold]</c>;
 /// run it with <c>DOTNET_TieredCompilation=0</c> so that no background re-JIT lands in a timed pass). Per setup, in this
 /// process with one torch thread: an untimed warm-up that runs every monitor code path, then interleaved repetitions
 /// (order alternating) of the same run unmonitored and monitored at <c>new StabilityMonitorOptions()</c>; the table
@@ -15,7 +15,9 @@ namespace SpectralMonitor.Benchmarks.Detection;
 /// own ledger (<see cref="StabilityMonitor.Cost"/>), probes, the first probe's step and the step-sensor cadence. Every
 /// monitored pass must train bit-identically to its unmonitored pass (checked, reported). <c>--batch-curvature</c>
 /// monitors with the opt-in <c>TorchSharpProbeOptions.BatchLoss</c> as well (still the default budget) and times the
-/// batch-curvature read's parts side by side at the last step.
+/// batch-curvature read's parts side by side at the last step. <c>--cold</c> (one setup per process) trains one
+/// monitored pass first, before anything has run in the process, as a user's first run does, and reports what the
+/// monitor read in it: the JIT compilation of the monitor's code paths is charged to the budget there.
 /// </summary>
 internal static class OverheadBenchmark
 {
@@ -38,7 +40,7 @@ internal static class OverheadBenchmark
     public static int Run(string[] args)
     {
         int reps = 3, gptSteps = DetectionPlan.GptSteps;
-        bool smoke = false, sensorOff = false, curvature = false;
+        bool smoke = false, sensorOff = false, curvature = false, cold = false;
         string[] keys = [.. Setups.Select(s => s.Key)];
         for (int i = 0; i < args.Length; i++)
         {
@@ -64,8 +66,11 @@ internal static class OverheadBenchmark
                 case "--batch-curvature":
                     curvature = true;
                     break;
+                case "--cold":
+                    cold = true;
+                    break;
                 default:
-                    Console.Error.WriteLine($"overhead: unknown or invalid argument '{args[i]}' (usage: overhead [--reps N ≥ 1] [--setups {string.Join(',', Setups.Select(s => s.Key))}] [--gpt-steps N ≥ 20] [--smoke] [--sensor-off] [--batch-curvature])");
+                    Console.Error.WriteLine($"overhead: unknown or invalid argument '{args[i]}' (usage: overhead [--reps N ≥ 1] [--setups {string.Join(',', Setups.Select(s => s.Key))}] [--gpt-steps N ≥ 20] [--smoke] [--sensor-off] [--batch-curvature] [--cold])");
                     return 2;
             }
         }
@@ -77,7 +82,21 @@ internal static class OverheadBenchmark
             return 2;
         }
 
+        if (cold && keys.Length != 1)
+        {
+            Console.Error.WriteLine($"overhead: --cold measures the first run of a process, so it takes exactly one setup (--setups KEY); {keys.Length} were given");
+            return 2;
+        }
+
         var data = new WorkloadData();
+        if (cold)
+        {
+            var setting = Setups.First(s => s.Key == keys[0]).Setting;
+            int steps = smoke ? 60 : setting.Workload == WorkloadKind.CharGpt ? gptSteps : setting.Steps;
+            Console.WriteLine(ColdPass(keys[0], (setting with { Steps = steps, ProbeBatchSize = smoke ? 8 : setting.ProbeBatchSize }).Spec(Seed), data, curvature));
+            return 0;
+        }
+
         string jit = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") ?? "default";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"overhead: {reps} interleaved repetitions per setup, seed {Seed}, batch 32, one torch thread, DOTNET_TieredCompilation={jit}, load average at start {LoadAverage()}"));
         Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | training-thread CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | optimizer-state statistics ms: tensor by tensor → batched → managed pass | max steps between sensor reads | statistics read every | identical |");
@@ -192,6 +211,34 @@ internal static class OverheadBenchmark
             }
         }, data: data, onStart: (_, o) => optimizer = o);
         return (Median(times[0]), Median(times[1]), Median(times[2]));
+    }
+
+    /// <summary>
+    /// One monitored pass at the default options (with the batch curvature when asked) as the first thing the process
+    /// trains: a markdown row of the ledger, the step-sensor reads (how many, the first two, the longest stretch without
+    /// one) and the sensor's time up to its first read.
+    /// </summary>
+    private static string ColdPass(string key, RunSpec spec, WorkloadData data, bool curvature)
+    {
+        var reads = new List<int>();
+        long seen = 0;
+        double firstReadMs = double.NaN;
+        MonitorCost? cost = null;
+        WorkloadRunner.Run(spec, new StabilityMonitorOptions { RunName = "cold-" + key }, onStep: r =>
+        {
+            cost = r.Monitor?.Cost ?? cost;
+            if (cost is { } c && c.SensorReads > seen)
+            {
+                seen = c.SensorReads;
+                reads.Add(r.Step);
+                firstReadMs = reads.Count == 1 ? 1e3 * c.SensorSeconds : firstReadMs;
+            }
+        }, data: data, batchLoss: curvature);
+        // The largest stretch without a read: before the first, between two, or after the last.
+        int gap = reads.Count == 0 ? spec.Steps : new[] { reads[0], spec.Steps - 1 - reads[^1] }.Concat(reads.Zip(reads.Skip(1), (a, b) => b - a)).Max();
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"| {key} | {(curvature ? "yes" : "no")} | {spec.Steps} | {cost?.Overhead:P1} | {reads.Count} | {string.Join(", ", reads.Take(2))} | {firstReadMs:F1} | {gap} |");
     }
 
     /// <summary>
