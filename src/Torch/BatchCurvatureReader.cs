@@ -275,10 +275,8 @@ internal sealed class BatchCurvatureReader
         static UpdateGeometry? Finite(UpdateGeometry geometry) => double.IsFinite(geometry.Edge) && geometry.Edge > 0 ? geometry : null;
     }
 
-    /// <summary>A contiguous float32 or float64 tensor on the CPU whose memory fits a span.</summary>
-    private static bool HostReadable(Tensor t) =>
-        t.device_type == DeviceType.CPU && t.dtype is ScalarType.Float32 or ScalarType.Float64 && t.is_contiguous()
-        && t.numel() * t.element_size() <= int.MaxValue;
+    /// <summary>A float32 or float64 tensor the managed pass can read in place.</summary>
+    private static bool HostReadable(Tensor t) => t.dtype is ScalarType.Float32 or ScalarType.Float64 && HostMemory.InPlace(t, t.dtype);
 
     /// <summary>
     /// The four sums of one parameter over CPU memory, element by element as <see cref="TensorSums"/> computes them
@@ -333,8 +331,7 @@ internal sealed class BatchCurvatureReader
         sums[2] = metric;
         sums[3] = gradientSquared;
 
-        static Tensor OnHost(Tensor t, ScalarType type) =>
-            t.device_type == DeviceType.CPU && t.dtype == type && t.is_contiguous() ? t : t.to(type, torch.CPU).contiguous();
+        static Tensor OnHost(Tensor t, ScalarType type) => HostMemory.InPlace(t, type) ? t : t.to(type, torch.CPU).contiguous();
     }
 
     /// <summary>The four sums of one parameter by tensor operations, in float64 on the parameter's device.</summary>

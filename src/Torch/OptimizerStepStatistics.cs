@@ -380,10 +380,7 @@ public static class OptimizerStepStatisticsReader
 
         var type = entry.First.dtype;
         return type is ScalarType.Float32 or ScalarType.Float64
-            && InPlace(entry.Parameter, type) && InPlace(entry.First, type) && (entry.Second is null || InPlace(entry.Second, type));
-
-        static bool InPlace(Tensor t, ScalarType type) =>
-            t.device_type == DeviceType.CPU && t.dtype == type && t.is_contiguous() && t.numel() * t.element_size() <= int.MaxValue;
+            && HostMemory.InPlace(entry.Parameter, type) && HostMemory.InPlace(entry.First, type) && (entry.Second is null || HostMemory.InPlace(entry.Second, type));
     }
 
     /// <summary>The rows of seven of every entry (all <see cref="HostReadable"/>), from one managed pass each over the tensors' memory.</summary>

@@ -12,37 +12,35 @@ public sealed class OverheadArgumentsTests
     [Fact]
     public void TheColdPassTakesExactlyOneSetup()
     {
-        var error = new StringWriter();
-        var previous = Console.Error;
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(2, OverheadBenchmark.Run(["--cold", "--setups", "mlp-adam,cnn-adam"]));
-        }
-        finally
-        {
-            Console.SetError(previous);
-        }
-
-        Assert.Contains("exactly one setup", error.ToString(), StringComparison.Ordinal);
+        var (code, _, error) = Run("--cold", "--setups", "mlp-adam,cnn-adam");
+        Assert.Equal(2, code);
+        Assert.Contains("exactly one setup", error, StringComparison.Ordinal);
     }
 
     [Fact]
     public void AColdSmokePassPrintsOneRowOfItsSetup()
     {
-        var output = new StringWriter();
-        var previous = Console.Out;
+        var (code, output, _) = Run("--cold", "--smoke", "--setups", "mlp-sgdm", "--batch-curvature");
+        Assert.Equal(0, code);
+        var row = Assert.Single(output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("| mlp-sgdm | yes | 60 |", row, StringComparison.Ordinal);
+    }
+
+    /// <summary>The harness's exit code and what it wrote (the collection runs alone, so nothing else writes meanwhile).</summary>
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var (previousOut, previousError) = (Console.Out, Console.Error);
         Console.SetOut(output);
+        Console.SetError(error);
         try
         {
-            Assert.Equal(0, OverheadBenchmark.Run(["--cold", "--smoke", "--setups", "mlp-sgdm", "--batch-curvature"]));
+            return (OverheadBenchmark.Run(args), output.ToString(), error.ToString());
         }
         finally
         {
-            Console.SetOut(previous);
+            Console.SetOut(previousOut);
+            Console.SetError(previousError);
         }
-
-        var row = Assert.Single(output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("| mlp-sgdm | yes | 60 |", row, StringComparison.Ordinal);
     }
 }
