@@ -215,8 +215,8 @@ internal static class OverheadBenchmark
 
     /// <summary>
     /// One monitored pass at the default options (with the batch curvature when asked) as the first thing the process
-    /// trains: a markdown row of the ledger, the step-sensor reads (how many, the first two, the longest stretch without
-    /// one) and the sensor's time up to its first read.
+    /// trains: a markdown row of the ledger (warm-up apart, then with it), the step-sensor reads (how many, the first two,
+    /// the longest stretch without one) and the first read's time (warm-up).
     /// </summary>
     private static string ColdPass(string key, RunSpec spec, WorkloadData data, bool curvature)
     {
@@ -226,19 +226,20 @@ internal static class OverheadBenchmark
         MonitorCost? cost = null;
         WorkloadRunner.Run(spec, new StabilityMonitorOptions { RunName = "cold-" + key }, onStep: r =>
         {
+            double warmupBefore = cost?.WarmupSeconds ?? 0;
             cost = r.Monitor?.Cost ?? cost;
             if (cost is { } c && c.SensorReads > seen)
             {
                 seen = c.SensorReads;
                 reads.Add(r.Step);
-                firstReadMs = reads.Count == 1 ? 1e3 * c.SensorSeconds : firstReadMs;
+                firstReadMs = reads.Count == 1 ? 1e3 * (c.WarmupSeconds - warmupBefore) : firstReadMs; // the first read is warm-up
             }
         }, data: data, batchLoss: curvature);
         // The largest stretch without a read: before the first, between two, or after the last.
         int gap = reads.Count == 0 ? spec.Steps : new[] { reads[0], spec.Steps - 1 - reads[^1] }.Concat(reads.Zip(reads.Skip(1), (a, b) => b - a)).Max();
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {key} | {(curvature ? "yes" : "no")} | {spec.Steps} | {cost?.Overhead:P1} | {reads.Count} | {string.Join(", ", reads.Take(2))} | {firstReadMs:F1} | {gap} |");
+            $"| {key} | {(curvature ? "yes" : "no")} | {spec.Steps} | {cost?.Overhead:P1} | {1e3 * cost?.WarmupSeconds:F1} | {(cost is { } t && t.TrainingSeconds > 0 ? (t.MonitorSeconds + t.WarmupSeconds) / t.TrainingSeconds : double.NaN):P1} | {reads.Count} | {string.Join(", ", reads.Take(2))} | {firstReadMs:F1} | {gap} |");
     }
 
     /// <summary>

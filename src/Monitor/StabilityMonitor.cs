@@ -60,6 +60,12 @@ public sealed class StabilityMonitor : IDisposable
     private long _sensorReads;
     private long _lastSensorPosition;
     private long _maxSensorGap;
+
+    // Whether each path has run once: its first call is warm-up, reported apart and not charged (CostLedger).
+    private bool _stepWarmed;
+    private bool _guardWarmed;
+    private bool _sensorWarmed;
+
     private long _steps;
     private readonly MonitorInstruments _instruments;
     private readonly ActivitySource _activitySource;
@@ -113,7 +119,7 @@ public sealed class StabilityMonitor : IDisposable
 
         _activitySource = new ActivitySource(ActivitySourceName, Version);
 
-        // The monitor's own set-up runs on the training thread too: the budget pays for it first.
+        // The monitor's own set-up runs on the training thread too: warm-up, reported apart (MonitorCost.WarmupSeconds).
         _ledger.AddSetup(_time.GetElapsedTime(created).TotalSeconds);
     }
 
@@ -173,7 +179,7 @@ public sealed class StabilityMonitor : IDisposable
     /// What the monitor has cost the training thread so far (the ledger <see cref="StabilityMonitorOptions.OverheadBudget"/>
     /// is held to). Read it on the training thread; elsewhere it may be a step behind.
     /// </summary>
-    public MonitorCost Cost => new(_ledger.TrainingSeconds, _ledger.MonitorSeconds, _ledger.ProbeSeconds, _ledger.SensorSeconds, _steps, _sensorReads, _maxSensorGap);
+    public MonitorCost Cost => new(_ledger.TrainingSeconds, _ledger.MonitorSeconds, _ledger.ProbeSeconds, _ledger.SensorSeconds, _steps, _sensorReads, _maxSensorGap) { WarmupSeconds = _ledger.WarmupSeconds };
 
     private bool DisposeRequested => Volatile.Read(ref _disposeRequested) != 0;
 
@@ -235,7 +241,8 @@ public sealed class StabilityMonitor : IDisposable
             }
             finally
             {
-                _ledger.Exit();
+                _ledger.Exit(warmup: !_stepWarmed);
+                _stepWarmed = true;
                 Exit();
             }
         }
@@ -289,7 +296,8 @@ public sealed class StabilityMonitor : IDisposable
             }
             finally
             {
-                _ledger.Exit();
+                _ledger.Exit(warmup: !_guardWarmed);
+                _guardWarmed = true;
                 Exit();
             }
         }
@@ -583,7 +591,8 @@ public sealed class StabilityMonitor : IDisposable
         }
         finally
         {
-            _ledger.AddSensor(_time.GetElapsedTime(started).TotalSeconds, TakeSensorOutsideSeconds(step));
+            _ledger.AddSensor(_time.GetElapsedTime(started).TotalSeconds, TakeSensorOutsideSeconds(step), warmup: !_sensorWarmed);
+            _sensorWarmed = true;
             PrepareSensor(step);
         }
 

@@ -79,8 +79,10 @@ public sealed record StabilityMonitorOptions
     /// 3 × (<see cref="KrylovDimension"/> + 2) training steps: 54 at the defaults), so the first probe is not forced at
     /// <see cref="FirstProbeStep"/>. Optional work (probes, step-sensor reads) fills at most nine tenths of the budget,
     /// the rest left for costs the monitor cannot see from inside its calls (garbage collection of its allocations,
-    /// cache effects on the training step); step-sensor reads may take half of that. Range (0, 1]; 1 turns the budget
-    /// off (probes and reads on their nominal schedule).
+    /// cache effects on the training step); step-sensor reads may take half of that, which probes never take from them.
+    /// The monitor's creation, its first call of each kind and its first sensor read are warm-up (mostly the runtime
+    /// compiling the monitor's code in a fresh process): reported apart (<see cref="MonitorCost.WarmupSeconds"/>) and not
+    /// charged. Range (0, 1]; 1 turns the budget off (probes and reads on their nominal schedule).
     /// </summary>
     public double OverheadBudget { get; init; } = 0.05;
 

@@ -7,6 +7,14 @@ namespace SpectralMonitor.Probing;
 /// between the exit of one call and the entry of the next is training time. The overhead budget is the ratio of the
 /// two (<see cref="StabilityMonitorOptions.OverheadBudget"/>), which is what the same run monitored costs over the run
 /// unmonitored. One instance per monitor, used on the training thread under the monitor's gate.
+/// <para>
+/// Warm-up is reported apart and not charged: the monitor's creation, its first <c>OnStep</c> and <c>BeforeUpdate</c>
+/// calls and its first step-sensor read run the monitor's code for the first time in the process, and most of their
+/// time is the runtime compiling it (21–69 ms measured in a fresh process, against 0.02–0.6 ms for a later read;
+/// benchmarks/RESULTS.md, "Overhead"). Charged, that one-off cost exceeded the whole budget of a short run and left
+/// its sensor unread. Probes are charged in full, their first included: a probe is real work of many training steps,
+/// and its first call's compilation cannot be told apart from it.
+/// </para>
 /// </summary>
 internal sealed class CostLedger(TimeProvider time, double budget)
 {
@@ -27,6 +35,9 @@ internal sealed class CostLedger(TimeProvider time, double budget)
     private readonly Queue<double> _sensorReads = new();
     private long _entered;
     private long _lastExit;
+    private double _warmupInCall;
+    private double _optionalInCall;
+    private bool _inCall;
     private double _trainingSinceStep;
     private bool _timedBefore;
 
@@ -39,8 +50,11 @@ internal sealed class CostLedger(TimeProvider time, double budget)
     /// <summary>Seconds spent in probes.</summary>
     public double ProbeSeconds { get; private set; }
 
-    /// <summary>Seconds spent reading the step sensor.</summary>
+    /// <summary>Seconds spent reading the step sensor (its first read, warm-up, not included).</summary>
     public double SensorSeconds { get; private set; }
+
+    /// <summary>Warm-up seconds: the monitor's creation, its first call of each kind and its first sensor read; reported, not charged (neither in <see cref="MonitorSeconds"/> nor in <see cref="Spent"/>).</summary>
+    public double WarmupSeconds { get; private set; }
 
     /// <summary>Whether the budget limits anything (an <see cref="StabilityMonitorOptions.OverheadBudget"/> of 1 does not).</summary>
     public bool Limited => budget < 1;
@@ -60,20 +74,28 @@ internal sealed class CostLedger(TimeProvider time, double budget)
         }
 
         _entered = now;
+        _warmupInCall = 0;
+        _optionalInCall = 0;
+        _inCall = true;
     }
 
-    /// <summary>The call ends: its time is monitor time.</summary>
-    public void Exit()
+    /// <summary>
+    /// The call ends: its time is monitor time, less the warm-up recorded in it (<see cref="AddSensor"/>). For a warm-up
+    /// call (<paramref name="warmup"/>: the first of its kind), the time not spent in probes and sensor reads is warm-up too.
+    /// </summary>
+    public void Exit(bool warmup = false)
     {
         long now = time.GetTimestamp();
-        double seconds = time.GetElapsedTime(_entered, now).TotalSeconds;
-        if (seconds > 0)
-        {
-            MonitorSeconds += seconds;
-        }
+        double seconds = Positive(time.GetElapsedTime(_entered, now).TotalSeconds);
+        double warm = Math.Min(seconds, _warmupInCall + (warmup ? Math.Max(0, seconds - _optionalInCall) : 0));
 
+        WarmupSeconds += warm;
+        MonitorSeconds += seconds - warm;
+        _warmupInCall = 0;
+        _optionalInCall = 0;
         _lastExit = now;
         _timedBefore = true;
+        _inCall = false;
     }
 
     /// <summary>The training seconds since the previous step (null before the first call had returned); restarts the count.</summary>
@@ -89,23 +111,36 @@ internal sealed class CostLedger(TimeProvider time, double budget)
         return seconds;
     }
 
-    /// <summary>Monitor seconds so far, the call in progress included.</summary>
-    public double Spent => MonitorSeconds + time.GetElapsedTime(_entered).TotalSeconds;
+    /// <summary>Monitor seconds so far, the call in progress included (its warm-up not).</summary>
+    public double Spent => MonitorSeconds + (_inCall ? Math.Max(0, time.GetElapsedTime(_entered).TotalSeconds - _warmupInCall) : 0);
 
     /// <summary>Records a probe's duration (already inside the call's monitor time).</summary>
-    public void AddProbe(double seconds) => ProbeSeconds += Positive(seconds);
+    public void AddProbe(double seconds)
+    {
+        ProbeSeconds += Positive(seconds);
+        _optionalInCall += Positive(seconds);
+    }
 
     /// <summary>
     /// Records a sensor read: its duration (already inside the call's monitor time) and the time the sensor spent on the
-    /// training thread outside the call since its previous read (forward hooks), which moves from training time to
-    /// monitor and sensor time. The next read's estimate is the sum.
+    /// training thread outside the call since its previous read (forward hooks), which moves out of training time. The
+    /// next read's estimate is the sum. The first read (<paramref name="warmup"/>) is warm-up: both parts go to
+    /// <see cref="WarmupSeconds"/>, and neither the sensor's share nor its estimate sees it.
     /// </summary>
-    public void AddSensor(double seconds, double outsideSeconds = 0)
+    public void AddSensor(double seconds, double outsideSeconds = 0, bool warmup = false)
     {
         double outside = Math.Min(Positive(outsideSeconds), TrainingSeconds);
         TrainingSeconds -= outside;
-        MonitorSeconds += outside;
         double read = Positive(seconds) + outside;
+        _optionalInCall += Positive(seconds);
+        if (warmup)
+        {
+            WarmupSeconds += outside;
+            _warmupInCall += Positive(seconds);
+            return;
+        }
+
+        MonitorSeconds += outside;
         SensorSeconds += read;
         _sensorReads.Enqueue(read);
         if (_sensorReads.Count > SensorWindow)
@@ -114,17 +149,17 @@ internal sealed class CostLedger(TimeProvider time, double budget)
         }
     }
 
-    /// <summary>Records time the monitor spent on the training thread outside a call (its creation).</summary>
-    public void AddSetup(double seconds) => MonitorSeconds += Positive(seconds);
+    /// <summary>Records the monitor's creation, on the training thread outside a call: warm-up.</summary>
+    public void AddSetup(double seconds) => WarmupSeconds += Positive(seconds);
 
     /// <summary>
     /// The estimated cost of the next sensor read: the shortest of the last <see cref="SensorWindow"/> reads, at most one
     /// training step (<paramref name="stepSeconds"/>; a read makes a few element-wise passes over the parameters and the
     /// optimizer state, a training step a forward and a backward pass over a batch). A read that costs more than its
-    /// estimate overruns the sensor's share by the difference once, and the next read waits until it is paid back; a
-    /// cold first read therefore does not stall the sensor for long. Before the first read, 0: its cost is unknown
-    /// until it is made, so the first read comes at its first due step after training time has been seen (not after
-    /// the dozens of steps a guess of one training step would wait for) and is paid back before the next.
+    /// estimate overruns the sensor's share by the difference once, and the next read waits until it is paid back. Before
+    /// the first charged read, 0: the first read is warm-up (not charged) and the second's cost is unknown until it is
+    /// made, so both come at their first due steps after training time has been seen (not after the dozens of steps a
+    /// guess of one training step would wait for), and the second is paid back before the third.
     /// </summary>
     public double SensorEstimate(double stepSeconds)
     {
@@ -138,12 +173,14 @@ internal sealed class CostLedger(TimeProvider time, double budget)
 
     /// <summary>
     /// Whether a sensor read estimated at <paramref name="seconds"/> keeps the sensor's time within its share of the
-    /// budget and all monitor time within the budget (both less <see cref="Reserve"/>).
+    /// budget and all monitor time but the probes' within the budget (both less <see cref="Reserve"/>). Probe time does
+    /// not count here: a probe's cost is known only once it has run, and one that overran its estimate delays the next
+    /// probes until the training time has paid it back, not the sensor, whose share is its own.
     /// </summary>
     public bool AffordsSensor(double seconds)
     {
         double cost = Positive(seconds);
-        return !Limited || (_timedBefore && SensorSeconds + cost <= SensorShare * Usable * TrainingSeconds && Spent + cost <= Usable * TrainingSeconds);
+        return !Limited || (_timedBefore && SensorSeconds + cost <= SensorShare * Usable * TrainingSeconds && Spent - ProbeSeconds + cost <= Usable * TrainingSeconds);
     }
 
     /// <summary>The budget optional work may fill: the budget less <see cref="Reserve"/>.</summary>
