@@ -99,7 +99,7 @@ internal static class OverheadBenchmark
 
         string jit = Environment.GetEnvironmentVariable("DOTNET_TieredCompilation") ?? "default";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"overhead: {reps} interleaved repetitions per setup, seed {Seed}, batch 32, one torch thread, DOTNET_TieredCompilation={jit}, load average at start {LoadAverage()}"));
-        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio | training-thread CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | optimizer-state statistics ms: tensor by tensor → batched → managed pass | max steps between sensor reads | statistics read every | identical |");
+        Console.WriteLine("| setup | steps | unmonitored CPU s | monitored CPU s | CPU ratio (median of the repetitions' ratios) | training-thread CPU ratio | wall ratio | ledger: monitor / training | per step: statistics µs, step ms | probes / run | first probe at step | first probe ms (in steps) | probe ms, median (in steps) | sensor reads / run | sensor read ms | optimizer-state statistics ms: tensor by tensor → batched → managed pass | max steps between sensor reads | statistics read every | identical |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (string key in keys)
         {
@@ -156,9 +156,12 @@ internal static class OverheadBenchmark
             var (forward, hostRead, tensorRead) = CurvatureReadSideBySide(spec, data);
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {key} batch-curvature read at the last step (median of 50 each, in rotation): the batch's forward pass alone {forward:F3} ms; prepare + read with the managed pass {hostRead:F3} ms, with tensor operations {tensorRead:F3} ms; a training step {Median(passes.Select(p => 1e3 * p.Cost.TrainingSeconds / p.Cost.Steps)):F3} ms"));
         }
+        // Ratios are medians over the repetitions of each one's monitored pass over its own unmonitored pass (the two ran
+        // next to each other), not the ratio of two medians, which can pair a slow pass with a fast one.
         double plainCpu = Median(plain.Select(p => p.Cpu)), monitoredCpu = Median(monitored.Select(p => p.Cpu));
-        double wallRatio = Median(monitored.Select(p => p.Wall)) / Median(plain.Select(p => p.Wall));
-        double threadRatio = Median(monitored.Select(p => p.Thread)) / Median(plain.Select(p => p.Thread));
+        double cpuRatio = Median(monitored.Zip(plain, (m, p) => m.Cpu / p.Cpu));
+        double wallRatio = Median(monitored.Zip(plain, (m, p) => m.Wall / p.Wall));
+        double threadRatio = Median(monitored.Zip(plain, (m, p) => m.Thread / p.Thread));
         var costs = passes.Select(p => p.Cost).ToArray();
         double ledger = Median(costs.Select(c => c.Overhead));
         double stepMs = Median(costs.Select(c => 1e3 * c.TrainingSeconds / c.Steps));
@@ -176,7 +179,7 @@ internal static class OverheadBenchmark
         string read = readMs.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Median(readMs):F2}");
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {monitoredCpu / plainCpu:F3} | {threadRatio:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {perTensor:F2} → {batched:F2} → {managed:F3} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
+            $"| {key} | {spec.Steps} | {plainCpu:F2} | {monitoredCpu:F2} | {cpuRatio:F3} | {threadRatio:F3} | {wallRatio:F3} | {ledger:P1} | {statisticsUs:F0}, {stepMs:F2} | {probes:F1} | {first} | {firstCost} | {probeCost} | {sensorReads:F0} | {read} | {perTensor:F2} → {batched:F2} → {managed:F3} | {(maxGap == 0 ? "–" : maxGap.ToString(CultureInfo.InvariantCulture))} | 1 step | {(identical ? "yes" : "NO")} |");
     }
 
     /// <summary>
