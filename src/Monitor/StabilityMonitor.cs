@@ -549,7 +549,7 @@ public sealed class StabilityMonitor : IDisposable
         Conclude(step, position, changes, probe, observation);
         if (sensorReadings is not null && !DisposeRequested)
         {
-            Volatile.Write(ref _state, _state with { SensorReadings = sensorReadings });
+            Volatile.Write(ref _state, _state with { SensorReadings = sensorReadings, SensorReads = _sensorReads });
         }
     }
 
@@ -705,6 +705,7 @@ public sealed class StabilityMonitor : IDisposable
             BackoffFactor = BackoffFactor,
             LearningRates = ReadLearningRates(),
             Probe = probe is { Status: ProbeStatus.Succeeded } ? probe : _state.Probe,
+            Overhead = _ledger.TrainingSeconds > 0 ? _ledger.Spent / _ledger.TrainingSeconds : double.NaN,
         };
         if (observation is not null)
         {

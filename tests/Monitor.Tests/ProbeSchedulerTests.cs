@@ -252,26 +252,4 @@ public class ProbeSchedulerTests
         scheduler.Completed(10, 0.05, succeeded: true, trendingUp: false);
         Assert.Equal(0.05, scheduler.ProbeEstimate);
     }
-
-    /// <summary>A probe target that is also a step sensor whose every read runs <paramref name="onRead"/> (advancing a manual clock).</summary>
-    private sealed class SensingTarget(FakeTarget inner, Action onRead) : IProbeTarget<double[]>, IStepSensor
-    {
-        public List<long> ReadSteps { get; } = [];
-
-        public string OptimizerName => inner.OptimizerName;
-
-        public ILearningRateController? LearningRates => inner.LearningRates;
-
-        public IReadOnlyList<string> SensorIndicators => [Indicators.UpdateToWeight];
-
-        public IProbeContext<double[]> BeginProbe(CancellationToken cancellationToken) => ((IProbeTarget<double[]>)inner).BeginProbe(cancellationToken);
-
-        public bool TryReadStep(long trainingStep, IDictionary<string, double> readings)
-        {
-            onRead();
-            ReadSteps.Add(trainingStep);
-            readings[Indicators.UpdateToWeight] = 1e-3;
-            return true;
-        }
-    }
 }

@@ -57,6 +57,7 @@ public class TelemetryContractTests
             "gauge stability.gradient_norm_zscore [] {optimizer=sgd, run=contract-sgd}",
             "gauge stability.kreiss_constant [] {optimizer=sgd, run=contract-sgd}",
             "gauge stability.loss_zscore [] {optimizer=sgd, run=contract-sgd}",
+            "gauge stability.monitor.overhead [1] {optimizer=sgd, run=contract-sgd}",
             "gauge stability.sharpness [] {optimizer=sgd, run=contract-sgd}",
             "gauge stability.sharpness_threshold [] {optimizer=sgd, run=contract-sgd}",
             "gauge stability.sharpness_to_edge [1] {optimizer=sgd, run=contract-sgd}",
@@ -105,6 +106,7 @@ public class TelemetryContractTests
             "gauge stability.gradient_norm_zscore [] {optimizer=sgd, run=contract-adam}",
             "gauge stability.kreiss_constant [] {optimizer=sgd, run=contract-adam}",
             "gauge stability.loss_zscore [] {optimizer=sgd, run=contract-adam}",
+            "gauge stability.monitor.overhead [1] {optimizer=sgd, run=contract-adam}",
             "gauge stability.preconditioned_sharpness [] {optimizer=sgd, run=contract-adam}",
             "gauge stability.sharpness_threshold [] {optimizer=sgd, run=contract-adam}",
             "gauge stability.sharpness_to_edge [1] {optimizer=sgd, run=contract-adam}",
@@ -119,6 +121,50 @@ public class TelemetryContractTests
             "histogram stability.probe.duration [s] {optimizer=sgd, run=contract-adam}",
         ];
         Assert.Equal(expected, seen);
+    }
+
+    [Fact]
+    public void TheMonitorsOwnCostIsExportedAsItsLedgerReportsIt()
+    {
+        // 1 ms steps and 0.05 ms sensor reads on a manual clock: the overhead gauge is the ledger's ratio and the reads
+        // counter its count, both tagged like every other series.
+        var time = new ManualTime();
+        var target = new SensingTarget(new FakeTarget([4, 3, 2, 1]), () => time.Advance(TimeSpan.FromMilliseconds(0.05)));
+        var options = new StabilityMonitorOptions { RunName = "contract-cost", FirstProbeStep = 1_000_000 };
+        using var monitor = StabilityMonitor.Create(target, options, timeProvider: time);
+        for (long step = 0; step < 100; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            monitor.OnStep(step, 1.0);
+        }
+
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == StabilityMonitor.MeterName && instrument.Name is "stability.monitor.overhead" or "stability.step_sensor.reads")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (tags.ToArray().Any(t => t.Key == "run" && (string?)t.Value == "contract-cost"))
+            {
+                values[$"{Kind(instrument)} {instrument.Name} [{instrument.Unit}]"] = value;
+            }
+        }
+
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        var cost = monitor.Cost;
+        Assert.Equal(20, cost.SensorReads); // step 1 (warm-up), then every 5th step
+        Assert.Equal(cost.SensorReads, values["counter stability.step_sensor.reads [{read}]"]);
+        Assert.Equal(cost.Overhead, values["gauge stability.monitor.overhead [1]"], 12);
+        Assert.Equal(19 * 0.05 / 99, cost.Overhead, 12); // 19 charged reads of 0.05 ms over 99 ms of training (step 0's is not seen)
     }
 
     [Fact]
@@ -267,7 +313,7 @@ public class TelemetryContractTests
     private static string Kind(Instrument instrument) => instrument switch
     {
         ObservableGauge<double> => "gauge",
-        Counter<long> => "counter",
+        Counter<long> or ObservableCounter<long> => "counter",
         Histogram<double> => "histogram",
         _ => instrument.GetType().Name,
     };

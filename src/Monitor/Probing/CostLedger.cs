@@ -10,8 +10,8 @@ namespace SpectralMonitor.Probing;
 /// <para>
 /// Warm-up is reported apart and not charged: the monitor's creation, its first <c>OnStep</c> and <c>BeforeUpdate</c>
 /// calls and its first step-sensor read run the monitor's code for the first time in the process, and most of their
-/// time is the runtime compiling it (21–69 ms measured in a fresh process, against 0.02–0.6 ms for a later read;
-/// benchmarks/RESULTS.md, "Overhead"). Charged, that one-off cost exceeded the whole budget of a short run and left
+/// time is the runtime compiling it (41–94 ms in all measured in a fresh process, the first read 17–46 ms of it, against
+/// 0.02–0.6 ms for a later read; benchmarks/RESULTS.md, "Overhead"). Charged, that one-off cost exceeded the whole budget of a short run and left
 /// its sensor unread. Probes are charged in full, their first included: a probe is real work of many training steps,
 /// and its first call's compilation cannot be told apart from it.
 /// </para>

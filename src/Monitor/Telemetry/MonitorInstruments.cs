@@ -57,6 +57,8 @@ internal sealed class MonitorInstruments : IDisposable
 
         _meter.CreateObservableGauge("stability.alert_level", () => Step(s => (double)s.Level), description: "Highest current alert level: 0 OK, 1 Warning, 2 Critical.");
         _meter.CreateObservableGauge("stability.backoff_factor", () => Step(s => s.BackoffFactor), unit: "1", description: "Learning-rate backoff factor in force (1 = none).");
+        _meter.CreateObservableGauge("stability.monitor.overhead", () => Step(s => s.Overhead), unit: "1", description: "The monitor's time on the training thread over the training time so far, warm-up not included (what OverheadBudget bounds).");
+        _meter.CreateObservableCounter("stability.step_sensor.reads", ObserveSensorReads, unit: "{read}", description: "Step-sensor reads so far (optimizer-state statistics, forward hooks, batch curvature).");
 
         _alerts = _meter.CreateCounter<long>("stability.alerts", unit: "{alert}", description: "Alerts raised, by rule and level.");
         _backoffs = _meter.CreateCounter<long>("stability.backoffs", unit: "{backoff}", description: "Learning-rate reductions applied by the backoff policy.");
@@ -202,6 +204,12 @@ internal sealed class MonitorInstruments : IDisposable
         }
     }
 
+    private IEnumerable<Measurement<long>> ObserveSensorReads()
+    {
+        var state = _state();
+        return _disposed || state.SensorReads == 0 ? [] : [new Measurement<long>(state.SensorReads, Tags)];
+    }
+
     private IEnumerable<Measurement<double>> Sensor(string indicator) =>
         _state().SensorReadings.TryGetValue(indicator, out double value) ? [new Measurement<double>(value, _tags)] : [];
 
@@ -231,6 +239,8 @@ internal sealed class MonitorInstruments : IDisposable
 /// <param name="LearningRates">The learning rate of each group.</param>
 /// <param name="Probe">The latest successful probe, or null.</param>
 /// <param name="SensorReadings">The latest step-sensor readings by indicator (empty before the first read).</param>
+/// <param name="Overhead">The ledger's monitor time over training time (<see cref="MonitorCost.Overhead"/>; NaN before training time).</param>
+/// <param name="SensorReads">Step-sensor reads so far.</param>
 internal sealed record MonitorState(
     long Step,
     double Loss,
@@ -240,7 +250,9 @@ internal sealed record MonitorState(
     double BackoffFactor,
     IReadOnlyList<double> LearningRates,
     ProbeResult? Probe,
-    IReadOnlyDictionary<string, double> SensorReadings)
+    IReadOnlyDictionary<string, double> SensorReadings,
+    double Overhead,
+    long SensorReads)
 {
-    public static MonitorState Initial { get; } = new(-1, double.NaN, double.NaN, double.NaN, AlertLevel.Ok, 1, [], null, new Dictionary<string, double>());
+    public static MonitorState Initial { get; } = new(-1, double.NaN, double.NaN, double.NaN, AlertLevel.Ok, 1, [], null, new Dictionary<string, double>(), double.NaN, 0);
 }
