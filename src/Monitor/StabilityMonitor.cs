@@ -119,7 +119,7 @@ public sealed class StabilityMonitor : IDisposable
 
         _activitySource = new ActivitySource(ActivitySourceName, Version);
 
-        // The monitor's own set-up runs on the training thread too: warm-up, reported apart (MonitorCost.WarmupSeconds).
+        // The monitor's own set-up runs on the training thread too: warm-up, reported apart (MonitorCost.OneOffSeconds).
         _ledger.AddSetup(_time.GetElapsedTime(created).TotalSeconds);
     }
 
@@ -179,7 +179,7 @@ public sealed class StabilityMonitor : IDisposable
     /// What the monitor has cost the training thread so far (the ledger <see cref="StabilityMonitorOptions.OverheadBudget"/>
     /// is held to). Read it on the training thread; elsewhere it may be a step behind.
     /// </summary>
-    public MonitorCost Cost => new(_ledger.TrainingSeconds, _ledger.MonitorSeconds, _ledger.ProbeSeconds, _ledger.SensorSeconds, _steps, _sensorReads, _maxSensorGap) { WarmupSeconds = _ledger.WarmupSeconds };
+    public MonitorCost Cost => new(_ledger.TrainingSeconds, _ledger.MonitorSeconds, _ledger.ProbeSeconds, _ledger.SensorSeconds, _steps, _sensorReads, _maxSensorGap) { OneOffSeconds = _ledger.OneOffSeconds };
 
     private bool DisposeRequested => Volatile.Read(ref _disposeRequested) != 0;
 
@@ -591,7 +591,7 @@ public sealed class StabilityMonitor : IDisposable
         }
         finally
         {
-            _ledger.AddSensor(_time.GetElapsedTime(started).TotalSeconds, TakeSensorOutsideSeconds(step), warmup: !_sensorWarmed);
+            _ledger.AddSensor(_time.GetElapsedTime(started).TotalSeconds, TakeSensorOutsideSeconds(step), warmup: !_sensorWarmed, _scheduler.StepSeconds);
             _sensorWarmed = true;
             PrepareSensor(step);
         }
@@ -648,6 +648,7 @@ public sealed class StabilityMonitor : IDisposable
             return;
         }
 
+        long started = _time.GetTimestamp();
         try
         {
             _sensor!.PrepareRead();
@@ -655,6 +656,10 @@ public sealed class StabilityMonitor : IDisposable
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             Log.InternalError(_logger, step, ex);
+        }
+        finally
+        {
+            _ledger.AddSensorPreparation(_time.GetElapsedTime(started).TotalSeconds, _scheduler.StepSeconds, warmup: !_sensorWarmed);
         }
     }
 

@@ -80,9 +80,10 @@ public sealed record StabilityMonitorOptions
     /// <see cref="FirstProbeStep"/>. Optional work (probes, step-sensor reads) fills at most nine tenths of the budget,
     /// the rest left for costs the monitor cannot see from inside its calls (garbage collection of its allocations,
     /// cache effects on the training step); step-sensor reads may take half of that, which probes never take from them.
-    /// The monitor's creation, its first call of each kind and its first sensor read are warm-up (mostly the runtime
-    /// compiling the monitor's code in a fresh process): reported apart (<see cref="MonitorCost.WarmupSeconds"/>) and not
-    /// charged. Range (0, 1]; 1 turns the budget off (probes and reads on their nominal schedule).
+    /// One-off time is reported apart (<see cref="MonitorCost.OneOffSeconds"/>) and not charged: the monitor's creation,
+    /// its first call of each kind and its first sensor read (mostly the runtime compiling the monitor's code in a fresh
+    /// process), and the part of a read or a call beyond four times the recent median (a rule's first alert, a garbage
+    /// collection). Range (0, 1]; 1 turns the budget off (probes and reads on their nominal schedule).
     /// </summary>
     public double OverheadBudget { get; init; } = 0.05;
 

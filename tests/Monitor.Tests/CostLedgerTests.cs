@@ -27,7 +27,7 @@ public class CostLedgerTests
         time.Advance(Ms(2));
         ledger.Exit(); // a later call of the same kind: charged
 
-        Assert.Equal(0.029, ledger.WarmupSeconds, 12);
+        Assert.Equal(0.029, ledger.OneOffSeconds, 12);
         Assert.Equal(0.002, ledger.MonitorSeconds, 12);
         Assert.Equal(0.010, ledger.TrainingSeconds, 12);
     }
@@ -48,7 +48,7 @@ public class CostLedgerTests
 
         // 46 ms in the call: 41 of probe and read, charged; the 5 ms around them, warm-up.
         Assert.Equal(0.041, ledger.MonitorSeconds, 12);
-        Assert.Equal(0.005, ledger.WarmupSeconds, 12);
+        Assert.Equal(0.005, ledger.OneOffSeconds, 12);
         Assert.Equal(0.040, ledger.ProbeSeconds, 12);
         Assert.Equal(0.001, ledger.SensorSeconds, 12);
     }
@@ -70,7 +70,7 @@ public class CostLedgerTests
         time.Advance(Ms(1));
         ledger.Exit();
 
-        Assert.Equal(0.034, ledger.WarmupSeconds, 12); // the read and its 4 ms outside the call (forward hooks)
+        Assert.Equal(0.034, ledger.OneOffSeconds, 12); // the read and its 4 ms outside the call (forward hooks)
         Assert.Equal(0.002, ledger.MonitorSeconds, 12);
         Assert.Equal(0, ledger.SensorSeconds);
         Assert.Equal(0.096, ledger.TrainingSeconds, 12); // the 4 ms outside moved out of training time
@@ -115,6 +115,82 @@ public class CostLedgerTests
         ledger.Enter(); // usable 0.045 × 5 s = 225 ms: 220 spent
         Assert.True(ledger.AffordsProbe(0.004));
         Assert.False(ledger.AffordsProbe(0.006));
+        ledger.Exit();
+    }
+
+    [Fact]
+    public void AReadBeyondFourTimesTheRecentMedianIsChargedAtThatAndALastingRiseSoonInFull()
+    {
+        var time = new ManualTime();
+        var ledger = new CostLedger(time, 0.05);
+        Step(time, ledger, read: null);
+        for (int i = 0; i < 5; i++)
+        {
+            Step(time, ledger, read: 1);
+        }
+
+        Assert.Equal(0.005, ledger.SensorSeconds, 12);
+        Step(time, ledger, read: 20); // median of the recent reads 1 ms: charged 4, one-off 16
+        Assert.Equal(0.009, ledger.SensorSeconds, 12);
+        Assert.Equal(0.016, ledger.OneOffSeconds, 12);
+
+        // Reads that stay at 10 ms: capped at 4 ms while the median is still 1 ms, in full once it is 10 ms.
+        Step(time, ledger, read: 10); // recent 1, 1, 1, 1, 20: median 1
+        Step(time, ledger, read: 10); // 1, 1, 1, 20, 10: median 1
+        Step(time, ledger, read: 10); // 1, 1, 20, 10, 10: median 10
+        Assert.Equal(0.009 + 0.004 + 0.004 + 0.010, ledger.SensorSeconds, 12);
+        Assert.Equal(0.016 + 0.006 + 0.006, ledger.OneOffSeconds, 12);
+        Assert.Equal(ledger.SensorSeconds, ledger.MonitorSeconds, 12);
+    }
+
+    [Fact]
+    public void TheFirstChargedReadAndPreparationAreCappedAtOneTrainingStep()
+    {
+        var time = new ManualTime();
+        var ledger = new CostLedger(time, 0.05);
+        Step(time, ledger, read: null);
+        ledger.Enter();
+        time.Advance(Ms(3));
+        ledger.AddSensorPreparation(0.003, stepSeconds: 0.001);
+        ledger.Exit();
+        Step(time, ledger, read: 7, stepSeconds: 0.001);
+        Assert.Equal(0.002, ledger.SensorSeconds, 12);
+        Assert.Equal(0.008, ledger.OneOffSeconds, 12);
+        Assert.Equal(0.002, ledger.MonitorSeconds, 12);
+    }
+
+    [Fact]
+    public void ACallsOwnWorkBeyondFourTimesTheRecentMedianIsOneOff()
+    {
+        var time = new ManualTime();
+        var ledger = new CostLedger(time, 0.05);
+        for (int i = 0; i < CostLedger.MinimumCalls; i++)
+        {
+            ledger.Enter();
+            time.Advance(Ms(0.01));
+            ledger.Exit();
+            time.Advance(Ms(1));
+        }
+
+        ledger.Enter();
+        time.Advance(Ms(5)); // an alert's first handler, a garbage collection: 4 × 0.01 ms charged
+        ledger.Exit();
+
+        Assert.Equal((CostLedger.MinimumCalls * 0.00001) + 0.00004, ledger.MonitorSeconds, 12);
+        Assert.Equal(0.005 - 0.00004, ledger.OneOffSeconds, 12);
+    }
+
+    /// <summary>One 1 ms training step, then a call that reads the sensor for <paramref name="read"/> milliseconds (none: an empty call).</summary>
+    private static void Step(ManualTime time, CostLedger ledger, double? read, double stepSeconds = double.NaN)
+    {
+        time.Advance(Ms(1));
+        ledger.Enter();
+        if (read is double milliseconds)
+        {
+            time.Advance(Ms(milliseconds));
+            ledger.AddSensor(milliseconds / 1000, stepSeconds: stepSeconds);
+        }
+
         ledger.Exit();
     }
 }

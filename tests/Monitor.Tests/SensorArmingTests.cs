@@ -41,7 +41,7 @@ public class SensorArmingTests
         Assert.Equal(20, sensor.TrainingCaptures);
         // The first read's capture is warm-up (reported apart, not charged).
         Assert.Equal(19 * Capture.TotalSeconds, monitor.Cost.SensorSeconds, 12);
-        Assert.Equal(Capture.TotalSeconds, monitor.Cost.WarmupSeconds, 12);
+        Assert.Equal(Capture.TotalSeconds, monitor.Cost.OneOffSeconds, 12);
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public class SensorArmingTests
 
         var total = monitor.Cost;
         Assert.Equal((total.SensorReads - 1) * Capture.TotalSeconds, total.SensorSeconds, 12); // the first is warm-up
-        Assert.Equal(Capture.TotalSeconds, total.WarmupSeconds, 12);
+        Assert.Equal(Capture.TotalSeconds, total.OneOffSeconds, 12);
         Assert.Equal(total.SensorSeconds, total.MonitorSeconds, 12);
         // Training time is the 1 ms steps only (the first step's time is not seen): captures moved out of it.
         Assert.Equal(19_999 * Step.TotalSeconds, total.TrainingSeconds, 9);

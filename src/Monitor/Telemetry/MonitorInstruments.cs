@@ -57,7 +57,7 @@ internal sealed class MonitorInstruments : IDisposable
 
         _meter.CreateObservableGauge("stability.alert_level", () => Step(s => (double)s.Level), description: "Highest current alert level: 0 OK, 1 Warning, 2 Critical.");
         _meter.CreateObservableGauge("stability.backoff_factor", () => Step(s => s.BackoffFactor), unit: "1", description: "Learning-rate backoff factor in force (1 = none).");
-        _meter.CreateObservableGauge("stability.monitor.overhead", () => Step(s => s.Overhead), unit: "1", description: "The monitor's time on the training thread over the training time so far, warm-up not included (what OverheadBudget bounds).");
+        _meter.CreateObservableGauge("stability.monitor.overhead", () => Step(s => s.Overhead), unit: "1", description: "The monitor's time on the training thread over the training time so far, one-off time not included (what OverheadBudget bounds).");
         _meter.CreateObservableCounter("stability.step_sensor.reads", ObserveSensorReads, unit: "{read}", description: "Step-sensor reads so far (optimizer-state statistics, forward hooks, batch curvature).");
 
         _alerts = _meter.CreateCounter<long>("stability.alerts", unit: "{alert}", description: "Alerts raised, by rule and level.");
