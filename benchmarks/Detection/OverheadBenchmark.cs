@@ -229,20 +229,20 @@ internal static class OverheadBenchmark
         MonitorCost? cost = null;
         WorkloadRunner.Run(spec, new StabilityMonitorOptions { RunName = "cold-" + key }, onStep: r =>
         {
-            double warmupBefore = cost?.WarmupSeconds ?? 0;
+            double oneOffBefore = cost?.OneOffSeconds ?? 0;
             cost = r.Monitor?.Cost ?? cost;
             if (cost is { } c && c.SensorReads > seen)
             {
                 seen = c.SensorReads;
                 reads.Add(r.Step);
-                firstReadMs = reads.Count == 1 ? 1e3 * (c.WarmupSeconds - warmupBefore) : firstReadMs; // the first read is warm-up
+                firstReadMs = reads.Count == 1 ? 1e3 * (c.OneOffSeconds - oneOffBefore) : firstReadMs; // the first read is warm-up (one-off)
             }
         }, data: data, batchLoss: curvature);
         // The largest stretch without a read: before the first, between two, or after the last.
         int gap = reads.Count == 0 ? spec.Steps : new[] { reads[0], spec.Steps - 1 - reads[^1] }.Concat(reads.Zip(reads.Skip(1), (a, b) => b - a)).Max();
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {key} | {(curvature ? "yes" : "no")} | {spec.Steps} | {cost?.Overhead:P1} | {1e3 * cost?.WarmupSeconds:F1} | {(cost is { } t && t.TrainingSeconds > 0 ? (t.MonitorSeconds + t.WarmupSeconds) / t.TrainingSeconds : double.NaN):P1} | {reads.Count} | {string.Join(", ", reads.Take(2))} | {firstReadMs:F1} | {gap} |");
+            $"| {key} | {(curvature ? "yes" : "no")} | {spec.Steps} | {cost?.Overhead:P1} | {1e3 * cost?.OneOffSeconds:F1} | {(cost is { } t && t.TrainingSeconds > 0 ? (t.MonitorSeconds + t.OneOffSeconds) / t.TrainingSeconds : double.NaN):P1} | {reads.Count} | {string.Join(", ", reads.Take(2))} | {firstReadMs:F1} | {gap} |");
     }
 
     /// <summary>
