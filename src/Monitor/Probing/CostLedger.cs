@@ -269,9 +269,17 @@ internal sealed class CostLedger(TimeProvider time, double budget)
         return cap > 0 ? Math.Min(actual, cap) : actual;
     }
 
-    private static double Median(IEnumerable<double> values)
+    // Called at every step: sorted on the stack (the windows hold at most CallWindow values), no allocation.
+    private static double Median(Queue<double> values)
     {
-        double[] sorted = [.. values.Order()];
+        Span<double> sorted = stackalloc double[values.Count];
+        int k = 0;
+        foreach (double value in values)
+        {
+            sorted[k++] = value;
+        }
+
+        sorted.Sort();
         int middle = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
